@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the integration and end-to-end tests use as real peers:
+# site DHCP servers (Kea, ISC dhcpd), a relay (isc-dhcp-relay), TFTP clients and servers,
+# dnsmasq, QEMU with iPXE/OVMF firmware, pxelinux, busybox, capture tools.
+# Services are never started by the install (policy-rc.d), tests start their own copies.
+set -euo pipefail
+pkgs=(iproute2 iputils-ping procps psmisc tcpdump tshark curl
+      kea-dhcp4-server isc-dhcp-server isc-dhcp-relay dnsmasq-base radvd
+      tftp-hpa atftp tftpd-hpa
+      qemu-system-x86 ipxe-qemu ipxe ovmf pxelinux syslinux-common busybox-static cpio xz-utils)
+missing=()
+for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing Debian packages: ${missing[*]}" >&2
+if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; fi
+# tshark asks whether non-root users may capture; answer for it.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
