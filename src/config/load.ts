@@ -1,0 +1,404 @@
+// Config file → validated Config, or every problem at once with its source position.
+// Nothing here throws for bad input: a person fixing a config wants the whole list, each
+// entry saying where, what was found, and what to write instead.
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document, type Node, type Pair } from 'yaml';
+import type { z } from 'zod';
+import {
+  type Config, type ConfigFile, type HostEntry, type Profile, type LeafProblem, FIRMWARE_FIELD, configSchema, describeValue,
+} from './schema.ts';
+import { isIpv4, numberToMac, parseMacPattern, suggest, type MacPattern } from './values.ts';
+
+export interface ConfigError {
+  /** config file or host file the problem is in */
+  file: string;
+  /** 1-based; 0 when the problem concerns the whole file */
+  line: number;
+  /** 1-based; 0 when not known (host files report lines only) */
+  col: number;
+  /** key path inside the config file, e.g. `rules[2].match.mac`; '' for host files and syntax errors */
+  path: string;
+  /** what is wrong and what to write instead, without the location prefix */
+  message: string;
+  found?: string;
+  allowed?: string;
+}
+
+export type LoadResult =
+  | { ok: true; config: Config; warnings: ConfigError[] }
+  | { ok: false; errors: ConfigError[]; warnings: ConfigError[] };
+
+export interface ParseOptions {
+  /** how host files are read; defaults to the file system (tests inject their own) */
+  readFile?: (path: string) => string;
+}
+
+type Seg = string | number;
+
+/** `file:line:col: path: message`, leaving out the parts that are unknown. */
+export function formatError(e: ConfigError): string {
+  const where = `${e.file}${e.line > 0 ? `:${e.line}` : ''}${e.line > 0 && e.col > 0 ? `:${e.col}` : ''}`;
+  return `${where}: ${e.path !== '' ? `${e.path}: ` : ''}${e.message}`;
+}
+
+export function formatErrors(errors: readonly ConfigError[]): string {
+  return errors.map(formatError).join('\n');
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(String(seg))) out += out === '' ? String(seg) : `.${String(seg)}`;
+    else out += `[${JSON.stringify(String(seg))}]`;
+  }
+  return out;
+}
+
+/** The built-in config used when no file is given: every PXE client gets the `default` profile. */
+export const EMBEDDED_DEFAULT_YAML = `# pxepool embedded default: serve /srv/pxepool and boot every PXE client.
+root: /srv/pxepool
+profiles:
+  default:
+    bios: pxelinux.0
+    efiIa32: ipxe-ia32.efi
+    efiX64: ipxe.efi
+    efiArm64: ipxe-arm64.efi
+    efiX64Http: http://\${server}/ipxe.efi
+    efiArm64Http: http://\${server}/ipxe-arm64.efi
+    ipxe: http://\${server}/boot.ipxe
+default: default
+`;
+
+const EMBEDDED_SOURCE = '(embedded default)';
+
+class Locator {
+  readonly doc: Document.Parsed;
+  readonly lines: LineCounter;
+  readonly file: string;
+  constructor(doc: Document.Parsed, lines: LineCounter, file: string) {
+    this.doc = doc;
+    this.lines = lines;
+    this.file = file;
+  }
+
+  /** The deepest node that exists along `path` (a missing key reports at its parent). */
+  node(path: readonly Seg[]): Node | undefined {
+    let node = this.doc.contents as Node | null;
+    for (const seg of path) {
+      if (isMap(node)) {
+        const pair = findPair(node.items, String(seg));
+        if (pair === undefined) break;
+        const v = pair.value as Node | null;
+        node = v !== null && !(isScalar(v) && v.value === null && v.range?.[0] === v.range?.[1]) ? v : (pair.key as Node);
+      } else if (isSeq(node)) {
+        const item = node.items[Number(seg)] as Node | undefined;
+        if (item === undefined) break;
+        node = item;
+      } else break;
+    }
+    return node ?? undefined;
+  }
+
+  keyNode(path: readonly Seg[], key: string): Node | undefined {
+    const parent = this.node(path);
+    if (isMap(parent)) return (findPair(parent.items, key)?.key as Node | undefined) ?? parent;
+    return parent;
+  }
+
+  error(path: readonly Seg[], message: string, extra: { node?: Node | undefined; found?: string; allowed?: string } = {}): ConfigError {
+    const node = extra.node ?? this.node(path);
+    const pos = node?.range ? this.lines.linePos(node.range[0]) : { line: 1, col: 1 };
+    const e: ConfigError = { file: this.file, line: pos.line, col: pos.col, path: formatPath(path), message };
+    if (extra.found !== undefined) e.found = extra.found;
+    if (extra.allowed !== undefined) e.allowed = extra.allowed;
+    return e;
+  }
+}
+
+function findPair(items: readonly Pair<unknown, unknown>[], key: string): Pair<unknown, unknown> | undefined {
+  return items.find((p) => String(isScalar(p.key) ? p.key.value : p.key) === key);
+}
+
+/** The keys an object schema accepts at `path`, found by walking the zod definitions. */
+function keysAt(path: readonly PropertyKey[]): string[] {
+  let s: any = configSchema;
+  const unwrap = () => {
+    for (;;) {
+      const def = s?._zod?.def;
+      if (!def) return;
+      if (def.type === 'optional' || def.type === 'default' || def.type === 'prefault' || def.type === 'nullable') s = def.innerType;
+      else if (def.type === 'pipe') s = def.in;
+      else return;
+    }
+  };
+  for (const seg of path) {
+    unwrap();
+    const def = s?._zod?.def;
+    if (def?.type === 'object') s = def.shape[seg as string];
+    else if (def?.type === 'array') s = def.element;
+    else if (def?.type === 'record') s = def.valueType;
+    else return [];
+  }
+  unwrap();
+  const def = s?._zod?.def;
+  return def?.type === 'object' ? Object.keys(def.shape) : [];
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  object: 'a mapping (key: value lines)',
+  array: 'a list',
+  string: 'text',
+  number: 'a number',
+  boolean: 'true or false',
+};
+
+function issueToErrors(issue: z.core.$ZodIssue, loc: Locator): ConfigError[] {
+  const path = issue.path as Seg[];
+  const input = (issue as { input?: unknown }).input;
+  switch (issue.code) {
+    case 'unrecognized_keys': {
+      const allowed = keysAt(path);
+      return issue.keys.map((key) => {
+        const s = suggest(key, allowed);
+        const message = s !== undefined
+          ? `unknown key "${key}" — did you mean "${s}"?`
+          : `unknown key "${key}" (allowed here: ${allowed.join(', ')})`;
+        return loc.error(path, message, { node: loc.keyNode(path, key), found: key, allowed: allowed.join(', ') });
+      });
+    }
+    case 'custom': {
+      const p = issue.params as LeafProblem | undefined;
+      if (p?.allowed !== undefined) {
+        const msg = `expected ${p.allowed}, found ${p.found}${p.note !== undefined ? ` — ${p.note}` : ''}`;
+        return [loc.error(path, msg, { found: p.found, allowed: p.allowed })];
+      }
+      return [loc.error(path, issue.message)];
+    }
+    case 'invalid_type': {
+      const allowed = TYPE_WORDS[issue.expected] ?? issue.expected;
+      const found = describeValue(input);
+      if (path.length === 0) {
+        return [loc.error(path, `the config must be a mapping of sections (server, root, tftp, http, log, profiles, rules, hostFiles, default), found ${found}`, { found, allowed })];
+      }
+      return [loc.error(path, `expected ${allowed}, found ${found}`, { found, allowed })];
+    }
+    case 'too_small':
+      return [loc.error(path, `expected at least ${String(issue.minimum)} entry, found ${Array.isArray(input) ? 'an empty list' : describeValue(input)}`, { found: 'an empty list', allowed: 'a non-empty list' })];
+    default:
+      return [loc.error(path, `${issue.message}, found ${describeValue(input)}`)];
+  }
+}
+
+export const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+interface HostLine { line: number; mac: MacPattern; nextServer?: string; comment?: string }
+
+/** One host file in the `MAC  [server-IP]  [# comment]` format (exact or wildcard MACs). */
+export function parseHostFile(text: string, file: string): { entries: HostLine[]; errors: ConfigError[] } {
+  const entries: HostLine[] = [];
+  const errors: ConfigError[] = [];
+  const err = (line: number, message: string) => errors.push({ file, line, col: 0, path: '', message });
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i]!;
+    const hash = raw.indexOf('#');
+    const body = (hash >= 0 ? raw.slice(0, hash) : raw).trim();
+    const comment = hash >= 0 ? raw.slice(hash + 1).trim() : '';
+    if (body === '') continue;
+    const [macText = '', ip, ...rest] = body.split(/\s+/);
+    const mac = parseMacPattern(macText);
+    if (!mac.ok) {
+      err(i + 1, macText.includes('*')
+        ? `"${macText}" ${mac.reason}`
+        : `"${macText}" is not a MAC address (write aa:bb:cc:dd:ee:ff)`);
+      continue;
+    }
+    if (ip !== undefined && !isIpv4(ip)) {
+      err(i + 1, `"${ip}" is not an IPv4 server address (write MAC [server-IP] [# comment], e.g. 00:11:22:33:44:55  192.168.1.10)`);
+      continue;
+    }
+    if (rest.length > 0) {
+      err(i + 1, `unexpected "${rest[0]}" after the server address (write MAC [server-IP] [# comment])`);
+      continue;
+    }
+    const entry: HostLine = { line: i + 1, mac: mac.value };
+    if (ip !== undefined) entry.nextServer = ip;
+    if (comment !== '') entry.comment = comment;
+    entries.push(entry);
+  }
+  return { entries, errors };
+}
+
+function describeProfiles(names: string[]): string {
+  return names.length === 0 ? 'none are defined' : `profiles: ${names.join(', ')}`;
+}
+
+function missingProfile(name: string, names: string[], extra = ''): string {
+  const s = suggest(name, names);
+  return `no profile "${name}" (${describeProfiles(names)})${s !== undefined ? ` — did you mean "${s}"?` : extra}`;
+}
+
+/** Parse and check config text. `fileName` is used in messages and to resolve relative host file paths. */
+export function parseConfigText(text: string, fileName: string, options: ParseOptions = {}): LoadResult {
+  const readFile = options.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const loc = new Locator(doc, lines, fileName);
+  const errors: ConfigError[] = [];
+  const warnings: ConfigError[] = [];
+
+  for (const e of doc.errors) {
+    const pos = lines.linePos(e.pos[0]);
+    const first = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    errors.push({ file: fileName, line: pos.line, col: pos.col, path: '', message: `YAML syntax: ${first}` });
+  }
+  if (errors.length > 0) return { ok: false, errors, warnings };
+  for (const w of doc.warnings) {
+    const pos = lines.linePos(w.pos[0]);
+    warnings.push({ file: fileName, line: pos.line, col: pos.col, path: '', message: `YAML: ${w.message.split('\n')[0]}` });
+  }
+
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 1000 }) ?? {};
+  } catch (e) {
+    return { ok: false, errors: [{ file: fileName, line: 1, col: 1, path: '', message: `YAML: ${(e as Error).message}` }], warnings };
+  }
+
+  const parsed = configSchema.safeParse(data, { reportInput: true });
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) errors.push(...issueToErrors(issue, loc));
+    sortErrors(errors);
+    return { ok: false, errors, warnings };
+  }
+  const file: ConfigFile = parsed.data;
+  const explicitProfiles = file.profiles !== undefined;
+  const profiles = file.profiles ?? embeddedProfiles();
+  const names = Object.keys(profiles);
+
+  for (const name of names) {
+    if (!PROFILE_NAME.test(name) || name === 'ignore') {
+      errors.push(loc.error(['profiles'], name === 'ignore'
+        ? `"ignore" cannot be a profile name (it is the word for ignoring clients); rename it`
+        : `profile name "${name}" should be letters, digits, ".", "_" or "-"`, { node: loc.keyNode(['profiles'], name), found: name }));
+    }
+    const p = profiles[name]!;
+    if (Object.values(FIRMWARE_FIELD).every((f) => p[f] === undefined) && p.ipxe === undefined && explicitProfiles) {
+      warnings.push(loc.error(['profiles', name], `names no boot file (bios, efiIa32, efiX64, efiArm64, efiX64Http, efiArm64Http, ipxe); clients it matches are ignored`));
+    }
+  }
+
+  file.rules.forEach((rule, i) => {
+    if (rule.profile !== undefined && rule.action !== undefined) {
+      errors.push(loc.error(['rules', i], `give either profile: NAME or action: ignore, not both`, { found: 'both' }));
+    } else if (rule.profile === undefined && rule.action === undefined) {
+      errors.push(loc.error(['rules', i], `a rule needs profile: NAME or action: ignore, found neither`, { found: 'neither', allowed: 'profile: NAME or action: ignore' }));
+    } else if (rule.profile !== undefined && !(rule.profile in profiles)) {
+      errors.push(loc.error(['rules', i, 'profile'], missingProfile(rule.profile, names, rule.profile === 'ignore' ? ' — write action: ignore' : ''), { found: rule.profile, allowed: names.join(', ') }));
+    }
+  });
+
+  let dflt = file.default;
+  if (dflt === undefined) {
+    if ('default' in profiles) dflt = 'default';
+    else {
+      dflt = 'ignore';
+      warnings.push({ file: fileName, line: 0, col: 0, path: 'default', message: `not set and there is no profile named "default": clients that match no rule are ignored (write default: ignore to say so)` });
+    }
+  } else if (dflt !== 'ignore' && !(dflt in profiles)) {
+    errors.push(loc.error(['default'], missingProfile(dflt, names, ' — write a profile name or ignore'), { found: dflt, allowed: `ignore, ${names.join(', ')}` }));
+  }
+
+  const hostEntries: HostEntry[] = [];
+  const baseDir = dirname(resolve(fileName));
+  file.hostFiles.forEach((hf, i) => {
+    if (!(hf.profile in profiles)) {
+      errors.push(loc.error(['hostFiles', i, 'profile'], missingProfile(hf.profile, names), { found: hf.profile, allowed: names.join(', ') }));
+    }
+    const path = resolve(baseDir, hf.path);
+    let body: string;
+    try {
+      body = readFile(path);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+      errors.push(loc.error(['hostFiles', i, 'path'], `cannot read host file "${path}": ${why}`, { found: hf.path }));
+      return;
+    }
+    const r = parseHostFile(body, path);
+    errors.push(...r.errors);
+    for (const h of r.entries) hostEntries.push({ file: path, profile: hf.profile, ...h });
+  });
+
+  checkDuplicateMacs(file, hostEntries, loc, warnings);
+
+  if (errors.length > 0) {
+    sortErrors(errors);
+    return { ok: false, errors, warnings };
+  }
+  const { profiles: _p, default: _d, ...rest } = file;
+  const config: Config = { ...rest, profiles, default: dflt, hostEntries, source: fileName };
+  return { ok: true, config, warnings };
+}
+
+/**
+ * An exact MAC listed again after a MAC-only entry can never match (first match wins), which
+ * almost always means a stale line; say where both are. Entries with further conditions
+ * (arch, uuid, ...) legitimately share MACs, so only unconditional ones shadow.
+ */
+function checkDuplicateMacs(file: ConfigFile, hosts: HostEntry[], loc: Locator, warnings: ConfigError[]): void {
+  const firstSeen = new Map<number, string>();
+  file.rules.forEach((rule, i) => {
+    const macs = rule.match.mac;
+    if (macs === undefined) return;
+    const onlyMac = Object.entries(rule.match).every(([k, v]) => k === 'mac' || v === undefined);
+    macs.forEach((m, j) => {
+      if (m.kind !== 'exact') return;
+      const path: Seg[] = isSeq(loc.doc.getIn(['rules', i, 'match', 'mac'], true)) ? ['rules', i, 'match', 'mac', j] : ['rules', i, 'match', 'mac'];
+      const where = formatPath(path);
+      const prev = firstSeen.get(m.value);
+      if (prev !== undefined) {
+        warnings.push(loc.error(path, `${m.text} is already matched by ${prev}; first match wins, so this entry never applies to it`, { found: m.text }));
+      } else if (onlyMac) firstSeen.set(m.value, where);
+    });
+  });
+  for (const h of hosts) {
+    if (h.mac.kind !== 'exact') continue;
+    const prev = firstSeen.get(h.mac.value);
+    if (prev !== undefined) {
+      warnings.push({ file: h.file, line: h.line, col: 0, path: '', message: `${numberToMac(h.mac.value)} is already matched by ${prev}; first match wins, so this line never applies` });
+    } else firstSeen.set(h.mac.value, `${h.file}:${h.line}`);
+  }
+}
+
+function sortErrors(errors: ConfigError[]): void {
+  errors.sort((a, b) => (a.file === b.file ? a.line - b.line || a.col - b.col : 0));
+}
+
+function embeddedProfiles(): Record<string, Profile> {
+  return structuredClone(EMBEDDED_DEFAULT.profiles);
+}
+
+/** Read and check a config file (and the host files it names). Synchronous: used at start and on reload. */
+export function loadConfig(path: string, options: ParseOptions = {}): LoadResult {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+    return { ok: false, errors: [{ file: path, line: 0, col: 0, path: '', message: `cannot read config: ${why}` }], warnings: [] };
+  }
+  return parseConfigText(text, path, options);
+}
+
+function loadEmbedded(): Config {
+  const r = parseConfigText(EMBEDDED_DEFAULT_YAML, EMBEDDED_SOURCE, { readFile: () => '' });
+  if (!r.ok) throw new Error(`embedded default config is invalid: ${formatErrors(r.errors)}`);
+  return r.config;
+}
+
+/** What pxepool serves with no config file. See docs/config.md for the file names it expects. */
+export const EMBEDDED_DEFAULT: Config = loadEmbedded();
