@@ -1,0 +1,210 @@
+// ProxyDHCP responder (PXE 2.1 §2.2–2.5): request bytes + policy decision → reply or nothing.
+// Pure: no sockets, no clock, no logging. The UDP edge (./server.ts) supplies the context and
+// sends what comes out.
+
+import { clientFacts } from '../dhcp/facts.ts';
+import type { ClientFacts } from '../dhcp/facts-types.ts';
+import { encodeIp, encodeString, encodeU8, MessageType, Opt } from '../dhcp/options.ts';
+import {
+  type DhcpPacket,
+  getOption,
+  newReply,
+  parseDhcp,
+  serializeDhcp,
+} from '../dhcp/packet.ts';
+import { DiscoveryControl, encodeIpxeOptions, encodePxeOptions, type PxeVendorOptions } from '../dhcp/pxe.ts';
+import type { Decision } from '../policy/decision.ts';
+
+/** Which of our sockets the request came in on. */
+export type Via = 'dhcp' | 'pxe';
+
+export interface Ports {
+  /** where servers and relay agents listen (67) */
+  server: number;
+  /** where clients listen (68) */
+  client: number;
+}
+
+export const STANDARD_PORTS: Ports = { server: 67, client: 68 };
+
+export interface ResponderContext {
+  /** our address as the client sees it: option 54, and siaddr unless the decision overrides */
+  serverId: string;
+  /** `4011-only` (PXE mode 2): the site DHCP server sends option 60 itself; we stay off 67 */
+  mode: 'proxy' | '4011-only';
+  ports: Ports;
+  /** iPXE option 175.1 priority to put in offers (pool ranking); never negative */
+  ipxePriority?: number;
+}
+
+export interface Destination {
+  address: string;
+  port: number;
+  broadcast: boolean;
+}
+
+export type DropReason =
+  | 'malformed'
+  | 'not-request'
+  | 'not-pxe'
+  | 'message-type'
+  | 'not-for-us'
+  | 'mode'
+  | 'policy';
+
+export type Outcome =
+  | {
+      kind: 'reply';
+      facts: ClientFacts;
+      decision: Extract<Decision, { action: 'boot' }>;
+      reply: DhcpPacket;
+      bytes: Uint8Array;
+      to: Destination;
+    }
+  | { kind: 'drop'; reason: DropReason; detail: string; facts?: ClientFacts; decision?: Decision };
+
+export type Decide = (facts: ClientFacts) => Decision;
+
+const UEFI_BINL = new Set(['efi-ia32', 'efi-x64', 'efi-arm64']);
+
+/** Parses and answers one request. `from` is the UDP source of the request. */
+export function respond(
+  bytes: Uint8Array,
+  from: { address: string; port: number },
+  via: Via,
+  ctx: ResponderContext,
+  decide: Decide,
+): Outcome {
+  const parsed = parseDhcp(bytes);
+  if (!parsed.ok) return { kind: 'drop', reason: 'malformed', detail: `${parsed.reason}: ${parsed.detail}` };
+  return respondToPacket(parsed.packet, from, via, ctx, decide);
+}
+
+export function respondToPacket(
+  request: DhcpPacket,
+  from: { address: string; port: number },
+  via: Via,
+  ctx: ResponderContext,
+  decide: Decide,
+): Outcome {
+  if (request.op !== 1) return { kind: 'drop', reason: 'not-request', detail: `op ${request.op}` };
+  if (request.htype !== 1 || request.hlen !== 6) {
+    return { kind: 'drop', reason: 'not-request', detail: `hardware type ${request.htype}/${request.hlen} is not Ethernet` };
+  }
+  const facts = clientFacts(request);
+  // Never answer a client that is not PXE firmware: those belong to the site DHCP server alone.
+  if (!facts.pxeClient && !facts.httpClient) {
+    return { kind: 'drop', reason: 'not-pxe', detail: `option 60 is ${JSON.stringify(facts.vendorClass ?? null)}`, facts };
+  }
+
+  let replyType: number;
+  if (via === 'dhcp') {
+    if (ctx.mode !== 'proxy') return { kind: 'drop', reason: 'mode', detail: 'port 67 is not served in 4011-only mode', facts };
+    if (facts.messageType === MessageType.Discover) {
+      replyType = MessageType.Offer;
+    } else if (facts.messageType === MessageType.Request && requestNamesUs(request, ctx.serverId)) {
+      // A REQUEST on 67 is normally the address request to the site DHCP server; answer only one
+      // that names us as its server (PXE clients that ask the proxy on 67 instead of 4011).
+      replyType = MessageType.Ack;
+    } else {
+      return { kind: 'drop', reason: facts.messageType === MessageType.Request ? 'not-for-us' : 'message-type', detail: `message type ${facts.messageType}`, facts };
+    }
+  } else {
+    if (facts.messageType !== MessageType.Request && facts.messageType !== MessageType.Inform) {
+      return { kind: 'drop', reason: 'message-type', detail: `message type ${facts.messageType} on 4011`, facts };
+    }
+    replyType = MessageType.Ack;
+  }
+
+  const decision = decide(facts);
+  if (decision.action === 'ignore') {
+    return { kind: 'drop', reason: 'policy', detail: `${decision.rule}: ${decision.reason}`, facts, decision };
+  }
+
+  const reply = buildReply(request, facts, decision, replyType, ctx);
+  const to = destination(request, from, via, ctx);
+  return { kind: 'reply', facts, decision, reply, bytes: serializeDhcp(reply), to };
+}
+
+function requestNamesUs(request: DhcpPacket, serverId: string): boolean {
+  const sid = getOption(request, Opt.ServerId);
+  return sid !== undefined && sid.length === 4 && `${sid[0]}.${sid[1]}.${sid[2]}.${sid[3]}` === serverId;
+}
+
+/**
+ * Shapes the reply per firmware family (see docs/proxydhcp.md):
+ * - BIOS PXE ROMs get option 43 with discovery control "use the boot file" (or the menu), so
+ *   they take the file at once instead of running boot-server discovery;
+ * - UEFI (EDK2) gets a "BINL" offer — no option 43 — because EDK2 classifies proxy offers by
+ *   option 43 and older releases drop proxy offers that carry it; EDK2 then asks us on 4011;
+ * - iPXE (already running) gets the file/script and, from a pool, its 175.1 priority.
+ */
+export function buildReply(
+  request: DhcpPacket,
+  facts: ClientFacts,
+  decision: Extract<Decision, { action: 'boot' }>,
+  replyType: number,
+  ctx: ResponderContext,
+): DhcpPacket {
+  const reply = newReply(request);
+  reply.siaddr = decision.nextServer ?? ctx.serverId;
+  const binl = replyType === MessageType.Offer && UEFI_BINL.has(facts.firmware) && !facts.isIpxe;
+  if (!binl) setBootFile(reply, decision.bootFile);
+
+  const opts = reply.options;
+  opts.push({ code: Opt.MessageType, data: encodeU8(replyType) });
+  opts.push({ code: Opt.ServerId, data: encodeIp(ctx.serverId) });
+  opts.push({ code: Opt.VendorClass, data: encodeString(facts.httpClient && !facts.pxeClient ? 'HTTPClient' : 'PXEClient') });
+  const uuid = getOption(request, Opt.ClientUuid);
+  if (uuid !== undefined) opts.push({ code: Opt.ClientUuid, data: new Uint8Array(uuid) });
+  if (decision.rootPath !== undefined) opts.push({ code: Opt.RootPath, data: encodeString(decision.rootPath) });
+  if (decision.bootFile.length > 127) opts.push({ code: Opt.BootfileName, data: encodeString(decision.bootFile) });
+
+  const pxe = vendorOptions(facts, decision, replyType, reply.siaddr);
+  if (pxe !== undefined) opts.push({ code: Opt.VendorSpecific, data: encodePxeOptions(pxe) });
+  if (facts.isIpxe && ctx.ipxePriority !== undefined && replyType === MessageType.Offer) {
+    opts.push({ code: Opt.IpxeEncap, data: encodeIpxeOptions({ priority: Math.max(0, ctx.ipxePriority) }) });
+  }
+  return reply;
+}
+
+function vendorOptions(
+  facts: ClientFacts,
+  decision: Extract<Decision, { action: 'boot' }>,
+  replyType: number,
+  bootServer: string,
+): PxeVendorOptions | undefined {
+  if (facts.firmware !== 'bios') return undefined;
+  if (replyType === MessageType.Ack) {
+    // A boot-server ACK echoes the item the client asked for (PXE 2.1 §2.2.6).
+    return facts.bootItem !== undefined ? { bootItem: facts.bootItem } : undefined;
+  }
+  const menu = decision.menu;
+  if (menu === undefined || menu.items.length === 0) return { discoveryControl: DiscoveryControl.UseBootFile };
+  return {
+    // Only the listed servers, by unicast: a segment may hold other PXE servers.
+    discoveryControl: DiscoveryControl.NoBroadcast | DiscoveryControl.NoMulticast | DiscoveryControl.OnlyListedServers,
+    bootServers: dedupeTypes(menu.items.map((i) => i.type)).filter((t) => t !== 0).map((type) => ({ type, ips: [bootServer] })),
+    bootMenu: menu.items,
+    menuPrompt: { timeout: menu.timeout, prompt: menu.prompt },
+  };
+}
+
+function dedupeTypes(types: number[]): number[] {
+  return [...new Set(types)];
+}
+
+const FILE_FIELD = 128;
+
+function setBootFile(reply: DhcpPacket, file: string): void {
+  // The 128-byte file field holds a NUL-terminated name; longer names (URLs) go in option 67.
+  if (Buffer.byteLength(file, 'latin1') < FILE_FIELD) reply.file = file;
+}
+
+function destination(request: DhcpPacket, from: { address: string; port: number }, via: Via, ctx: ResponderContext): Destination {
+  if (via === 'pxe') return { address: from.address, port: from.port, broadcast: false };
+  if (request.giaddr !== '0.0.0.0') return { address: request.giaddr, port: ctx.ports.server, broadcast: false };
+  if (request.ciaddr !== '0.0.0.0') return { address: request.ciaddr, port: ctx.ports.client, broadcast: false };
+  // The client has no address yet and the proxy assigns none: only a broadcast reaches it.
+  return { address: '255.255.255.255', port: ctx.ports.client, broadcast: true };
+}

@@ -1,0 +1,170 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { respond, STANDARD_PORTS, type Outcome, type ResponderContext } from '../../../src/proxy/responder.ts';
+import { bootServerRequest, discover, encode, type ClientIdentity } from '../../../src/dhcp/pxe-client.ts';
+import { getOption, parseDhcp, type DhcpPacket } from '../../../src/dhcp/packet.ts';
+import { decodeIp, decodeString, Opt } from '../../../src/dhcp/options.ts';
+import { decodePxeOptions } from '../../../src/dhcp/pxe.ts';
+import type { Decision } from '../../../src/policy/decision.ts';
+import type { ClientFacts } from '../../../src/dhcp/facts-types.ts';
+
+const ctx: ResponderContext = { serverId: '10.77.0.2', mode: 'proxy', ports: STANDARD_PORTS };
+const bios: ClientIdentity = { kind: 'ipxe-bios', mac: '52:54:00:00:00:01', uuid: '11111111-2222-3333-4444-555555555555' };
+const ovmf: ClientIdentity = { kind: 'ovmf', mac: '52:54:00:00:00:02', uuid: 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee' };
+const client = { address: '0.0.0.0', port: 68 };
+
+function files(f: ClientFacts): Decision {
+  const bootFile = f.isIpxe && f.firmware !== 'bios' ? 'http://10.77.0.2:8080/boot.ipxe' : f.firmware === 'bios' ? 'pxelinux.0' : 'snponly.efi';
+  return { action: 'boot', rule: 'default', profile: 'default', firmware: f.firmware, bootFile };
+}
+
+function reply(o: Outcome): { p: DhcpPacket; o: Extract<Outcome, { kind: 'reply' }> } {
+  assert.equal(o.kind, 'reply', o.kind === 'drop' ? `${o.reason}: ${o.detail}` : '');
+  if (o.kind !== 'reply') throw new Error('unreachable');
+  const parsed = parseDhcp(o.bytes);
+  assert.ok(parsed.ok);
+  return { p: parsed.packet, o };
+}
+
+function dropReason(o: Outcome): string {
+  assert.equal(o.kind, 'drop');
+  return o.kind === 'drop' ? o.reason : '';
+}
+
+test('BIOS PXE DISCOVER gets a broadcast proxy offer with no address and direct boot file', () => {
+  const { p, o } = reply(respond(encode(discover(bios, { xid: 0x1234 })), client, 'dhcp', ctx, files));
+  assert.equal(p.op, 2);
+  assert.equal(p.xid, 0x1234);
+  assert.equal(p.yiaddr, '0.0.0.0');
+  assert.equal(p.siaddr, '10.77.0.2');
+  assert.equal(p.file, 'pxelinux.0');
+  assert.equal(getOption(p, Opt.MessageType)?.[0], 2);
+  assert.equal(decodeIp(getOption(p, Opt.ServerId)), '10.77.0.2');
+  assert.equal(decodeString(getOption(p, Opt.VendorClass)), 'PXEClient');
+  assert.equal(getOption(p, Opt.LeaseTime), undefined);
+  const pxe = decodePxeOptions(getOption(p, Opt.VendorSpecific)!);
+  assert.ok(pxe.ok);
+  assert.equal(pxe.ok && pxe.value.discoveryControl, 8);
+  assert.deepEqual(getOption(p, Opt.ClientUuid), getOption(discover(bios, { xid: 1 }), Opt.ClientUuid));
+  assert.deepEqual(o.to, { address: '255.255.255.255', port: 68, broadcast: true });
+});
+
+test('UEFI (EDK2) DISCOVER gets a BINL offer: siaddr, no option 43, no file', () => {
+  const { p } = reply(respond(encode(discover(ovmf, { xid: 7 })), client, 'dhcp', ctx, files));
+  assert.equal(getOption(p, Opt.VendorSpecific), undefined);
+  assert.equal(p.file, '');
+  assert.equal(p.siaddr, '10.77.0.2');
+  assert.equal(p.flags & 0x8000, 0x8000, 'broadcast flag echoed');
+});
+
+test('UEFI request on 4011 gets an ACK with the boot file, unicast back to its address and port', () => {
+  const req = bootServerRequest(ovmf, { xid: 9, ciaddr: '10.77.0.50' });
+  const { p, o } = reply(respond(encode(req), { address: '10.77.0.50', port: 4011 }, 'pxe', ctx, files));
+  assert.equal(getOption(p, Opt.MessageType)?.[0], 5);
+  assert.equal(p.file, 'snponly.efi');
+  assert.equal(p.yiaddr, '0.0.0.0');
+  assert.deepEqual(o.to, { address: '10.77.0.50', port: 4011, broadcast: false });
+});
+
+test('iPXE already loaded gets its script URL; long URLs go to option 67', () => {
+  const ipxeEfi: ClientIdentity = { kind: 'ipxe-efi', mac: '52:54:00:00:00:03' };
+  const { p } = reply(respond(encode(discover(ipxeEfi, { xid: 3 })), client, 'dhcp', ctx, files));
+  assert.equal(p.file, 'http://10.77.0.2:8080/boot.ipxe');
+  const long = 'http://10.77.0.2:8080/' + 'x'.repeat(200);
+  const r2 = reply(respond(encode(discover(ipxeEfi, { xid: 3 })), client, 'dhcp', ctx, (f) => ({ ...(files(f) as Extract<Decision, { action: 'boot' }>), bootFile: long })));
+  assert.equal(r2.p.file, '');
+  assert.equal(decodeString(getOption(r2.p, Opt.BootfileName)), long);
+});
+
+test('non-PXE clients are never answered', () => {
+  const plain = discover({ kind: 'plain', mac: '52:54:00:00:00:09' }, { xid: 1 });
+  assert.equal(dropReason(respond(encode(plain), client, 'dhcp', ctx, files)), 'not-pxe');
+  assert.equal(dropReason(respond(encode(plain), { address: '10.77.0.9', port: 68 }, 'pxe', ctx, files)), 'not-pxe');
+});
+
+test('policy ignore means no answer on either port', () => {
+  const ignore = (): Decision => ({ action: 'ignore', rule: 'default', reason: 'unknown client' });
+  assert.equal(dropReason(respond(encode(discover(bios, { xid: 1 })), client, 'dhcp', ctx, ignore)), 'policy');
+  assert.equal(dropReason(respond(encode(bootServerRequest(bios, { xid: 1, ciaddr: '10.77.0.9' })), { address: '10.77.0.9', port: 68 }, 'pxe', ctx, ignore)), 'policy');
+});
+
+test('relayed DISCOVER is answered to the relay agent on port 67', () => {
+  const { p, o } = reply(respond(encode(discover(bios, { xid: 5, giaddr: '10.88.0.1', hops: 1 })), { address: '10.88.0.1', port: 67 }, 'dhcp', ctx, files));
+  assert.equal(p.giaddr, '10.88.0.1');
+  assert.deepEqual(o.to, { address: '10.88.0.1', port: 67, broadcast: false });
+});
+
+test('REQUEST on 67 is the site DHCP server business unless it names us', () => {
+  const other = bootServerRequest(bios, { xid: 1, serverId: '10.77.0.1' });
+  assert.equal(dropReason(respond(encode(other), client, 'dhcp', ctx, files)), 'not-for-us');
+  const ours = bootServerRequest(bios, { xid: 1, serverId: '10.77.0.2' });
+  const { p } = reply(respond(encode(ours), client, 'dhcp', ctx, files));
+  assert.equal(getOption(p, Opt.MessageType)?.[0], 5);
+});
+
+test('4011-only mode (PXE mode 2) stays off port 67 but answers 4011', () => {
+  const c2: ResponderContext = { ...ctx, mode: '4011-only' };
+  assert.equal(dropReason(respond(encode(discover(bios, { xid: 1 })), client, 'dhcp', c2, files)), 'mode');
+  reply(respond(encode(bootServerRequest(bios, { xid: 1, ciaddr: '10.77.0.9' })), { address: '10.77.0.9', port: 68 }, 'pxe', c2, files));
+});
+
+test('DISCOVER on 4011 and OFFER/ACK messages are dropped', () => {
+  assert.equal(dropReason(respond(encode(discover(bios, { xid: 1 })), { address: '10.77.0.9', port: 68 }, 'pxe', ctx, files)), 'message-type');
+  const offer = discover(bios, { xid: 1 });
+  offer.op = 2;
+  assert.equal(dropReason(respond(encode(offer), client, 'dhcp', ctx, files)), 'not-request');
+});
+
+test('a menu goes in option 43 and the boot-server ACK echoes the chosen item', () => {
+  const withMenu = (f: ClientFacts): Decision => ({
+    ...(files(f) as Extract<Decision, { action: 'boot' }>),
+    menu: { prompt: 'Press F8', timeout: 5, items: [{ type: 0, description: 'Local disk' }, { type: 0x8000, description: 'Thin client' }] },
+  });
+  const { p } = reply(respond(encode(discover(bios, { xid: 1 })), client, 'dhcp', ctx, withMenu));
+  const pxe = decodePxeOptions(getOption(p, Opt.VendorSpecific)!);
+  assert.ok(pxe.ok);
+  if (!pxe.ok) return;
+  assert.equal(pxe.value.bootMenu?.length, 2);
+  assert.deepEqual(pxe.value.bootServers, [{ type: 0x8000, ips: ['10.77.0.2'] }]);
+  assert.equal(pxe.value.menuPrompt?.prompt, 'Press F8');
+  const req = bootServerRequest(bios, { xid: 2, ciaddr: '10.77.0.9', bootItem: { type: 0x8000, layer: 0 } });
+  const ack = reply(respond(encode(req), { address: '10.77.0.9', port: 68 }, 'pxe', ctx, withMenu));
+  const pxeAck = decodePxeOptions(getOption(ack.p, Opt.VendorSpecific)!);
+  assert.ok(pxeAck.ok && pxeAck.value.bootItem?.type === 0x8000);
+});
+
+test('next-server override and root-path', () => {
+  const steer = (f: ClientFacts): Decision => ({ ...(files(f) as Extract<Decision, { action: 'boot' }>), nextServer: '10.77.0.99', rootPath: '/opt/ltsp/i386' });
+  const { p } = reply(respond(encode(discover(bios, { xid: 1 })), client, 'dhcp', ctx, steer));
+  assert.equal(p.siaddr, '10.77.0.99');
+  assert.equal(decodeIp(getOption(p, Opt.ServerId)), '10.77.0.2', 'server id stays ours');
+  assert.equal(decodeString(getOption(p, Opt.RootPath)), '/opt/ltsp/i386');
+});
+
+test('never hands out an address and never throws, whatever arrives', () => {
+  const valid = encode(discover(bios, { xid: 1 }));
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 600 }),
+        fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 }), fc.nat(valid.length)).map(([i, v, cut]) => {
+          const m = new Uint8Array(valid);
+          m[i] = v;
+          return m.subarray(0, Math.max(cut, 1));
+        }),
+      ),
+      fc.constantFrom<'dhcp' | 'pxe'>('dhcp', 'pxe'),
+      (bytes, via) => {
+        const o = respond(bytes, { address: '10.77.0.9', port: 68 }, via, ctx, files);
+        if (o.kind === 'reply') {
+          assert.equal(o.reply.yiaddr, '0.0.0.0');
+          assert.equal(getOption(o.reply, Opt.LeaseTime), undefined);
+        } else {
+          assert.ok(o.reason.length > 0);
+        }
+      },
+    ),
+    { numRuns: 3000 },
+  );
+});
