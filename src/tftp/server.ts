@@ -1,0 +1,472 @@
+// TFTP UDP edge: sockets, timers and file access around the pure transfer machine.
+// The listening socket only parses and dispatches; every transfer gets its own ephemeral socket
+// (its TID). Work is queued per request, never by leaving datagrams unread in the kernel.
+
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { createFileCache, type FileCache, type OpenedFile } from '../files/cache.ts';
+import { isNotFound, openBootRoot, type BootRoot } from '../files/root.ts';
+import { negotiate } from './options.ts';
+import { ERR, OP, encodeError, encodeOack, parsePacket, type RequestPacket } from './packet.ts';
+import { chunkedSource, memorySource, netasciiEncoder, netasciiSize } from './source.ts';
+import {
+  startTransfer,
+  step,
+  type BlockSource,
+  type TransferAction,
+  type TransferEvent,
+  type TransferFailure,
+  type TransferState,
+} from './transfer.ts';
+
+export type TftpLogger = {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+};
+
+export type TransferRecord = {
+  client: string;
+  file: string;
+  ok: boolean;
+  reason?: TransferFailure;
+  detail?: string;
+  /** file bytes delivered (ok) or acknowledged so far (failed) */
+  bytes: number;
+  durationMs: number;
+  blksize: number;
+  windowsize: number;
+  packets: number;
+  retransmits: number;
+};
+
+export type TftpServerOptions = {
+  host?: string;
+  port?: number;
+  root: string;
+  maxBlksize?: number;
+  maxWindowsize?: number;
+  /** bytes of the file cache created when `cache` is not given */
+  cacheBytes?: number;
+  /** share one cache with the HTTP file handler */
+  cache?: FileCache;
+  maxTransfers?: number;
+  maxPerClient?: number;
+  logger?: TftpLogger;
+  onTransfer?: (record: TransferRecord) => void;
+  /** SO_RCVBUF of the listening socket; a 500-client burst needs far more than the default */
+  recvBufferSize?: number;
+  /** retransmission timer ceiling when the client did not negotiate `timeout` */
+  maxRtoMs?: number;
+  minRtoMs?: number;
+  maxRetries?: number;
+};
+
+export type TftpStats = {
+  activeTransfers: number;
+  /** datagram bytes sent by transfers, headers and retransmissions included */
+  bytesSent: number;
+  /** file bytes of completed transfers */
+  bytesDelivered: number;
+  transfersOk: number;
+  transfersFailed: number;
+  /** RRQs abandoned by the client right after our OACK (EDK2's size probe) */
+  probes: number;
+  duplicateRequestsDropped: number;
+  wrongTidPackets: number;
+  /** refused requests and failed transfers, by reason */
+  errors: Record<string, number>;
+  recvBufferSize: number;
+};
+
+export type TftpServer = {
+  port: number;
+  address: string;
+  stats(): TftpStats;
+  close(): Promise<void>;
+};
+
+type Live = {
+  key: string;
+  clientAddress: string;
+  clientPort: number;
+  file: string;
+  startedAt: number;
+  sock: dgram.Socket | null;
+  opened: OpenedFile | null;
+  source: BlockSource | null;
+  fetch: ((offset: number, length: number) => Promise<void>) | null;
+  state: TransferState | null;
+  timer: NodeJS.Timeout | null;
+  timerAt: number;
+  finished: boolean;
+  /** `need` actions answered without the machine moving on; guards against a source that never fills */
+  idleNeeds: number;
+};
+
+// Chunk sizes for disk-streamed and netascii sources: at least this, and at least two windows,
+// so a rollback of one window never lands in a chunk already released.
+const MIN_CHUNK = 256 * 1024;
+
+export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServer> {
+  const host = opts.host ?? '0.0.0.0';
+  const family = net.isIPv6(host) ? 'udp6' : 'udp4';
+  const maxBlksize = opts.maxBlksize ?? 1468;
+  const maxWindowsize = opts.maxWindowsize ?? 64;
+  const maxTransfers = opts.maxTransfers ?? 1000;
+  const maxPerClient = opts.maxPerClient ?? 16;
+  const maxRtoMs = opts.maxRtoMs ?? 4000;
+  const log = opts.logger;
+  const root: BootRoot = await openBootRoot(opts.root);
+  const cache = opts.cache ?? createFileCache(opts.cacheBytes !== undefined ? { maxBytes: opts.cacheBytes } : {});
+
+  const live = new Map<string, Live>();
+  const perClient = new Map<string, number>();
+  const errors: Record<string, number> = Object.create(null) as Record<string, number>;
+  const counters = {
+    bytesSent: 0,
+    bytesDelivered: 0,
+    transfersOk: 0,
+    transfersFailed: 0,
+    probes: 0,
+    duplicateRequestsDropped: 0,
+    wrongTidPackets: 0,
+  };
+  let closing = false;
+
+  const countError = (reason: string): void => {
+    errors[reason] = (errors[reason] ?? 0) + 1;
+  };
+
+  const listener = dgram.createSocket({ type: family, recvBufferSize: opts.recvBufferSize ?? 4 * 1024 * 1024 });
+  await new Promise<void>((resolve, reject) => {
+    listener.once('error', reject);
+    listener.bind({ port: opts.port ?? 69, address: host, exclusive: true }, () => {
+      listener.off('error', reject);
+      resolve();
+    });
+  });
+  listener.on('error', (err) => log?.warn({ err: String(err) }, 'tftp listener error'));
+  const bound = listener.address();
+  let recvBufferSize = 0;
+  try {
+    recvBufferSize = listener.getRecvBufferSize();
+  } catch {
+    // not fatal: only reported in stats
+  }
+
+  function refuse(address: string, port: number, code: number, message: string, reason: string): void {
+    countError(reason);
+    // Request-time errors come from the listening socket: firmware that has not yet learned a
+    // server TID accepts a reply from the port it asked.
+    listener.send(encodeError(code, message), port, address);
+  }
+
+  listener.on('message', (msg, rinfo) => {
+    if (closing) return;
+    const parsed = parsePacket(msg);
+    if (!parsed.ok) {
+      const op = msg.length >= 2 ? (msg[0]! << 8) | msg[1]! : 0;
+      if (op === OP.RRQ || op === OP.WRQ) {
+        refuse(rinfo.address, rinfo.port, ERR.ILLEGAL_OPERATION, `Malformed request: ${parsed.reason}`, 'malformed');
+      }
+      return;
+    }
+    const p = parsed.value;
+    if (p.op === 'WRQ') {
+      refuse(rinfo.address, rinfo.port, ERR.ACCESS_VIOLATION, 'Access violation: this server is read-only', 'wrq');
+      return;
+    }
+    if (p.op !== 'RRQ') return; // stray DATA/ACK/ERROR for a transfer that no longer exists
+    if (p.mode === 'mail') {
+      refuse(rinfo.address, rinfo.port, ERR.ILLEGAL_OPERATION, 'Mail mode is not supported', 'mail');
+      return;
+    }
+    const key = `${rinfo.address}|${rinfo.port}|${p.filename}`;
+    if (live.has(key)) {
+      // The client retransmitted its RRQ while we are already answering it: a second transfer
+      // would double the traffic and confuse its TID logic.
+      counters.duplicateRequestsDropped++;
+      return;
+    }
+    if (live.size >= maxTransfers) {
+      refuse(
+        rinfo.address,
+        rinfo.port,
+        ERR.NOT_DEFINED,
+        `Server busy: ${live.size} transfers in progress (limit ${maxTransfers}), retry later`,
+        'busy',
+      );
+      return;
+    }
+    const mine = perClient.get(rinfo.address) ?? 0;
+    if (mine >= maxPerClient) {
+      refuse(
+        rinfo.address,
+        rinfo.port,
+        ERR.NOT_DEFINED,
+        `Too many transfers from ${rinfo.address} (limit ${maxPerClient})`,
+        'client-limit',
+      );
+      return;
+    }
+    const t: Live = {
+      key,
+      clientAddress: rinfo.address,
+      clientPort: rinfo.port,
+      file: p.filename,
+      startedAt: performance.now(),
+      sock: null,
+      opened: null,
+      source: null,
+      fetch: null,
+      state: null,
+      timer: null,
+      timerAt: Infinity,
+      finished: false,
+      idleNeeds: 0,
+    };
+    live.set(key, t);
+    perClient.set(rinfo.address, mine + 1);
+    setup(t, p).catch((err: unknown) => {
+      log?.warn({ err: String(err), file: p.filename }, 'tftp transfer setup failed');
+      failSetup(t, ERR.NOT_DEFINED, 'Internal error', 'internal');
+    });
+  });
+
+  function release(t: Live): void {
+    if (t.finished) return;
+    t.finished = true;
+    if (live.get(t.key) === t) live.delete(t.key);
+    const n = (perClient.get(t.clientAddress) ?? 1) - 1;
+    if (n <= 0) perClient.delete(t.clientAddress);
+    else perClient.set(t.clientAddress, n);
+    if (t.timer) clearTimeout(t.timer);
+    t.timer = null;
+    const sock = t.sock;
+    t.sock = null;
+    // Let a final ERROR datagram leave before the socket goes.
+    if (sock) setImmediate(() => sock.close());
+    void t.opened?.close();
+    t.opened = null;
+  }
+
+  function failSetup(t: Live, code: number, message: string, reason: string): void {
+    if (t.finished) return;
+    release(t);
+    if (!closing) refuse(t.clientAddress, t.clientPort, code, message, reason);
+  }
+
+  async function setup(t: Live, p: RequestPacket): Promise<void> {
+    const resolved = await root.resolve(p.filename);
+    if (t.finished) return;
+    if (!resolved.ok) {
+      log?.debug({ client: t.clientAddress, file: p.filename, reason: resolved.reason }, 'tftp refused');
+      if (isNotFound(resolved.reason)) failSetup(t, ERR.FILE_NOT_FOUND, 'File not found', 'not-found');
+      else failSetup(t, ERR.ACCESS_VIOLATION, `Access violation (${resolved.reason})`, resolved.reason);
+      return;
+    }
+    const opened = await cache.open(resolved);
+    if (t.finished) {
+      if (opened.ok) void opened.file.close();
+      return;
+    }
+    if (!opened.ok) {
+      failSetup(t, ERR.ACCESS_VIOLATION, `Cannot read file (${opened.reason})`, opened.reason);
+      return;
+    }
+    const file = opened.file;
+    t.opened = file;
+
+    const netascii = p.mode === 'netascii';
+    const size = !netascii ? file.size : file.kind === 'memory' ? netasciiSize(file.data) : null;
+    const neg = negotiate(p.options, { maxBlksize, maxWindowsize }, size);
+    const chunk = Math.ceil(Math.max(MIN_CHUNK, 2 * neg.windowsize * neg.blksize) / neg.blksize) * neg.blksize;
+    if (!netascii && file.kind === 'memory') {
+      t.source = memorySource(file.data);
+    } else {
+      const raw =
+        file.kind === 'memory'
+          ? (pos: number, len: number) => file.data.subarray(pos, Math.min(pos + len, file.data.length))
+          : (pos: number, len: number) => file.read(pos, len);
+      let src;
+      if (netascii) {
+        const enc = netasciiEncoder(raw);
+        src = chunkedSource(chunk, () => enc.next(chunk), true);
+      } else {
+        src = chunkedSource(chunk, async (k) => raw(k * chunk, chunk), false);
+      }
+      t.source = src;
+      t.fetch = src.fetch;
+    }
+
+    const sock = dgram.createSocket({ type: family });
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', reject);
+      sock.bind({ port: 0, address: host }, () => {
+        sock.off('error', reject);
+        resolve();
+      });
+    });
+    if (t.finished) {
+      sock.close();
+      return;
+    }
+    t.sock = sock;
+    sock.on('error', (err) => log?.debug({ err: String(err), file: t.file }, 'tftp transfer socket error'));
+    sock.on('message', (msg, rinfo) => onTransferPacket(t, msg, rinfo));
+
+    const r = startTransfer(
+      {
+        blksize: neg.blksize,
+        windowsize: neg.windowsize,
+        oack: neg.oack.length > 0 ? encodeOack(neg.oack) : null,
+        maxRtoMs: neg.timeoutSec !== null ? neg.timeoutSec * 1000 : maxRtoMs,
+        ...(opts.minRtoMs !== undefined ? { minRtoMs: opts.minRtoMs } : {}),
+        ...(opts.maxRetries !== undefined ? { maxRetries: opts.maxRetries } : {}),
+      },
+      performance.now(),
+      t.source,
+    );
+    t.state = r.state;
+    log?.debug(
+      { client: `${t.clientAddress}:${t.clientPort}`, file: t.file, options: neg.oack, kind: file.kind },
+      'tftp transfer start',
+    );
+    run(t, r.actions);
+  }
+
+  function onTransferPacket(t: Live, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (t.finished || !t.sock) return;
+    if (rinfo.port !== t.clientPort || rinfo.address !== t.clientAddress) {
+      // RFC 1350: a packet from a wrong TID gets ERROR 5 and leaves the transfer alone.
+      counters.wrongTidPackets++;
+      t.sock.send(encodeError(ERR.UNKNOWN_TID, 'Unknown transfer ID'), rinfo.port, rinfo.address);
+      return;
+    }
+    if (msg.length < 4) return;
+    const op = (msg[0]! << 8) | msg[1]!;
+    // Hot path: ACKs are decoded in place, no packet object.
+    if (op === OP.ACK) feed(t, { type: 'ack', block: (msg[2]! << 8) | msg[3]! });
+    else if (op === OP.ERROR) {
+      const parsed = parsePacket(msg);
+      if (parsed.ok && parsed.value.op === 'ERROR') {
+        feed(t, { type: 'error', code: parsed.value.code, message: parsed.value.message });
+      }
+    }
+  }
+
+  function feed(t: Live, event: TransferEvent): void {
+    if (t.finished || !t.state || !t.source) return;
+    const r = step(t.state, event, performance.now(), t.source);
+    t.state = r.state;
+    run(t, r.actions);
+  }
+
+  function arm(t: Live, at: number): void {
+    // One lazy timer per transfer: re-created only when the deadline moves earlier; when it fires
+    // early the machine just answers with the current deadline.
+    if (t.timer && t.timerAt <= at) return;
+    if (t.timer) clearTimeout(t.timer);
+    t.timerAt = at;
+    t.timer = setTimeout(
+      () => {
+        t.timer = null;
+        t.timerAt = Infinity;
+        feed(t, { type: 'tick' });
+      },
+      Math.max(0, Math.ceil(at - performance.now())),
+    );
+  }
+
+  function run(t: Live, actions: readonly TransferAction[]): void {
+    for (const a of actions) {
+      if (t.finished) return;
+      switch (a.type) {
+        case 'send': {
+          const sock = t.sock;
+          if (!sock) break;
+          let len = 0;
+          for (const part of a.parts) len += part.length;
+          counters.bytesSent += len;
+          t.idleNeeds = 0;
+          sock.send(a.parts as Uint8Array[], t.clientPort, t.clientAddress);
+          break;
+        }
+        case 'setTimer':
+          arm(t, a.at);
+          break;
+        case 'need': {
+          const fetch = t.fetch;
+          if (!fetch || ++t.idleNeeds > 4) {
+            feed(t, { type: 'abort', code: ERR.NOT_DEFINED, message: 'Read error' });
+            return;
+          }
+          fetch(a.offset, a.length).then(
+            () => feed(t, { type: 'data-ready' }),
+            (err: unknown) => {
+              log?.warn({ err: String(err), file: t.file }, 'tftp read failed');
+              feed(t, { type: 'abort', code: ERR.NOT_DEFINED, message: 'Read error' });
+            },
+          );
+          break;
+        }
+        case 'done':
+          complete(t, a);
+          return;
+      }
+    }
+  }
+
+  function complete(t: Live, a: Extract<TransferAction, { type: 'done' }>): void {
+    const s = t.state!;
+    const bytes = a.ok ? a.bytes : Math.min(s.acked * s.blksize, t.opened?.size ?? 0);
+    if (a.ok) {
+      counters.transfersOk++;
+      counters.bytesDelivered += a.bytes;
+    } else if (a.reason === 'aborted-after-oack') {
+      counters.probes++;
+    } else {
+      counters.transfersFailed++;
+      countError(a.reason);
+    }
+    const record: TransferRecord = {
+      client: `${t.clientAddress}:${t.clientPort}`,
+      file: t.file,
+      ok: a.ok,
+      bytes,
+      durationMs: performance.now() - t.startedAt,
+      blksize: s.blksize,
+      windowsize: s.windowsize,
+      packets: s.packetsSent,
+      retransmits: s.retransmits,
+      ...(a.ok ? {} : { reason: a.reason, detail: a.detail }),
+    };
+    release(t);
+    if (a.ok || a.reason === 'aborted-after-oack') log?.debug(record, 'tftp transfer done');
+    else log?.info(record, 'tftp transfer failed');
+    try {
+      opts.onTransfer?.(record);
+    } catch (err) {
+      log?.warn({ err: String(err) }, 'tftp onTransfer callback threw');
+    }
+  }
+
+  return {
+    port: bound.port,
+    address: bound.address,
+    stats: () => ({
+      activeTransfers: live.size,
+      ...counters,
+      errors: { ...errors },
+      recvBufferSize,
+    }),
+    close: async () => {
+      if (closing) return;
+      closing = true;
+      for (const t of [...live.values()]) release(t);
+      await new Promise<void>((resolve) => listener.close(() => resolve()));
+    },
+  };
+}

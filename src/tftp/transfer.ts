@@ -1,0 +1,281 @@
+// Pure read-transfer state machine: (state, event, now, source) → (state, actions).
+// Lock-step (RFC 1350) and windowed (RFC 7440) sending, 16-bit block rollover, an RTT-adaptive
+// retransmission timer (RFC 6298 estimator, Karn's rule), exponential backoff, bounded retries.
+// No sockets, no timers, no clock: the edge feeds events and performs the actions.
+
+import { encodeDataHeader, encodeError } from './packet.ts';
+
+/**
+ * Bytes of the transfer, already in wire form (netascii converted). `read` is synchronous: it
+ * returns what the edge has buffered, or null when that range is not in memory yet — the machine
+ * then asks for it with a `need` action and resumes on `data-ready`. A result shorter than
+ * `length` means end of file.
+ */
+export type BlockSource = { read(offset: number, length: number): Uint8Array | null };
+
+export type TransferParams = {
+  blksize: number;
+  windowsize: number;
+  /** the OACK datagram to send first, or null to start with DATA 1 */
+  oack: Uint8Array | null;
+  /** ceiling of the retransmission timer; the negotiated `timeout` option when there is one */
+  maxRtoMs: number;
+  /** timer before any RTT sample of this transfer; default min(1000, maxRtoMs) */
+  initialRtoMs?: number;
+  /** floor of the adaptive timer, so a jittery client is not flooded; default 50 */
+  minRtoMs?: number;
+  /** timeouts in a row without progress before giving up; default 8 */
+  maxRetries?: number;
+};
+
+export type TransferFailure = 'timeout' | 'client-error' | 'aborted-after-oack' | 'server-abort';
+
+export type TransferState = Readonly<{
+  phase: 'oack' | 'data' | 'done';
+  blksize: number;
+  windowsize: number;
+  oack: Uint8Array | null;
+  minRto: number;
+  maxRto: number;
+  initialRto: number;
+  maxRetries: number;
+  /** highest block (absolute, 1-based, never wraps) the client acknowledged */
+  acked: number;
+  /** highest block sent so far */
+  sent: number;
+  /** absolute number of the final (short) block, once the source has shown the end */
+  lastBlock: number | null;
+  lastLength: number;
+  /** a send that stopped because the source had not buffered the bytes yet */
+  pending: Readonly<{ next: number; end: number }> | null;
+  retries: number;
+  rto: number;
+  srtt: number | null;
+  rttvar: number;
+  deadline: number;
+  /** one outstanding RTT measurement: first transmission of `block` at `at` */
+  sample: Readonly<{ block: number; at: number }> | null;
+  startedAt: number;
+  packetsSent: number;
+  payloadBytesSent: number;
+  retransmits: number;
+  duplicateAcks: number;
+}>;
+
+export type TransferEvent =
+  | { type: 'ack'; block: number }
+  | { type: 'error'; code: number; message: string }
+  | { type: 'tick' }
+  | { type: 'data-ready' }
+  | { type: 'abort'; code: number; message: string };
+
+export type TransferAction =
+  /** one datagram, the concatenation of `parts` (header and payload kept apart to avoid a copy) */
+  | { type: 'send'; parts: readonly Uint8Array[] }
+  | { type: 'setTimer'; at: number }
+  | { type: 'need'; offset: number; length: number }
+  | { type: 'done'; ok: true; bytes: number }
+  | { type: 'done'; ok: false; reason: TransferFailure; detail: string };
+
+export type StepResult = { state: TransferState; actions: TransferAction[] };
+
+type Draft = { -readonly [K in keyof TransferState]: TransferState[K] };
+
+export function startTransfer(params: TransferParams, now: number, source: BlockSource): StepResult {
+  const maxRto = Math.max(1, params.maxRtoMs);
+  const minRto = Math.min(params.minRtoMs ?? 50, maxRto);
+  const initialRto = Math.min(Math.max(params.initialRtoMs ?? 1000, minRto), maxRto);
+  const s: Draft = {
+    phase: params.oack ? 'oack' : 'data',
+    blksize: params.blksize,
+    windowsize: Math.max(1, params.windowsize),
+    oack: params.oack,
+    minRto,
+    maxRto,
+    initialRto,
+    maxRetries: params.maxRetries ?? 8,
+    acked: 0,
+    sent: 0,
+    lastBlock: null,
+    lastLength: 0,
+    pending: null,
+    retries: 0,
+    rto: initialRto,
+    srtt: null,
+    rttvar: 0,
+    deadline: now + initialRto,
+    sample: null,
+    startedAt: now,
+    packetsSent: 0,
+    payloadBytesSent: 0,
+    retransmits: 0,
+    duplicateAcks: 0,
+  };
+  const actions: TransferAction[] = [];
+  if (s.oack) {
+    s.sample = { block: 0, at: now };
+    s.packetsSent++;
+    actions.push({ type: 'send', parts: [s.oack] }, { type: 'setTimer', at: s.deadline });
+  } else {
+    sendRange(s, 1, s.windowsize, now, source, actions);
+  }
+  return { state: s, actions };
+}
+
+export function step(state: TransferState, event: TransferEvent, now: number, source: BlockSource): StepResult {
+  if (state.phase === 'done') return { state, actions: [] };
+  switch (event.type) {
+    case 'ack':
+      return onAck(state, event.block & 0xffff, now, source);
+    case 'error': {
+      // After an OACK, any error is the client declining our options; EDK2 does this on purpose
+      // as a size probe (ERROR 8 "User aborted the transfer") and then asks again.
+      const reason: TransferFailure = state.phase === 'oack' ? 'aborted-after-oack' : 'client-error';
+      return finish(state, { type: 'done', ok: false, reason, detail: `client error ${event.code}: ${event.message}` });
+    }
+    case 'abort': {
+      const s: Draft = { ...state, phase: 'done' };
+      return {
+        state: s,
+        actions: [
+          { type: 'send', parts: [encodeError(event.code, event.message)] },
+          { type: 'done', ok: false, reason: 'server-abort', detail: event.message },
+        ],
+      };
+    }
+    case 'tick':
+      return onTick(state, now, source);
+    case 'data-ready': {
+      if (!state.pending || state.phase !== 'data') return { state, actions: [] };
+      const s: Draft = { ...state, pending: null };
+      const actions: TransferAction[] = [];
+      sendRange(s, state.pending.next, state.pending.end, now, source, actions);
+      return { state: s, actions };
+    }
+  }
+}
+
+function finish(state: TransferState, done: TransferAction): StepResult {
+  return { state: { ...state, phase: 'done' }, actions: [done] };
+}
+
+function onAck(state: TransferState, wire: number, now: number, source: BlockSource): StepResult {
+  if (state.phase === 'oack') {
+    // Only ACK 0 confirms an OACK; anything else is noise from a confused client and the OACK
+    // timer keeps running until it answers properly or we give up.
+    if (wire !== 0) return { state, actions: [] };
+    const s: Draft = { ...state, phase: 'data' };
+    takeSample(s, 0, now);
+    progress(s);
+    const actions: TransferAction[] = [];
+    sendRange(s, 1, s.windowsize, now, source, actions);
+    return { state: s, actions };
+  }
+  // Map the 16-bit number onto the absolute block just above the last acknowledged one; a window
+  // never exceeds 65535 blocks, so the mapping is unique.
+  const delta = (wire - (state.acked & 0xffff)) & 0xffff;
+  if (delta === 0) {
+    // Duplicate ACK: never resend on it. Answering duplicates with data is what turns one delayed
+    // packet into the Sorcerer's Apprentice's doubled stream; our own timer covers real loss.
+    return { state: { ...state, duplicateAcks: state.duplicateAcks + 1 }, actions: [] };
+  }
+  const n = state.acked + delta;
+  if (n > state.sent) return { state, actions: [] }; // a block we never sent: stale or bogus
+  const s: Draft = { ...state, acked: n };
+  takeSample(s, n, now);
+  progress(s);
+  if (s.lastBlock !== null && n >= s.lastBlock) {
+    s.phase = 'done';
+    return { state: s, actions: [{ type: 'done', ok: true, bytes: (s.lastBlock - 1) * s.blksize + s.lastLength }] };
+  }
+  // Whether the whole window arrived (n == sent) or the ACK shows a gap (n < sent), the next
+  // window starts right after n: a gap restarts at once instead of waiting for a timeout.
+  const actions: TransferAction[] = [];
+  s.pending = null;
+  sendRange(s, n + 1, n + s.windowsize, now, source, actions);
+  return { state: s, actions };
+}
+
+function onTick(state: TransferState, now: number, source: BlockSource): StepResult {
+  if (now < state.deadline) return { state, actions: [{ type: 'setTimer', at: state.deadline }] };
+  const s: Draft = { ...state, retries: state.retries + 1 };
+  if (s.retries > s.maxRetries) {
+    s.phase = 'done';
+    return {
+      state: s,
+      actions: [{ type: 'done', ok: false, reason: 'timeout', detail: `no ACK after ${s.maxRetries} retransmissions` }],
+    };
+  }
+  s.rto = Math.min(s.rto * 2, s.maxRto);
+  s.sample = null; // Karn: an ACK after a retransmission says nothing about the RTT
+  const actions: TransferAction[] = [];
+  if (s.phase === 'oack') {
+    s.packetsSent++;
+    s.retransmits++;
+    s.deadline = now + s.rto;
+    actions.push({ type: 'send', parts: [s.oack!] }, { type: 'setTimer', at: s.deadline });
+  } else {
+    // Go back to the last acknowledged block and resend one window from there.
+    s.pending = null;
+    sendRange(s, s.acked + 1, s.acked + s.windowsize, now, source, actions);
+  }
+  return { state: s, actions };
+}
+
+function takeSample(s: Draft, ackedBlock: number, now: number): void {
+  if (!s.sample || ackedBlock < s.sample.block) return;
+  const r = Math.max(0, now - s.sample.at);
+  if (s.srtt === null) {
+    s.srtt = r;
+    s.rttvar = r / 2;
+  } else {
+    s.rttvar = 0.75 * s.rttvar + 0.25 * Math.abs(s.srtt - r);
+    s.srtt = 0.875 * s.srtt + 0.125 * r;
+  }
+  s.sample = null;
+}
+
+/** Progress ends any backoff: the timer goes back to what the measurements say. */
+function progress(s: Draft): void {
+  s.retries = 0;
+  s.rto =
+    s.srtt === null ? s.initialRto : Math.min(s.maxRto, Math.max(s.minRto, s.srtt + Math.max(1, 4 * s.rttvar)));
+}
+
+function sendRange(
+  s: Draft,
+  from: number,
+  to: number,
+  now: number,
+  source: BlockSource,
+  actions: TransferAction[],
+): void {
+  let end = s.lastBlock !== null ? Math.min(to, s.lastBlock) : to;
+  for (let b = from; b <= end; b++) {
+    const offset = (b - 1) * s.blksize;
+    let data = source.read(offset, s.blksize);
+    if (data === null) {
+      s.pending = { next: b, end };
+      actions.push({ type: 'need', offset, length: s.blksize });
+      break;
+    }
+    if (data.length > s.blksize) data = data.subarray(0, s.blksize);
+    if (data.length < s.blksize) {
+      s.lastBlock = b;
+      s.lastLength = data.length;
+      end = b;
+    }
+    if (b <= s.sent) {
+      s.retransmits++;
+      s.sample = null; // Karn: no sample may straddle a retransmission
+    } else {
+      if (!s.sample) s.sample = { block: b, at: now };
+      s.sent = b;
+    }
+    s.packetsSent++;
+    s.payloadBytesSent += data.length;
+    actions.push({ type: 'send', parts: [encodeDataHeader(b & 0xffff), data] });
+  }
+  s.deadline = now + s.rto;
+  actions.push({ type: 'setTimer', at: s.deadline });
+}
