@@ -35,6 +35,8 @@ export interface ResponderContext {
   ports: Ports;
   /** iPXE option 175.1 priority to put in offers (pool ranking); never negative */
   ipxePriority?: number;
+  /** HTTP port of the boot server, for `${server}` in boot file URLs (default 80) */
+  httpPort?: number;
 }
 
 export interface Destination {
@@ -148,8 +150,9 @@ export function buildReply(
 ): DhcpPacket {
   const reply = newReply(request);
   reply.siaddr = decision.nextServer ?? ctx.serverId;
+  const bootFile = expandServer(decision.bootFile, reply.siaddr, ctx.httpPort);
   const binl = replyType === MessageType.Offer && UEFI_BINL.has(facts.firmware) && !facts.isIpxe;
-  if (!binl) setBootFile(reply, decision.bootFile);
+  if (!binl) setBootFile(reply, bootFile);
 
   const opts = reply.options;
   opts.push({ code: Opt.MessageType, data: encodeU8(replyType) });
@@ -158,7 +161,7 @@ export function buildReply(
   const uuid = getOption(request, Opt.ClientUuid);
   if (uuid !== undefined) opts.push({ code: Opt.ClientUuid, data: new Uint8Array(uuid) });
   if (decision.rootPath !== undefined) opts.push({ code: Opt.RootPath, data: encodeString(decision.rootPath) });
-  if (decision.bootFile.length > 127) opts.push({ code: Opt.BootfileName, data: encodeString(decision.bootFile) });
+  if (!binl && bootFile.length > 127) opts.push({ code: Opt.BootfileName, data: encodeString(bootFile) });
 
   const pxe = vendorOptions(facts, decision, replyType, reply.siaddr);
   if (pxe !== undefined) opts.push({ code: Opt.VendorSpecific, data: encodePxeOptions(pxe) });
@@ -192,6 +195,15 @@ function vendorOptions(
 
 function dedupeTypes(types: number[]): number[] {
   return [...new Set(types)];
+}
+
+/**
+ * `${server}` in a boot file URL names the boot server that will deliver it (siaddr), so a URL
+ * follows next-server steering. Other `${…}` are iPXE settings, expanded by iPXE itself.
+ */
+export function expandServer(bootFile: string, server: string, httpPort = 80): string {
+  if (!bootFile.includes('${server}')) return bootFile;
+  return bootFile.replaceAll('${server}', httpPort === 80 ? server : `${server}:${httpPort}`);
 }
 
 const FILE_FIELD = 128;

@@ -168,3 +168,10 @@ test('never hands out an address and never throws, whatever arrives', () => {
     { numRuns: 3000 },
   );
 });
+
+test('${server} in a boot file URL becomes the boot server address and HTTP port', () => {
+  const ipxeEfi: ClientIdentity = { kind: 'ipxe-efi', mac: '52:54:00:00:00:03' };
+  const url = (f: ClientFacts): Decision => ({ ...(files(f) as Extract<Decision, { action: 'boot' }>), bootFile: 'http://${server}/boot.ipxe?mac=${mac}', nextServer: '10.77.0.7' });
+  const { p } = reply(respond(encode(discover(ipxeEfi, { xid: 3 })), client, 'dhcp', { ...ctx, httpPort: 8080 }, url));
+  assert.equal(p.file, 'http://10.77.0.7:8080/boot.ipxe?mac=${mac}');
+});

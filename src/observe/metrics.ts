@@ -1,0 +1,42 @@
+// Prometheus metrics for one pxepool process. One registry per server instance so tests can
+// run several servers in one process without clashing.
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  registry: Registry;
+  dhcpRequests: Counter<'port' | 'type'>;
+  dhcpReplies: Counter<'port' | 'type' | 'firmware'>;
+  dhcpDropped: Counter<'port' | 'reason'>;
+  dhcpMalformed: Counter<'reason'>;
+  dhcpLatency: Histogram<'port'>;
+  tftpTransfers: Counter<'result'>;
+  tftpBytes: Counter;
+  tftpActive: Gauge;
+  httpRequests: Counter<'code'>;
+  httpBytes: Counter;
+  configReloads: Counter<'result'>;
+}
+
+export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'pxepool_' });
+  const r = [registry];
+  return {
+    registry,
+    dhcpRequests: new Counter({ name: 'pxepool_dhcp_requests_total', help: 'DHCP packets received', labelNames: ['port', 'type'], registers: r }),
+    dhcpReplies: new Counter({ name: 'pxepool_dhcp_replies_total', help: 'ProxyDHCP offers and acks sent', labelNames: ['port', 'type', 'firmware'], registers: r }),
+    dhcpDropped: new Counter({ name: 'pxepool_dhcp_dropped_total', help: 'DHCP packets not answered, by reason (policy = ignored by policy)', labelNames: ['port', 'reason'], registers: r }),
+    dhcpMalformed: new Counter({ name: 'pxepool_dhcp_malformed_total', help: 'malformed DHCP packets, by parse failure', labelNames: ['reason'], registers: r }),
+    dhcpLatency: new Histogram({
+      name: 'pxepool_dhcp_decision_seconds', help: 'time from packet received to reply sent or dropped', labelNames: ['port'],
+      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05], registers: r,
+    }),
+    tftpTransfers: new Counter({ name: 'pxepool_tftp_transfers_total', help: 'finished TFTP transfers by result', labelNames: ['result'], registers: r }),
+    tftpBytes: new Counter({ name: 'pxepool_tftp_bytes_total', help: 'file bytes sent over TFTP', registers: r }),
+    tftpActive: new Gauge({ name: 'pxepool_tftp_active_transfers', help: 'TFTP transfers in progress', registers: r }),
+    httpRequests: new Counter({ name: 'pxepool_http_requests_total', help: 'HTTP requests by status code', labelNames: ['code'], registers: r }),
+    httpBytes: new Counter({ name: 'pxepool_http_bytes_total', help: 'bytes sent over HTTP (bodies)', registers: r }),
+    configReloads: new Counter({ name: 'pxepool_config_reloads_total', help: 'config reloads by result', labelNames: ['result'], registers: r }),
+  };
+}

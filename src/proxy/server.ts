@@ -1,0 +1,159 @@
+// The UDP edge of the ProxyDHCP responder: sockets on 67 and 4011, the server identifier per
+// local address, broadcast replies out of the right interface. Decisions come from respond().
+
+import dgram from 'node:dgram';
+import { networkInterfaces } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { type Decide, type Outcome, respond, type Via } from './responder.ts';
+
+export interface ProxyServerOptions {
+  mode: 'proxy' | '4011-only';
+  /** serve only this interface's addresses */
+  interface?: string;
+  /** server identifier override (e.g. a NAT-facing address); default: the local address */
+  address?: string;
+  /**
+   * Bind exactly these local addresses and no wildcard socket (no broadcasts are received):
+   * for tests on loopback and for boot servers reached only through relays.
+   */
+  listen?: string[];
+  ports?: { dhcp?: number; pxe?: number; client?: number };
+  decide: Decide;
+  /** called once per handled packet, after any reply was sent */
+  onOutcome?: (o: Outcome, via: Via, seconds: number) => void;
+  /** called for socket-level errors that do not stop the server */
+  onError?: (err: Error) => void;
+  /**
+   * Pool hook: given an outcome that would be answered, return 0 to send now, a delay in ms to
+   * send later, or null to hold back (another peer owns the client).
+   */
+  gate?: (o: Extract<Outcome, { kind: 'reply' }>, via: Via) => number | null;
+}
+
+export interface ProxyServer {
+  /** the local addresses served, first one is the identifier for broadcasts */
+  addresses: string[];
+  ports: { dhcp: number; pxe: number };
+  setDecide(d: Decide): void;
+  close(): Promise<void>;
+}
+
+export class ProxyStartError extends Error {}
+
+/** IPv4 addresses to serve: those of `iface`, or every non-loopback address. */
+export function localAddresses(iface?: string): string[] {
+  const all = networkInterfaces();
+  const names = iface !== undefined ? [iface] : Object.keys(all);
+  const out: string[] = [];
+  for (const name of names) {
+    const list = all[name];
+    if (list === undefined) {
+      if (iface !== undefined) throw new ProxyStartError(`interface "${iface}" not found (have: ${Object.keys(all).join(', ')})`);
+      continue;
+    }
+    for (const a of list) if (a.family === 'IPv4' && (iface !== undefined || !a.internal)) out.push(a.address);
+  }
+  return out;
+}
+
+const RECV_BUFFER = 4 * 1024 * 1024;
+
+function bindUdp(address: string, port: number, broadcast: boolean): Promise<dgram.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: RECV_BUFFER });
+    const onError = (err: NodeJS.ErrnoException): void => {
+      s.close();
+      const hint =
+        err.code === 'EADDRINUSE'
+          ? ` (another DHCP or ProxyDHCP server, e.g. dnsmasq, holds ${address}:${port}; stop it or use proxyDhcp: 4011-only)`
+          : err.code === 'EACCES'
+            ? ' (ports below 1024 need root or CAP_NET_BIND_SERVICE)'
+            : err.code === 'EADDRNOTAVAIL'
+              ? ' (no interface has this address)'
+              : '';
+      reject(new ProxyStartError(`cannot bind UDP ${address}:${port}: ${err.message}${hint}`));
+    };
+    s.once('error', onError);
+    s.bind({ address, port, exclusive: false }, () => {
+      s.off('error', onError);
+      if (broadcast) s.setBroadcast(true);
+      resolve(s);
+    });
+  });
+}
+
+export async function startProxyServer(opts: ProxyServerOptions): Promise<ProxyServer> {
+  const dhcpPort = opts.ports?.dhcp ?? 67;
+  const pxePort = opts.ports?.pxe ?? 4011;
+  const clientPort = opts.ports?.client ?? 68;
+  const addresses = opts.listen ?? localAddresses(opts.interface);
+  if (addresses.length === 0) {
+    throw new ProxyStartError(opts.interface !== undefined ? `interface "${opts.interface}" has no IPv4 address` : 'no IPv4 address to serve on');
+  }
+  let decide = opts.decide;
+  const sockets: dgram.Socket[] = [];
+  const sendVia = new Map<string, dgram.Socket>();
+  const timers = new Set<NodeJS.Timeout>();
+
+  const handle = (sock: dgram.Socket, serverId: string, via: Via) => (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
+    const t0 = performance.now();
+    let o: Outcome;
+    try {
+      o = respond(msg, rinfo, via, { serverId: opts.address ?? serverId, mode: opts.mode, ports: { server: dhcpPort, client: clientPort } }, decide);
+    } catch (err) {
+      // respond() is written not to throw; if it ever does, the packet is dropped, not the server.
+      o = { kind: 'drop', reason: 'malformed', detail: `internal: ${(err as Error).message}` };
+    }
+    if (o.kind === 'reply') {
+      const r = o;
+      const delay = opts.gate ? opts.gate(r, via) : 0;
+      // Broadcasts leave through the socket bound to the served address, so the kernel routes
+      // 255.255.255.255 out of that address's interface.
+      const out = r.to.broadcast ? (sendVia.get(serverId) ?? sock) : sock;
+      const send = (): void => out.send(r.bytes, r.to.port, r.to.address, (err) => { if (err) opts.onError?.(err); });
+      if (delay === null) {
+        o = { kind: 'drop', reason: 'policy', detail: 'held back: another pool peer owns this client', facts: r.facts, decision: r.decision };
+      } else if (delay > 0) {
+        const t = setTimeout(() => { timers.delete(t); send(); }, delay);
+        timers.add(t);
+      } else {
+        send();
+      }
+    }
+    opts.onOutcome?.(o, via, (performance.now() - t0) / 1000);
+  };
+
+  try {
+    for (const addr of addresses) {
+      if (opts.mode === 'proxy') {
+        const s = await bindUdp(addr, dhcpPort, true);
+        s.on('message', handle(s, addr, 'dhcp'));
+        sockets.push(s);
+        sendVia.set(addr, s);
+      }
+      const p = await bindUdp(addr, pxePort, false);
+      p.on('message', handle(p, addr, 'pxe'));
+      sockets.push(p);
+    }
+    if (opts.mode === 'proxy' && opts.listen === undefined) {
+      // Clients without an address broadcast; only a wildcard socket receives 255.255.255.255.
+      const w = await bindUdp('0.0.0.0', dhcpPort, true);
+      w.on('message', handle(w, addresses[0]!, 'dhcp'));
+      sockets.push(w);
+    }
+  } catch (err) {
+    for (const s of sockets) s.close();
+    throw err;
+  }
+  for (const s of sockets) s.on('error', (err) => opts.onError?.(err));
+
+  return {
+    addresses,
+    ports: { dhcp: dhcpPort, pxe: pxePort },
+    setDecide(d) { decide = d; },
+    async close() {
+      for (const t of timers) clearTimeout(t);
+      await Promise.all(sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    },
+  };
+}
