@@ -102,8 +102,8 @@ function scanOptions(
     }
     const data = buf.subarray(dataStart, dataStart + len);
     if (seenGen[code] === generation) {
-      // Overload is only legal in the main area and only once: anything else would let an
-      // option field redefine how the rest of the packet is read.
+      // Overloaded fields are only scanned after a 52 in the main area, so this also catches a
+      // 52 inside file/sname: neither may redefine how the rest of the packet is read.
       if (code === CODE_OVERLOAD) {
         return { reason: 'bad-overload', detail: `${area}: option 52 repeated` };
       }
@@ -116,9 +116,6 @@ function scanOptions(
       }
       list.push(data);
     } else {
-      if (code === CODE_OVERLOAD && area !== 'options') {
-        return { reason: 'bad-overload', detail: `${area}: option 52 inside an overloaded field` };
-      }
       seenGen[code] = generation;
       seenIndex[code] = st.options.length;
       st.options.push({ code, data });

@@ -77,6 +77,8 @@ test('user class: RFC 3004 list, bare iPXE string, and junk', () => {
   assert.deepEqual(parseUserClass(new Uint8Array(ascii('iPXE'))), ['iPXE']);
   assert.deepEqual(parseUserClass(new Uint8Array([0, 1])), ['\u0000\u0001']);
   assert.deepEqual(parseUserClass(new Uint8Array([5, 0x41])), ['\u0005A']);
+  // RFC 3004 entries are at least one byte long, so a zero length means "not a list".
+  assert.deepEqual(parseUserClass(new Uint8Array([3, ...ascii('abc'), 0])), ['\u0003abc']);
   assert.deepEqual(parseUserClass(new Uint8Array([])), []);
 });
 

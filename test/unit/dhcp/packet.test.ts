@@ -107,6 +107,7 @@ test('failure reasons', () => {
   assert.equal(reason(raw([255], (h) => (h[239] = 0x64))), 'bad-cookie');
   assert.equal(reason(raw([53])), 'option-overrun');
   assert.equal(reason(raw([60, 5, 1, 2])), 'option-overrun');
+  assert.equal(reason(raw([60, 3, 1, 2])), 'option-overrun');
   assert.equal(reason(raw([52, 1, 4, 255])), 'bad-overload');
   assert.equal(reason(raw([52, 2, 1, 1, 255])), 'bad-overload');
   assert.equal(reason(raw([52, 1, 1, 52, 1, 1, 255])), 'bad-overload');
@@ -181,6 +182,16 @@ test('overload of only file leaves sname as text', () => {
 test('overloaded fields are checked for overruns and may not overload again', () => {
   assert.equal(reason(raw([52, 1, 1, 255], (h) => h.set([67, 200], 108))), 'option-overrun');
   assert.equal(reason(raw([52, 1, 2, 255], (h) => h.set([52, 1, 1], 44))), 'bad-overload');
+  // An option may not run from file on into cookie or from sname on into file.
+  assert.equal(reason(raw([52, 1, 1, 255], (h) => h.set([67, 3, 1, 2], 232))), 'option-overrun');
+  assert.equal(reason(raw([52, 1, 2, 255], (h) => h.set([66, 3, 1, 2], 104))), 'option-overrun');
+});
+
+test('serialize leaves overloaded fields to options, whatever sname/file say', () => {
+  const p = ok(raw([52, 1, 3, 255]));
+  const wire = serializeDhcp({ ...p, sname: 'srv', file: 'boot.efi' });
+  assert.ok(wire.subarray(44, 236).every((b) => b === 0));
+  assert.deepEqual(ok(wire), p);
 });
 
 test('serialize pads to the BOOTP minimum, or to the requested minimum', () => {

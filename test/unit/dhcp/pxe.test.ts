@@ -97,6 +97,9 @@ test('option 43 encode refuses values it cannot represent', () => {
   assert.throws(() => encodePxeOptions({ bootItem: { type: 65536, layer: 0 } }), RangeError);
   assert.throws(() => encodePxeOptions({ discoveryControl: 256 }), RangeError);
   assert.throws(() => encodePxeOptions({ bootServers: [{ type: 1, ips: ['nope'] }] }), RangeError);
+  // 0 and 255 are pad and end inside 43, so they cannot name a sub-option.
+  assert.throws(() => encodePxeOptions({ other: [{ code: 255, data: new Uint8Array([1]) }] }), RangeError);
+  assert.throws(() => encodePxeOptions({ other: [{ code: 0, data: new Uint8Array([1]) }] }), RangeError);
 });
 
 test('empty option 43 encodes to just the end byte', () => {
