@@ -1,0 +1,188 @@
+// Real-firmware PXE clients in QEMU (software emulation), attached to a lab tap.
+//
+//   bios: -machine pc, SeaBIOS runs the iPXE option ROM of QEMU's virtio-net-pci (ipxe-qemu)
+//   uefi: -machine q35, OVMF with its own EDK2 PXE stack (NIC romfile= empty)
+//
+// QEMU runs inside the lab's switch namespace (where the tap lives). The serial console goes to
+// a file which is tailed with timestamps, so boot phases can be timed.
+
+import { copyFileSync, existsSync, openSync, readSync, closeSync, fstatSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { Lab, Proc } from '../lib/netns.ts';
+import { FIRMWARE_FILES, MARKER_RE } from './artifacts.ts';
+
+export type Firmware = 'bios' | 'uefi';
+
+export interface QemuClientOptions {
+  firmware: Firmware;
+  /** Tap in lab.switchNs (lab.addTap()). */
+  tap: string;
+  /** Directory for the serial log and the UEFI vars copy. */
+  workDir: string;
+  name?: string;
+  mac?: string;
+  uuid?: string;
+  memoryMb?: number;
+  extraArgs?: string[];
+}
+
+export interface SerialLine {
+  /** Milliseconds since QEMU was started. */
+  t: number;
+  line: string;
+}
+
+export interface BootResult {
+  mac: string;
+  server: string;
+  line: string;
+  /** Seconds from QEMU start to the marker on the serial console. */
+  seconds: number;
+}
+
+let clientCounter = 0;
+
+export class QemuClient {
+  readonly name: string;
+  readonly firmware: Firmware;
+  readonly mac: string;
+  readonly uuid: string;
+  readonly serialLog: string;
+  readonly proc: Proc;
+  readonly startedAt: number;
+  readonly lines: SerialLine[] = [];
+  #offset = 0;
+  #partial = '';
+  #timer: NodeJS.Timeout;
+  readonly #waiters = new Set<() => void>();
+
+  constructor(name: string, firmware: Firmware, mac: string, uuid: string, serialLog: string, proc: Proc) {
+    this.name = name;
+    this.firmware = firmware;
+    this.mac = mac;
+    this.uuid = uuid;
+    this.serialLog = serialLog;
+    this.proc = proc;
+    this.startedAt = Date.now();
+    this.#timer = setInterval(() => this.#poll(), 50);
+    this.#timer.unref();
+  }
+
+  #poll(): void {
+    if (!existsSync(this.serialLog)) return;
+    const fd = openSync(this.serialLog, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      if (size > this.#offset) {
+        const buf = Buffer.alloc(size - this.#offset);
+        readSync(fd, buf, 0, buf.length, this.#offset);
+        this.#offset = size;
+        // Firmware consoles use CR, LF, and ANSI escapes; split on any line end, strip escapes.
+        const text = this.#partial + buf.toString('latin1');
+        const parts = text.split(/\r\n|\r|\n/);
+        this.#partial = parts.pop() ?? '';
+        const t = Date.now() - this.startedAt;
+        for (const p of parts) {
+          const clean = p.replace(/\x1b(\[[0-9;?]*[A-Za-z]|[a-zA-Z])/g, '').replace(/[\x00-\x08\x0b-\x1f]/g, '').trimEnd();
+          if (clean !== '') this.lines.push({ t, line: clean });
+        }
+      }
+    } finally {
+      closeSync(fd);
+    }
+    for (const w of [...this.#waiters]) w();
+  }
+
+  get serial(): string {
+    return this.lines.map((l) => l.line).join('\n');
+  }
+
+  /** Wait for a serial line matching `re` (bounded). */
+  waitForSerial(re: RegExp, timeoutMs: number): Promise<{ match: RegExpExecArray; t: number }> {
+    return new Promise((resolve, reject) => {
+      let seen = 0;
+      const check = () => {
+        for (; seen < this.lines.length; seen++) {
+          const l = this.lines[seen];
+          if (l === undefined) continue;
+          const m = re.exec(l.line);
+          if (m !== null) {
+            finish();
+            resolve({ match: m, t: l.t });
+            return;
+          }
+        }
+        if (this.proc.exited) {
+          this.#poll();
+          finish();
+          reject(new Error(`${this.name}: QEMU exited before ${re}; serial tail:\n${this.tail()}\nqemu: ${this.proc.tail(5)}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        finish();
+        reject(new Error(`${this.name}: no serial line matching ${re} within ${timeoutMs} ms; serial tail:\n${this.tail()}`));
+      }, timeoutMs);
+      const finish = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+      };
+      this.#waiters.add(check);
+      check();
+    });
+  }
+
+  /** Wait for the PXEPOOL-BOOTED marker. */
+  async waitForMarker(timeoutMs: number): Promise<BootResult> {
+    const { match, t } = await this.waitForSerial(MARKER_RE, timeoutMs);
+    return { mac: match[1] ?? '', server: match[2] ?? '', line: match[0], seconds: t / 1000 };
+  }
+
+  tail(n = 25): string {
+    return this.lines
+      .slice(-n)
+      .map((l) => `${(l.t / 1000).toFixed(1).padStart(6)}s ${l.line}`)
+      .join('\n');
+  }
+
+  /** Timestamped serial transcript. */
+  transcript(): string {
+    return this.tail(Number.MAX_SAFE_INTEGER);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.proc.stop(2000);
+    this.#poll();
+  }
+}
+
+/** Start a PXE client VM on a lab tap. */
+export function startClient(lab: Lab, opts: QemuClientOptions): QemuClient {
+  const n = clientCounter++;
+  const name = opts.name ?? `${opts.firmware}${n}`;
+  const mac = opts.mac ?? `52:54:00:77:${((process.pid >> 0) & 0xff).toString(16).padStart(2, '0')}:${(n & 0xff).toString(16).padStart(2, '0')}`;
+  const uuid = opts.uuid ?? randomUUID();
+  const serialLog = join(opts.workDir, `${name}.serial.log`);
+  const args = ['-accel', 'tcg', '-m', String(opts.memoryMb ?? 256), '-display', 'none', '-no-reboot', '-uuid', uuid, '-name', name];
+  args.push('-monitor', 'none', '-serial', `file:${serialLog}`, '-netdev', `tap,id=net0,ifname=${opts.tap},script=no,downscript=no`);
+  if (opts.firmware === 'bios') {
+    args.push('-machine', 'pc,graphics=off', '-device', `virtio-net-pci,netdev=net0,mac=${mac},bootindex=1`);
+  } else {
+    const vars = join(opts.workDir, `${name}.OVMF_VARS.fd`);
+    copyFileSync(FIRMWARE_FILES.ovmfVars, vars);
+    args.push(
+      '-machine',
+      'q35',
+      '-drive',
+      `if=pflash,format=raw,unit=0,readonly=on,file=${FIRMWARE_FILES.ovmfCode}`,
+      '-drive',
+      `if=pflash,format=raw,unit=1,file=${vars}`,
+      '-device',
+      `virtio-net-pci,netdev=net0,mac=${mac},romfile=,bootindex=1`,
+    );
+  }
+  args.push(...(opts.extraArgs ?? []));
+  const proc = lab.spawn(lab.switchNs, 'qemu-system-x86_64', args, { name: `qemu:${name}` });
+  return new QemuClient(name, opts.firmware, mac, uuid, serialLog, proc);
+}
