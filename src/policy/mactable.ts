@@ -9,14 +9,21 @@ interface TrieNode<V> {
   values: V[] | undefined;
 }
 
-/** `aa:bb:cc:dd:ee:ff` (lowercase, as ClientFacts has it) → 48-bit number; undefined if malformed. */
+const HEX_VALUE = new Int8Array(128).fill(-1);
+for (let i = 0; i < 16; i++) {
+  HEX_VALUE['0123456789abcdef'.charCodeAt(i)] = i;
+  HEX_VALUE['0123456789ABCDEF'.charCodeAt(i)] = i;
+}
+
+/** `aa:bb:cc:dd:ee:ff` (as ClientFacts has it) → 48-bit number; undefined if malformed. Hot path: no allocation. */
 export function macKey(mac: string): number | undefined {
   if (mac.length !== 17) return undefined;
   let n = 0;
   for (let i = 0; i < 17; i += 3) {
-    const b = Number.parseInt(mac.slice(i, i + 2), 16);
-    if (Number.isNaN(b) || (i < 15 && mac[i + 2] !== ':')) return undefined;
-    n = n * 256 + b;
+    const hi = HEX_VALUE[mac.charCodeAt(i) & 127]!;
+    const lo = HEX_VALUE[mac.charCodeAt(i + 1) & 127]!;
+    if (hi < 0 || lo < 0 || mac.charCodeAt(i) > 127 || mac.charCodeAt(i + 1) > 127 || (i < 15 && mac.charCodeAt(i + 2) !== 58)) return undefined;
+    n = n * 256 + hi * 16 + lo;
   }
   return n;
 }
@@ -65,9 +72,9 @@ export class MacTable<V> {
    * the longest prefix to the shortest; within one pattern, in the order added.
    */
   matches(mac: number): V[] {
-    const out: V[] = [];
     const exact = this.#exact.get(mac);
-    if (exact !== undefined) out.push(...exact);
+    const out: V[] = exact === undefined ? [] : exact.slice();
+    if (this.#wildcardEntries === 0) return out;
     const path: V[][] = [];
     let node: TrieNode<V> | undefined = this.#root;
     for (let i = 0; node !== undefined; i++) {
