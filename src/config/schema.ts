@@ -145,6 +145,10 @@ export const profileSchema = z.strictObject({
   efiX64Http: bootFile('a URL like http://${server}/ipxe.efi').optional(),
   efiArm64Http: bootFile('a URL like http://${server}/ipxe-arm64.efi').optional(),
   ipxe: bootFile('an iPXE script URL or path').optional(),
+  // What /boot.ipxe gives an iPXE client of this profile (paths are relative to the script URL).
+  kernel: text('a kernel path or URL like vmlinuz').optional(),
+  initrd: oneOrMany<string>('an initrd path or URL like initrd.img', nonEmptyString).optional(),
+  cmdline: text('a kernel command line like "console=ttyS0 quiet"').optional(),
   nextServer: ipv4().optional(),
   rootPath: text('a root path like /opt/ltsp/i386').optional(),
   menu: menuSchema.optional(),

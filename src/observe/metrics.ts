@@ -5,6 +5,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 export interface Metrics {
   registry: Registry;
+  /** read at scrape time; the serve app points them at the running servers */
+  sources: { tftpActive: () => number };
   dhcpRequests: Counter<'port' | 'type'>;
   dhcpReplies: Counter<'port' | 'type' | 'firmware'>;
   dhcpDropped: Counter<'port' | 'reason'>;
@@ -22,8 +24,10 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
   const registry = new Registry();
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'pxepool_' });
   const r = [registry];
+  const sources = { tftpActive: () => 0 };
   return {
     registry,
+    sources,
     dhcpRequests: new Counter({ name: 'pxepool_dhcp_requests_total', help: 'DHCP packets received', labelNames: ['port', 'type'], registers: r }),
     dhcpReplies: new Counter({ name: 'pxepool_dhcp_replies_total', help: 'ProxyDHCP offers and acks sent', labelNames: ['port', 'type', 'firmware'], registers: r }),
     dhcpDropped: new Counter({ name: 'pxepool_dhcp_dropped_total', help: 'DHCP packets not answered, by reason (policy = ignored by policy)', labelNames: ['port', 'reason'], registers: r }),
@@ -34,7 +38,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     }),
     tftpTransfers: new Counter({ name: 'pxepool_tftp_transfers_total', help: 'finished TFTP transfers by result', labelNames: ['result'], registers: r }),
     tftpBytes: new Counter({ name: 'pxepool_tftp_bytes_total', help: 'file bytes sent over TFTP', registers: r }),
-    tftpActive: new Gauge({ name: 'pxepool_tftp_active_transfers', help: 'TFTP transfers in progress', registers: r }),
+    tftpActive: new Gauge({ name: 'pxepool_tftp_active_transfers', help: 'TFTP transfers in progress', registers: r, collect() { this.set(sources.tftpActive()); } }),
     httpRequests: new Counter({ name: 'pxepool_http_requests_total', help: 'HTTP requests by status code', labelNames: ['code'], registers: r }),
     httpBytes: new Counter({ name: 'pxepool_http_bytes_total', help: 'bytes sent over HTTP (bodies)', registers: r }),
     configReloads: new Counter({ name: 'pxepool_config_reloads_total', help: 'config reloads by result', labelNames: ['result'], registers: r }),

@@ -1,0 +1,56 @@
+// Per-client iPXE scripts for /boot.ipxe: iPXE loaded by PXE fetches the kernel and initrd of
+// the client's profile over HTTP instead of TFTP. The query comes from the boot file URL, where
+// iPXE itself expands ${mac}, ${platform} and ${buildarch}.
+
+import type { ClientFacts, FirmwareType } from '../dhcp/facts-types.ts';
+import { decide, type Policy } from '../policy/policy.ts';
+
+function firmwareOf(platform: string | null, buildarch: string | null): FirmwareType {
+  if (platform === 'pcbios') return 'bios';
+  if (platform === 'efi') {
+    if (buildarch === 'i386') return 'efi-ia32';
+    if (buildarch === 'arm64') return 'efi-arm64';
+    return 'efi-x64';
+  }
+  return 'unknown';
+}
+
+const MAC = /^[0-9a-f]{2}([:-][0-9a-f]{2}){5}$/i;
+
+/** Facts for a client known only by its HTTP query: enough for MAC/arch rules to match. */
+export function factsFromQuery(q: URLSearchParams): ClientFacts | undefined {
+  const mac = q.get('mac');
+  if (mac === null || !MAC.test(mac)) return undefined;
+  const firmware = firmwareOf(q.get('platform'), q.get('buildarch'));
+  const uuid = q.get('uuid') ?? undefined;
+  return {
+    mac: mac.toLowerCase().replaceAll('-', ':'), xid: 0, messageType: undefined,
+    arch: undefined, firmware, undi: undefined, uuid, uuidSwapped: uuid,
+    vendorClass: 'PXEClient', userClass: ['iPXE'], pxeClient: true, httpClient: false, isIpxe: true,
+    relayed: false, giaddr: '0.0.0.0', ciaddr: '0.0.0.0', secs: 0, broadcast: false,
+    bootItem: undefined, maxMessageSize: undefined,
+  };
+}
+
+/**
+ * The script for a client, or undefined when its profile defines no kernel (then /boot.ipxe is
+ * served from the boot root like any file) or the query names no valid MAC.
+ */
+export function ipxeScriptFor(policy: Policy, q: URLSearchParams): string | undefined {
+  const facts = factsFromQuery(q);
+  if (facts === undefined) return undefined;
+  const d = decide(policy, facts);
+  if (d.action === 'ignore') return '#!ipxe\necho pxepool: this client is not served (' + sanitize(d.reason) + ')\nexit 1\n';
+  const profile = policy.profiles[d.profile];
+  if (profile?.kernel === undefined) return undefined;
+  const initrds = profile.initrd === undefined ? [] : Array.isArray(profile.initrd) ? profile.initrd : [profile.initrd];
+  const lines = ['#!ipxe', `# pxepool: ${facts.mac} → profile ${d.profile} (${d.rule})`];
+  lines.push(`kernel ${profile.kernel}${profile.cmdline !== undefined ? ' ' + profile.cmdline : ''}`);
+  for (const i of initrds) lines.push(`initrd ${i}`);
+  lines.push('boot');
+  return lines.join('\n') + '\n';
+}
+
+function sanitize(s: string): string {
+  return s.replace(/[\r\n]/g, ' ');
+}

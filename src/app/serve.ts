@@ -1,0 +1,155 @@
+// `pxepool serve`: one process with the ProxyDHCP responder (67 + 4011), TFTP and HTTP, all
+// driven by one config. Reload swaps the policy in place; in-flight transfers are untouched.
+
+import { hostname } from 'node:os';
+import type { Config } from '../config/schema.ts';
+import { loadConfig, formatErrors } from '../config/load.ts';
+import { compilePolicy, decide, type Policy } from '../policy/policy.ts';
+import { startProxyServer, type ProxyServer } from '../proxy/server.ts';
+import type { Outcome, Via } from '../proxy/responder.ts';
+import { startTftpServer, type TftpServer } from '../tftp/server.ts';
+import { createFileCache } from '../files/cache.ts';
+import { createFileHandler } from '../http/files.ts';
+import { startHttpServer, type HttpServer } from '../http/server.ts';
+import { createMetrics, type Metrics } from '../observe/metrics.ts';
+import { createLogger, type Logger } from '../observe/log.ts';
+import { ipxeScriptFor } from './ipxe-script.ts';
+import { VERSION } from '../version.ts';
+
+export interface ServeOptions {
+  config: Config;
+  /** re-read on reload; undefined = embedded default (reload keeps it) */
+  configPath?: string;
+  logger?: Logger;
+  /** test hooks: listen on these addresses / ports instead of the standard ones */
+  listen?: string[];
+  ports?: { dhcp?: number; pxe?: number; client?: number };
+}
+
+export interface App {
+  config: Config;
+  metrics: Metrics;
+  logger: Logger;
+  proxy?: ProxyServer;
+  tftp?: TftpServer;
+  http?: HttpServer;
+  /** re-read the config file; on error keep the running config and say why */
+  reload(): { ok: boolean; message: string };
+  status(): unknown;
+  close(): Promise<void>;
+}
+
+export async function serve(opts: ServeOptions): Promise<App> {
+  let config = opts.config;
+  const logger = opts.logger ?? createLogger(config.log.level);
+  const metrics = createMetrics();
+  let policy: Policy = compilePolicy(config);
+  const started = Date.now();
+  const decideNow = (facts: Parameters<typeof decide>[1]) => decide(policy, facts);
+
+  const onOutcome = (o: Outcome, via: Via, seconds: number): void => {
+    const port = via === 'dhcp' ? '67' : '4011';
+    metrics.dhcpLatency.observe({ port }, seconds);
+    if (o.kind === 'reply') {
+      metrics.dhcpRequests.inc({ port, type: String(o.facts.messageType) });
+      metrics.dhcpReplies.inc({ port, type: o.reply.options[0]?.data[0] === 2 ? 'offer' : 'ack', firmware: o.facts.firmware });
+      logger.info({ event: 'answer', port: Number(port), mac: o.facts.mac, xid: o.facts.xid, arch: o.facts.arch, firmware: o.facts.firmware, ipxe: o.facts.isIpxe, rule: o.decision.rule, profile: o.decision.profile, action: 'boot', file: o.reply.file || o.decision.bootFile, nextServer: o.reply.siaddr, to: `${o.to.address}:${o.to.port}` }, 'answered PXE client');
+      return;
+    }
+    metrics.dhcpDropped.inc({ port, reason: o.reason });
+    if (o.facts) metrics.dhcpRequests.inc({ port, type: String(o.facts.messageType) });
+    if (o.reason === 'malformed') {
+      metrics.dhcpMalformed.inc({ reason: o.detail.split(':')[0] ?? 'unknown' });
+      logger.debug({ event: 'malformed', port: Number(port), detail: o.detail }, 'dropped malformed packet');
+    } else if (o.reason === 'policy') {
+      logger.info({ event: 'ignore', port: Number(port), mac: o.facts?.mac, xid: o.facts?.xid, arch: o.facts?.arch, firmware: o.facts?.firmware, rule: o.decision?.rule, action: 'ignore', reason: o.detail }, 'ignored PXE client');
+    } else {
+      logger.debug({ event: 'drop', port: Number(port), reason: o.reason, mac: o.facts?.mac, detail: o.detail }, 'not answered');
+    }
+  };
+
+  const app: App = {
+    config, metrics, logger,
+    reload() {
+      if (opts.configPath === undefined) return { ok: true, message: 'embedded default config: nothing to reload' };
+      const r = loadConfig(opts.configPath);
+      if (!r.ok) {
+        metrics.configReloads.inc({ result: 'error' });
+        const message = `config reload refused, keeping the running config:\n${formatErrors(r.errors)}`;
+        logger.error({ event: 'reload', ok: false, errors: r.errors }, message);
+        return { ok: false, message };
+      }
+      try {
+        policy = compilePolicy(r.config);
+      } catch (err) {
+        metrics.configReloads.inc({ result: 'error' });
+        const message = `config reload refused: ${(err as Error).message}`;
+        logger.error({ event: 'reload', ok: false }, message);
+        return { ok: false, message };
+      }
+      const restart = (['root', 'tftp', 'http', 'server'] as const).filter((k) => JSON.stringify(r.config[k]) !== JSON.stringify(config[k]));
+      config = r.config;
+      app.config = config;
+      metrics.configReloads.inc({ result: 'ok' });
+      const message = `config reloaded from ${opts.configPath}` + (restart.length ? ` (changes to ${restart.join(', ')} take effect after a restart)` : '');
+      logger.info({ event: 'reload', ok: true, restartNeeded: restart }, message);
+      return { ok: true, message };
+    },
+    status() {
+      return {
+        name: config.server.name ?? hostname(),
+        version: VERSION,
+        uptimeSeconds: Math.round((Date.now() - started) / 1000),
+        config: config.source,
+        proxyDhcp: { mode: config.server.proxyDhcp, addresses: app.proxy?.addresses ?? [] },
+        tftp: app.tftp?.stats(),
+        http: app.http ? { port: app.http.port } : undefined,
+      };
+    },
+    async close() {
+      await Promise.all([app.proxy?.close(), app.tftp?.close(), app.http?.close()]);
+    },
+  };
+
+  try {
+    const cache = createFileCache({ maxBytes: config.tftp.cacheBytes });
+    if (config.server.proxyDhcp !== 'off') {
+      const p: Parameters<typeof startProxyServer>[0] = { mode: config.server.proxyDhcp, decide: decideNow, onOutcome, onError: (err) => logger.warn({ err }, 'proxydhcp socket error') };
+      if (config.server.interface !== undefined) p.interface = config.server.interface;
+      if (config.server.address !== undefined) p.address = config.server.address;
+      if (opts.listen !== undefined) p.listen = opts.listen;
+      if (opts.ports !== undefined) p.ports = opts.ports;
+      if (config.http.enabled) p.httpPort = config.http.port;
+      app.proxy = await startProxyServer(p);
+      logger.info({ event: 'listen', service: 'proxydhcp', mode: config.server.proxyDhcp, addresses: app.proxy.addresses, ports: app.proxy.ports }, 'ProxyDHCP listening');
+    }
+    if (config.tftp.enabled) {
+      app.tftp = await startTftpServer({
+        host: opts.listen?.[0] ?? '0.0.0.0', port: config.tftp.port, root: config.root, cache,
+        maxBlksize: config.tftp.maxBlksize, maxWindowsize: config.tftp.maxWindowsize,
+        maxTransfers: config.tftp.maxTransfers, maxPerClient: config.tftp.maxPerClient,
+        logger,
+        onTransfer: (t) => {
+          metrics.tftpTransfers.inc({ result: t.ok ? 'ok' : (t.reason ?? 'failed') });
+          if (t.ok) metrics.tftpBytes.inc(t.bytes);
+        },
+      });
+      logger.info({ event: 'listen', service: 'tftp', port: app.tftp.port, root: config.root }, 'TFTP listening');
+    }
+    if (config.http.enabled) {
+      app.http = await startHttpServer({
+        host: config.http.address ?? opts.listen?.[0] ?? '0.0.0.0', port: config.http.port, metrics,
+        status: () => app.status(),
+        ipxeScript: (q) => ipxeScriptFor(policy, q),
+        files: createFileHandler({ root: config.root, cache }),
+        onError: (err) => logger.warn({ err }, 'http error'),
+      });
+      logger.info({ event: 'listen', service: 'http', port: app.http.port }, 'HTTP listening');
+    }
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
+  metrics.sources.tftpActive = () => app.tftp?.stats().activeTransfers ?? 0;
+  return app;
+}
