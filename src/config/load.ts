@@ -373,8 +373,11 @@ function checkDuplicateMacs(file: ConfigFile, hosts: HostEntry[], loc: Locator, 
   }
 }
 
+/** File order of first mention (config before the host files it names), then position. */
 function sortErrors(errors: ConfigError[]): void {
-  errors.sort((a, b) => (a.file === b.file ? a.line - b.line || a.col - b.col : 0));
+  const fileRank = new Map<string, number>();
+  for (const e of errors) if (!fileRank.has(e.file)) fileRank.set(e.file, fileRank.size);
+  errors.sort((a, b) => fileRank.get(a.file)! - fileRank.get(b.file)! || a.line - b.line || a.col - b.col);
 }
 
 function embeddedProfiles(): Record<string, Profile> {

@@ -17,7 +17,10 @@ export type Decision =
       rule: string;
       profile: string;
       firmware: FirmwareType;
-      /** boot file name (TFTP path) or URL (iPXE script, HTTP boot) */
+      /**
+       * boot file name (TFTP path) or URL (iPXE script, HTTP boot). `${mac}` is already filled in;
+       * `${server}` is left for the responder to replace with the serving peer's address:port.
+       */
       bootFile: string;
       /** boot server to name as next-server; undefined = this server (or the pool's choice) */
       nextServer?: string;
