@@ -6,6 +6,7 @@ import { clientFacts } from '../dhcp/facts.ts';
 import type { ClientFacts } from '../dhcp/facts-types.ts';
 import { encodeIp, encodeString, encodeU8, MessageType, Opt } from '../dhcp/options.ts';
 import {
+  BROADCAST_FLAG,
   type DhcpPacket,
   getOption,
   newReply,
@@ -125,6 +126,9 @@ export function respondToPacket(
 
   const reply = buildReply(request, facts, decision, replyType, ctx);
   const to = destination(request, from, via, ctx);
+  // A relay delivers to the client's MAC at yiaddr unless the broadcast bit is set; a proxy
+  // reply has no yiaddr, so ask the relay to broadcast it (RFC 2131 §4.1).
+  if (via === 'dhcp' && request.giaddr !== '0.0.0.0' && request.ciaddr === '0.0.0.0') reply.flags |= BROADCAST_FLAG;
   return { kind: 'reply', facts, decision, reply, bytes: serializeDhcp(reply), to };
 }
 

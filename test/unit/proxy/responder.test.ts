@@ -92,6 +92,7 @@ test('policy ignore means no answer on either port', () => {
 test('relayed DISCOVER is answered to the relay agent on port 67', () => {
   const { p, o } = reply(respond(encode(discover(bios, { xid: 5, giaddr: '10.88.0.1', hops: 1 })), { address: '10.88.0.1', port: 67 }, 'dhcp', ctx, files));
   assert.equal(p.giaddr, '10.88.0.1');
+  assert.equal(p.flags & 0x8000, 0x8000, 'relay asked to broadcast: the client has no address');
   assert.deepEqual(o.to, { address: '10.88.0.1', port: 67, broadcast: false });
 });
 
