@@ -1,0 +1,296 @@
+// The TFTP server on 127.0.0.1 against real Debian clients (tftp-hpa, atftp, curl) and a raw
+// UDP client for the cases the stock clients cannot produce.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import { mkdtemp, mkdir, readFile, rm, writeFile, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { startTftpServer, type TftpServer, type TransferRecord } from '../../src/tftp/server.ts';
+import { encodeAck, encodeError, encodeRequest, parsePacket, type TftpPacket } from '../../src/tftp/packet.ts';
+
+const run = promisify(execFile);
+let base: string;
+let root: string;
+let out: string;
+let server: TftpServer;
+const records: TransferRecord[] = [];
+const files: Record<string, Buffer> = {};
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+before(async () => {
+  base = await mkdtemp(path.join(tmpdir(), 'pxepool-tftp-'));
+  root = path.join(base, 'root');
+  out = path.join(base, 'out');
+  await mkdir(path.join(root, 'pxelinux.cfg'), { recursive: true });
+  await mkdir(out);
+  files['small.bin'] = randomBytes(100_000);
+  files['exact.bin'] = randomBytes(1468 * 10); // a multiple of the block size: ends with an empty block
+  files['big.bin'] = randomBytes(5 * 1024 * 1024 + 3); // above the cache's per-file cap: streamed
+  files['empty'] = Buffer.alloc(0);
+  files['pxelinux.cfg/default'] = Buffer.from('DEFAULT linux\nLABEL linux\r\n  KERNEL vmlinuz\n');
+  for (const [name, data] of Object.entries(files)) await writeFile(path.join(root, name), data);
+  await writeFile(path.join(base, 'secret'), 'outside the root');
+  await symlink(path.join(base, 'secret'), path.join(root, 'escape-link'));
+  server = await startTftpServer({
+    host: '127.0.0.1',
+    port: 0,
+    root,
+    cacheBytes: 2 * 1024 * 1024,
+    maxPerClient: 600,
+    onTransfer: (r) => records.push(r),
+  });
+});
+
+after(async () => {
+  await server?.close();
+  await rm(base, { recursive: true, force: true });
+});
+
+async function check(name: string, local: string) {
+  const got = await readFile(local);
+  assert.equal(got.length, files[name]!.length, `${name}: length`);
+  assert.equal(sha(got), sha(files[name]!), `${name}: sha256`);
+}
+
+test('tftp-hpa (lock-step, 512-byte blocks, no options)', { timeout: 60_000 }, async () => {
+  for (const name of ['small.bin', 'exact.bin', 'empty', 'big.bin']) {
+    const local = path.join(out, `hpa-${name}`);
+    await run('tftp', ['127.0.0.1', String(server.port), '-m', 'binary', '-c', 'get', name, local], { timeout: 30_000 });
+    await check(name, local);
+  }
+});
+
+test('tftp-hpa verbose netascii: CR/LF conversion round-trips', { timeout: 20_000 }, async () => {
+  const local = path.join(out, 'hpa-default');
+  const r = await run('tftp', ['-v', '127.0.0.1', String(server.port), '-m', 'netascii', '-c', 'get', 'pxelinux.cfg/default', local], {
+    timeout: 10_000,
+  });
+  assert.match(r.stdout, /Received/);
+  await check('pxelinux.cfg/default', local);
+});
+
+test('atftp with blksize 1428 (pxelinux-like) and with windowsize 16', { timeout: 60_000 }, async () => {
+  for (const opts of [['--option', 'blksize 1428', '--option', 'tsize 0'], ['--option', 'blksize 1468', '--option', 'windowsize 16']]) {
+    for (const name of ['small.bin', 'exact.bin', 'big.bin', 'empty']) {
+      const local = path.join(out, `atftp-${name}`);
+      await run('atftp', [...opts, '-g', '-r', name, '-l', local, '127.0.0.1', String(server.port)], { timeout: 30_000 });
+      await check(name, local);
+    }
+  }
+  const w = records.filter((r) => r.ok && r.windowsize === 16);
+  assert.ok(w.length >= 4, 'windowsize was negotiated');
+  assert.ok(records.some((r) => r.ok && r.blksize === 1428));
+});
+
+test('curl tftp:// with --tftp-blksize 1468', { timeout: 60_000 }, async () => {
+  for (const name of ['small.bin', 'exact.bin', 'big.bin']) {
+    const local = path.join(out, `curl-${name}`);
+    await run('curl', ['-sS', '--max-time', '30', '--tftp-blksize', '1468', '-o', local, `tftp://127.0.0.1:${server.port}/${name}`]);
+    await check(name, local);
+  }
+});
+
+test('a missing file is a TFTP error for every client', { timeout: 20_000 }, async () => {
+  await assert.rejects(
+    run('curl', ['-sS', '--max-time', '5', '-o', path.join(out, 'x'), `tftp://127.0.0.1:${server.port}/pxelinux.cfg/01-52-54-00-12-34-56`]),
+    (e: { code?: number }) => e.code === 68, // curl: "file not found on TFTP server"
+  );
+  const r = await run('tftp', ['127.0.0.1', String(server.port), '-m', 'binary', '-c', 'get', 'nope', path.join(out, 'nope')], {
+    timeout: 10_000,
+  }).catch((e: { stdout: string; stderr: string }) => e);
+  assert.match(r.stdout + r.stderr, /not found/i);
+});
+
+// ---- raw client ---------------------------------------------------------------------------------
+
+type Raw = {
+  sock: dgram.Socket;
+  send(buf: Uint8Array, port: number): void;
+  next(ms?: number): Promise<{ p: TftpPacket; port: number }>;
+  /** waits for queued datagrams to leave: closing a socket cancels its pending sends */
+  close(): Promise<void>;
+};
+
+async function rawClient(): Promise<Raw> {
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+  const inbox: { p: TftpPacket; port: number }[] = [];
+  const pending = new Set<Promise<void>>();
+  const waiters: ((v: { p: TftpPacket; port: number }) => void)[] = [];
+  sock.on('message', (msg, rinfo) => {
+    const parsed = parsePacket(msg);
+    if (!parsed.ok) return;
+    const item = { p: parsed.value, port: rinfo.port };
+    const w = waiters.shift();
+    if (w) w(item);
+    else inbox.push(item);
+  });
+  return {
+    sock,
+    send: (buf, port) => {
+      const p = new Promise<void>((r) => sock.send(buf, port, '127.0.0.1', () => r()));
+      pending.add(p);
+      void p.then(() => pending.delete(p));
+    },
+    next: (ms = 3000) =>
+      new Promise((resolve, reject) => {
+        const item = inbox.shift();
+        if (item) return resolve(item);
+        const t = setTimeout(() => reject(new Error('no reply')), ms);
+        waiters.push((v) => {
+          clearTimeout(t);
+          resolve(v);
+        });
+      }),
+    close: async () => {
+      await Promise.all(pending);
+      sock.close();
+    },
+  };
+}
+
+async function expectError(req: Uint8Array, code: number, text: RegExp) {
+  const c = await rawClient();
+  try {
+    c.send(req, server.port);
+    const { p } = await c.next();
+    assert.equal(p.op, 'ERROR');
+    if (p.op === 'ERROR') {
+      assert.equal(p.code, code);
+      assert.match(p.message, text);
+    }
+  } finally {
+    await c.close();
+  }
+}
+
+test('escape attempts are refused with an access violation; misses with file not found', async () => {
+  for (const name of ['../secret', '..\\secret', 'a/../../secret', 'escape-link', 'C:\\secret']) {
+    await expectError(encodeRequest('RRQ', name, 'octet'), 2, /Access violation/);
+  }
+  await expectError(encodeRequest('RRQ', '/etc/passwd', 'octet'), 1, /File not found/);
+  await expectError(encodeRequest('RRQ', 'pxelinux.cfg', 'octet'), 1, /File not found/);
+});
+
+test('WRQ is refused: the server is read-only', async () => {
+  await expectError(encodeRequest('WRQ', 'upload.bin', 'octet'), 2, /read-only/);
+  assert.ok((server.stats().errors['wrq'] ?? 0) >= 1);
+});
+
+test('EDK2 size probe: OACK with tsize, ERROR 8, then a windowed download with a wrong-TID intruder', async () => {
+  const c = await rawClient();
+  const intruder = await rawClient();
+  try {
+    const opts = [['tsize', '0'], ['blksize', '1468'], ['windowsize', '4']] as const;
+    const probesBefore = server.stats().probes;
+    c.send(encodeRequest('RRQ', 'small.bin', 'octet', opts), server.port);
+    const o = await c.next();
+    assert.equal(o.p.op, 'OACK');
+    if (o.p.op === 'OACK') assert.deepEqual(o.p.options, [['tsize', '100000'], ['blksize', '1468'], ['windowsize', '4']]);
+    assert.notEqual(o.port, server.port, 'transfer comes from its own TID');
+    c.send(encodeError(8, 'User aborted the transfer'), o.port);
+    // The real download.
+    c.send(encodeRequest('RRQ', 'small.bin', 'octet', opts), server.port);
+    const o2 = await c.next();
+    assert.equal(o2.p.op, 'OACK');
+    const tid = o2.port;
+    c.send(encodeAck(0), tid);
+    const chunks: Buffer[] = [];
+    let block = 0;
+    let intruded = false;
+    for (let i = 0; i < 200; i++) {
+      const { p, port } = await c.next();
+      assert.equal(port, tid);
+      assert.equal(p.op, 'DATA');
+      if (p.op !== 'DATA') break;
+      assert.equal(p.block, block + 1);
+      block = p.block;
+      chunks.push(Buffer.from(p.data));
+      if (!intruded && block === 8) {
+        intruded = true;
+        intruder.send(encodeAck(8), tid);
+        const e = await intruder.next();
+        assert.ok(e.p.op === 'ERROR' && e.p.code === 5, 'wrong TID gets ERROR 5');
+      }
+      if (p.data.length < 1468) {
+        c.send(encodeAck(block), tid);
+        break;
+      }
+      if (block % 4 === 0) c.send(encodeAck(block), tid);
+    }
+    assert.equal(sha(Buffer.concat(chunks)), sha(files['small.bin']!));
+    assert.equal(server.stats().probes, probesBefore + 1);
+    assert.ok(server.stats().wrongTidPackets >= 1);
+  } finally {
+    await c.close();
+    await intruder.close();
+  }
+});
+
+test('a retransmitted RRQ of a live transfer is dropped, not answered twice', async () => {
+  const c = await rawClient();
+  try {
+    const before = server.stats().duplicateRequestsDropped;
+    const rrq = encodeRequest('RRQ', 'small.bin', 'octet', [['tsize', '0']]);
+    c.send(rrq, server.port);
+    c.send(rrq, server.port);
+    c.send(rrq, server.port);
+    const first = await c.next();
+    assert.equal(first.p.op, 'OACK');
+    await assert.rejects(c.next(150), /no reply/); // no second OACK (our RTO is ≥ 1 s before any sample)
+    assert.equal(server.stats().duplicateRequestsDropped, before + 2);
+    c.send(encodeError(8, 'done'), first.port);
+  } finally {
+    await c.close();
+  }
+});
+
+test('per-client limit gives a clear error', async () => {
+  const limited = await startTftpServer({ host: '127.0.0.1', port: 0, root, maxPerClient: 2 });
+  const cs = await Promise.all([rawClient(), rawClient(), rawClient()]);
+  try {
+    for (const c of cs) c.send(encodeRequest('RRQ', 'small.bin', 'octet', [['tsize', '0']]), limited.port);
+    const replies = await Promise.all(cs.map((c) => c.next()));
+    const errs = replies.filter((r) => r.p.op === 'ERROR');
+    assert.equal(errs.length, 1);
+    const e = errs[0]!.p;
+    assert.ok(e.op === 'ERROR' && /Too many transfers from 127\.0\.0\.1 \(limit 2\)/.test(e.message));
+  } finally {
+    await Promise.all(cs.map((c) => c.close()));
+    await limited.close();
+  }
+});
+
+test('a burst of 500 RRQs is answered at once, none left to the client retransmit timer', { timeout: 30_000 }, async () => {
+  const n = 500;
+  const cs = await Promise.all(Array.from({ length: n }, () => rawClient()));
+  try {
+    const probes = server.stats().probes;
+    const t0 = performance.now();
+    for (const c of cs) c.send(encodeRequest('RRQ', 'exact.bin', 'octet', [['tsize', '0'], ['blksize', '1468']]), server.port);
+    const replies = await Promise.all(cs.map((c) => c.next(5000)));
+    const elapsed = performance.now() - t0;
+    assert.ok(replies.every((r) => r.p.op === 'OACK'));
+    assert.ok(elapsed < 1000, `500 OACKs took ${elapsed.toFixed(0)} ms`);
+    cs.forEach((c, i) => c.send(encodeError(8, 'probe'), replies[i]!.port));
+    const deadline = Date.now() + 5000;
+    while (server.stats().probes < probes + n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(server.stats().probes, probes + n);
+    assert.equal(server.stats().activeTransfers, 0);
+  } finally {
+    await Promise.all(cs.map((c) => c.close()));
+  }
+});
+
+test('stats add up', () => {
+  const s = server.stats();
+  assert.ok(s.transfersOk >= 17, `ok ${s.transfersOk}`);
+  assert.equal(s.transfersFailed, 0);
+  assert.ok(s.bytesSent > 5 * 1024 * 1024);
+  assert.ok((s.errors['not-found'] ?? 0) >= 2);
+  assert.ok(s.recvBufferSize >= 1024 * 1024, `SO_RCVBUF ${s.recvBufferSize}`);
+});
