@@ -246,7 +246,7 @@ type SimResult = {
   wireBlocksSeen: Set<number>;
 };
 
-export function simulate(o: SimOptions): SimResult {
+function simulate(o: SimOptions): SimResult {
   let rnd = o.seed >>> 0 || 1;
   const rand = () => {
     rnd ^= rnd << 13;
