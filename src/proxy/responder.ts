@@ -53,7 +53,8 @@ export type DropReason =
   | 'message-type'
   | 'not-for-us'
   | 'mode'
-  | 'policy';
+  | 'policy'
+  | 'bad-address';
 
 export type Outcome =
   | {
@@ -94,6 +95,11 @@ export function respondToPacket(
   if (request.htype !== 1 || request.hlen !== 6) {
     return { kind: 'drop', reason: 'not-request', detail: `hardware type ${request.htype}/${request.hlen} is not Ethernet` };
   }
+  // A reply goes to giaddr or ciaddr: never let a forged one aim it at a broadcast or
+  // multicast group (amplification) or at a reserved address.
+  for (const [field, ip] of [['giaddr', request.giaddr], ['ciaddr', request.ciaddr]] as const) {
+    if (ip !== '0.0.0.0' && !isUnicast(ip)) return { kind: 'drop', reason: 'bad-address', detail: `${field} ${ip} is not a unicast address` };
+  }
   const facts = clientFacts(request);
   // Never answer a client that is not PXE firmware: those belong to the site DHCP server alone.
   if (!facts.pxeClient && !facts.httpClient) {
@@ -130,6 +136,11 @@ export function respondToPacket(
   // reply has no yiaddr, so ask the relay to broadcast it (RFC 2131 §4.1).
   if (via === 'dhcp' && request.giaddr !== '0.0.0.0' && request.ciaddr === '0.0.0.0') reply.flags |= BROADCAST_FLAG;
   return { kind: 'reply', facts, decision, reply, bytes: serializeDhcp(reply), to };
+}
+
+function isUnicast(ip: string): boolean {
+  const first = Number(ip.slice(0, ip.indexOf('.')));
+  return first !== 0 && first < 224;
 }
 
 function requestNamesUs(request: DhcpPacket, serverId: string): boolean {

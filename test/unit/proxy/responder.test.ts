@@ -176,3 +176,10 @@ test('${server} in a boot file URL becomes the boot server address and HTTP port
   const { p } = reply(respond(encode(discover(ipxeEfi, { xid: 3 })), client, 'dhcp', { ...ctx, httpPort: 8080 }, url));
   assert.equal(p.file, 'http://10.77.0.7:8080/boot.ipxe?mac=${mac}');
 });
+
+test('a forged giaddr or ciaddr cannot aim a reply at a broadcast or multicast address', () => {
+  for (const giaddr of ['255.255.255.255', '224.0.0.1', '0.1.2.3']) {
+    assert.equal(dropReason(respond(encode(discover(bios, { xid: 1, giaddr })), client, 'dhcp', ctx, files)), 'bad-address');
+  }
+  assert.equal(dropReason(respond(encode(bootServerRequest(bios, { xid: 1, ciaddr: '239.1.1.1' })), { address: '10.77.0.9', port: 68 }, 'pxe', ctx, files)), 'bad-address');
+});
