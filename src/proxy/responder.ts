@@ -34,8 +34,10 @@ export interface ResponderContext {
   /** `4011-only` (PXE mode 2): the site DHCP server sends option 60 itself; we stay off 67 */
   mode: 'proxy' | '4011-only';
   ports: Ports;
-  /** iPXE option 175.1 priority to put in offers (pool ranking); never negative */
-  ipxePriority?: number;
+  /** iPXE option 175.1 priority to put in offers (pool ranking): fixed or per client; never negative */
+  ipxePriority?: number | ((facts: ClientFacts, decision: Extract<Decision, { action: 'boot' }>) => number | undefined);
+  /** pool placement: boot server to name when the decision names none; undefined = serverId */
+  nextServer?: (facts: ClientFacts, decision: Extract<Decision, { action: 'boot' }>) => string | undefined;
   /** HTTP port of the boot server, for `${server}` in boot file URLs (default 80) */
   httpPort?: number;
 }
@@ -164,7 +166,7 @@ export function buildReply(
   ctx: ResponderContext,
 ): DhcpPacket {
   const reply = newReply(request);
-  reply.siaddr = decision.nextServer ?? ctx.serverId;
+  reply.siaddr = decision.nextServer ?? ctx.nextServer?.(facts, decision) ?? ctx.serverId;
   const bootFile = expandServer(decision.bootFile, reply.siaddr, ctx.httpPort);
   const binl = replyType === MessageType.Offer && UEFI_BINL.has(facts.firmware) && !facts.isIpxe;
   if (!binl) setBootFile(reply, bootFile);
@@ -180,8 +182,9 @@ export function buildReply(
 
   const pxe = vendorOptions(facts, decision, replyType, reply.siaddr);
   if (pxe !== undefined) opts.push({ code: Opt.VendorSpecific, data: encodePxeOptions(pxe) });
-  if (facts.isIpxe && ctx.ipxePriority !== undefined && replyType === MessageType.Offer) {
-    opts.push({ code: Opt.IpxeEncap, data: encodeIpxeOptions({ priority: Math.max(0, ctx.ipxePriority) }) });
+  if (facts.isIpxe && replyType === MessageType.Offer) {
+    const priority = typeof ctx.ipxePriority === 'function' ? ctx.ipxePriority(facts, decision) : ctx.ipxePriority;
+    if (priority !== undefined) opts.push({ code: Opt.IpxeEncap, data: encodeIpxeOptions({ priority: Math.min(127, Math.max(0, priority)) }) });
   }
   return reply;
 }
