@@ -176,16 +176,24 @@ for (const [name, make] of [['iPXE BIOS', ipxeBiosDiscover], ['OVMF', ovmfDiscov
 }
 
 const FIXTURES = join(import.meta.dirname, '../../fixtures/firmware');
-const captures = existsSync(FIXTURES) ? readdirSync(FIXTURES).filter((n) => n.endsWith('.bin')) : [];
+// Raw payloads (.bin) or hex text (.hex, as extracted from lab captures); TFTP packets (rrq,
+// error) have their own test.
+const captures = existsSync(FIXTURES) ? readdirSync(FIXTURES).filter((n) => /\.(bin|hex)$/.test(n) && !/-(rrq|error)/.test(n)) : [];
 
-test('captured firmware packets parse, round-trip and match recorded facts', { skip: captures.length === 0 && 'no captures in test/fixtures/firmware yet' }, () => {
+function loadFixture(name: string): Uint8Array {
+  const raw = readFileSync(join(FIXTURES, name));
+  return new Uint8Array(name.endsWith('.hex') ? Buffer.from(raw.toString('utf8').replace(/[^0-9a-f]/gi, ''), 'hex') : raw);
+}
+
+test('captured firmware packets parse, round-trip and match recorded facts', () => {
+  assert.ok(captures.length >= 10, `real captures present (${captures.length})`);
   for (const name of captures) {
-    const r = parseDhcp(new Uint8Array(readFileSync(join(FIXTURES, name))));
+    const r = parseDhcp(loadFixture(name));
     if (!r.ok) assert.fail(`${name}: ${r.reason} ${r.detail}`);
     const again = parseDhcp(serializeDhcp(r.packet));
     assert.ok(again.ok, name);
     assert.deepEqual(again.packet, r.packet, name);
-    const factsFile = join(FIXTURES, name.replace(/\.bin$/, '.facts.json'));
+    const factsFile = join(FIXTURES, name.replace(/\.(bin|hex)$/, '.facts.json'));
     if (existsSync(factsFile)) {
       const want = JSON.parse(readFileSync(factsFile, 'utf8')) as Record<string, unknown>;
       const got = clientFacts(r.packet) as unknown as Record<string, unknown>;

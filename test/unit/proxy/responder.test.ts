@@ -183,3 +183,24 @@ test('a forged giaddr or ciaddr cannot aim a reply at a broadcast or multicast a
   }
   assert.equal(dropReason(respond(encode(bootServerRequest(bios, { xid: 1, ciaddr: '239.1.1.1' })), { address: '10.77.0.9', port: 68 }, 'pxe', ctx, files)), 'bad-address');
 });
+
+// Real DISCOVERs captured from the firmware in QEMU (test/fixtures/firmware): the offer each gets.
+import { readFileSync } from 'node:fs';
+function fixture(name: string): Uint8Array {
+  const hex = readFileSync(new URL(`../../fixtures/firmware/${name}.hex`, import.meta.url), 'utf8');
+  return new Uint8Array(Buffer.from(hex.replace(/[^0-9a-f]/gi, ''), 'hex'));
+}
+
+test('captured firmware DISCOVERs get the offer their firmware needs', () => {
+  const ipxeRom = reply(respond(fixture('ipxe-bios-discover'), client, 'dhcp', ctx, files)).p;
+  assert.equal(ipxeRom.file, 'pxelinux.0');
+  assert.ok(getOption(ipxeRom, Opt.VendorSpecific), 'BIOS ROM gets option 43');
+  const edk2 = reply(respond(fixture('ovmf-discover'), client, 'dhcp', ctx, files)).p;
+  assert.equal(edk2.file, '');
+  assert.equal(getOption(edk2, Opt.VendorSpecific), undefined, 'EDK2 gets a BINL offer');
+  const snp = reply(respond(fixture('snponly-discover'), client, 'dhcp', ctx, files)).p;
+  assert.equal(snp.file, 'http://10.77.0.2:8080/boot.ipxe', 'chainloaded iPXE gets its script, not snponly.efi again');
+  const ack = reply(respond(fixture('ovmf-request-4011'), { address: '10.77.1.100', port: 4011 }, 'pxe', ctx, files));
+  assert.equal(ack.p.file, 'snponly.efi');
+  assert.deepEqual(ack.o.to, { address: '10.77.1.100', port: 4011, broadcast: false });
+});
