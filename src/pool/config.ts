@@ -1,0 +1,92 @@
+// The `pool:` config section. Every peer carries the same section (except `name` and `bind`),
+// and the parts that must agree across the pool are hashed into every heartbeat, so a peer
+// running a different peer list or different timings is reported instead of silently ranking
+// clients differently from the others.
+
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+
+export const DEFAULT_POOL_PORT = 4012;
+
+export const poolPeerSchema = z.strictObject({
+  name: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only'),
+  /** where this peer receives heartbeats */
+  address: z.ipv4(),
+  port: z.number().int().min(1).max(65535).optional().default(DEFAULT_POOL_PORT),
+  /** relative capacity: share of clients owned and room for transfers */
+  weight: z.number().positive().max(1000).optional().default(1),
+  /** address clients use for TFTP/HTTP on this peer when it differs from `address` */
+  bootAddress: z.ipv4().optional(),
+});
+
+export const poolSchema = z
+  .strictObject({
+    /** this peer's name; it may also appear in `peers` */
+    name: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only'),
+    peers: z.array(poolPeerSchema).min(1),
+    secret: z.string().min(16, 'the shared secret needs at least 16 characters').optional(),
+    /** file holding the shared secret (surrounding whitespace is ignored) */
+    secretFile: z.string().min(1).optional(),
+    /** local address for the heartbeat socket; the port is this peer's `port` */
+    bind: z.ipv4().optional().default('0.0.0.0'),
+    heartbeatMs: z.number().int().min(50).max(60_000).optional().default(500),
+    /** a peer silent for this many heartbeat intervals is down */
+    deadAfter: z.number().int().min(2).max(100).optional().default(3),
+    /** delay per rank for backup offers once the owner has failed a client */
+    staggerMs: z.number().int().min(0).max(2_000).optional().default(40),
+    /** transfers per unit of weight above which a peer steps back (ranked last, not placed) */
+    maxTransfers: z.number().int().min(1).max(1_000_000).optional().default(64),
+    /** accepted clock difference between peers for heartbeat timestamps */
+    skewMs: z.number().int().min(1_000).max(600_000).optional().default(30_000),
+    /** DISCOVER `secs` at or above this is evidence an earlier attempt failed */
+    evidenceSecs: z.number().int().min(1).max(65535).optional().default(4),
+    /** how many backups always send a late, ordered fallback offer to EDK2 (UEFI PXE) clients */
+    fallbackOffers: z.number().int().min(0).max(8).optional().default(1),
+    /** delay per rank for those EDK2 fallback offers (EDK2 collects offers for ~4 s) */
+    fallbackStaggerMs: z.number().int().min(0).max(3_000).optional().default(300),
+  })
+  .superRefine((p, ctx) => {
+    if ((p.secret === undefined) === (p.secretFile === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'give exactly one of secret or secretFile', path: ['secret'] });
+    }
+    const names = new Set<string>();
+    const endpoints = new Set<string>();
+    p.peers.forEach((peer, i) => {
+      if (names.has(peer.name)) ctx.addIssue({ code: 'custom', message: `peer name "${peer.name}" is listed twice`, path: ['peers', i, 'name'] });
+      names.add(peer.name);
+      const ep = `${peer.address}:${peer.port}`;
+      if (endpoints.has(ep)) ctx.addIssue({ code: 'custom', message: `two peers share ${ep}`, path: ['peers', i, 'port'] });
+      endpoints.add(ep);
+    });
+    if (p.fallbackOffers > 0 && p.fallbackOffers * p.fallbackStaggerMs >= 3_500) {
+      ctx.addIssue({ code: 'custom', message: 'fallbackOffers × fallbackStaggerMs must stay under EDK2\'s ~3.8 s offer window', path: ['fallbackStaggerMs'] });
+    }
+  });
+
+export type PoolConfig = z.output<typeof poolSchema>;
+export type PoolConfigInput = z.input<typeof poolSchema>;
+export type PoolPeerConfig = z.output<typeof poolPeerSchema>;
+
+/** The peer list with this peer in it: a peer not listed in its own config ranks with weight 1. */
+export function poolMembers(cfg: PoolConfig): PoolPeerConfig[] {
+  if (cfg.peers.some((p) => p.name === cfg.name)) return cfg.peers;
+  return [...cfg.peers, { name: cfg.name, address: cfg.bind, port: DEFAULT_POOL_PORT, weight: 1 }];
+}
+
+/**
+ * Digest of everything that must be equal on every peer for them to rank clients alike.
+ * `extra` lets the caller fold in the boot policy, so two peers that would answer the same
+ * client differently are also reported. Order-insensitive in the peer list.
+ */
+export function poolConfigHash(cfg: PoolConfig, extra = ''): Uint8Array {
+  const peers = [...cfg.peers]
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((p) => [p.name, p.address, p.port, p.weight, p.bootAddress ?? null]);
+  const agreed = {
+    peers,
+    heartbeatMs: cfg.heartbeatMs, deadAfter: cfg.deadAfter, staggerMs: cfg.staggerMs, maxTransfers: cfg.maxTransfers,
+    evidenceSecs: cfg.evidenceSecs, fallbackOffers: cfg.fallbackOffers, fallbackStaggerMs: cfg.fallbackStaggerMs,
+    extra,
+  };
+  return new Uint8Array(createHash('sha256').update(JSON.stringify(agreed)).digest().subarray(0, 16));
+}

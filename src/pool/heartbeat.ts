@@ -1,0 +1,199 @@
+// Heartbeat codec: a small fixed-layout binary datagram, authenticated with HMAC-SHA256 over
+// every byte before the tag. Binary rather than JSON so a datagram has exactly one valid
+// reading and the length check alone rejects most noise before any parsing.
+//
+// Layout (big-endian):
+//   0  "PXPH"            magic
+//   4  u8  version        (1)
+//   5  u8  health         (0 ok, 1 busy = stepped back, 2 draining, 3 leaving)
+//   6  u8  name length n  (1..64)
+//   7  name               (UTF-8, n bytes)
+//   +  16  instance id    (random per process start)
+//   +  u32 sequence
+//   +  u64 timestamp      (sender's wall clock, ms)
+//   +  u32 active TFTP transfers
+//   +  u32 active HTTP transfers
+//   +  f64 bytes per second
+//   +  f64 weight
+//   +  16  config hash
+//   +  32  HMAC-SHA256(secret, all bytes above)
+
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+export const HEARTBEAT_VERSION = 1;
+const MAGIC = [0x50, 0x58, 0x50, 0x48]; // "PXPH"
+const TAG = 32;
+const INSTANCE = 16;
+const HASH = 16;
+const FIXED = 4 + 1 + 1 + 1 + INSTANCE + 4 + 8 + 4 + 4 + 8 + 8 + HASH + TAG;
+const MAX_NAME = 64;
+
+export const HEALTH = ['ok', 'busy', 'draining', 'leaving'] as const;
+export type Health = (typeof HEALTH)[number];
+
+export interface Heartbeat {
+  version: number;
+  peer: string;
+  /** hex, 32 chars */
+  instance: string;
+  seq: number;
+  /** sender's wall clock, ms */
+  ts: number;
+  health: Health;
+  tftp: number;
+  http: number;
+  bytesPerSec: number;
+  weight: number;
+  /** hex, 32 chars */
+  configHash: string;
+}
+
+export type RejectReason = 'bad-mac' | 'stale' | 'replay' | 'malformed' | 'unknown-peer';
+export type VerifyResult = { ok: true; hb: Heartbeat } | { ok: false; reason: RejectReason; detail: string };
+
+const enc = new TextEncoder();
+const dec = new TextDecoder('utf-8', { fatal: true });
+
+function mac(secret: string | Uint8Array, body: Uint8Array): Buffer {
+  return createHmac('sha256', secret).update(body).digest();
+}
+
+export function encodeHeartbeat(hb: Omit<Heartbeat, 'version'>, secret: string | Uint8Array): Uint8Array {
+  const name = enc.encode(hb.peer);
+  if (name.length < 1 || name.length > MAX_NAME) throw new RangeError(`peer name must be 1..${MAX_NAME} bytes`);
+  if (!/^[0-9a-f]{32}$/.test(hb.instance)) throw new RangeError('instance must be 32 hex digits');
+  if (!/^[0-9a-f]{32}$/.test(hb.configHash)) throw new RangeError('configHash must be 32 hex digits');
+  const buf = new Uint8Array(FIXED + name.length);
+  const dv = new DataView(buf.buffer);
+  buf.set(MAGIC, 0);
+  buf[4] = HEARTBEAT_VERSION;
+  buf[5] = HEALTH.indexOf(hb.health);
+  buf[6] = name.length;
+  let o = 7;
+  buf.set(name, o); o += name.length;
+  buf.set(Buffer.from(hb.instance, 'hex'), o); o += INSTANCE;
+  dv.setUint32(o, hb.seq >>> 0); o += 4;
+  dv.setBigUint64(o, BigInt(Math.max(0, Math.trunc(hb.ts)))); o += 8;
+  dv.setUint32(o, clampU32(hb.tftp)); o += 4;
+  dv.setUint32(o, clampU32(hb.http)); o += 4;
+  dv.setFloat64(o, hb.bytesPerSec); o += 8;
+  dv.setFloat64(o, hb.weight); o += 8;
+  buf.set(Buffer.from(hb.configHash, 'hex'), o); o += HASH;
+  buf.set(mac(secret, buf.subarray(0, o)), o);
+  return buf;
+}
+
+function clampU32(n: number): number {
+  return Number.isFinite(n) ? Math.min(0xffffffff, Math.max(0, Math.trunc(n))) : 0;
+}
+
+/** Checks structure and tag only; no peer table, no clock. */
+export function decodeHeartbeat(bytes: Uint8Array, secret: string | Uint8Array): VerifyResult {
+  if (bytes.length < FIXED + 1) return { ok: false, reason: 'malformed', detail: `${bytes.length} bytes is too short` };
+  for (let i = 0; i < 4; i++) if (bytes[i] !== MAGIC[i]) return { ok: false, reason: 'malformed', detail: 'not a pxepool heartbeat' };
+  const n = bytes[6]!;
+  if (n < 1 || n > MAX_NAME || bytes.length !== FIXED + n) return { ok: false, reason: 'malformed', detail: `length ${bytes.length} does not fit name length ${n}` };
+  // The tag is checked before any field is believed, so a forger learns nothing past this point.
+  const bodyLen = bytes.length - TAG;
+  const want = mac(secret, bytes.subarray(0, bodyLen));
+  if (!timingSafeEqual(want, bytes.subarray(bodyLen))) return { ok: false, reason: 'bad-mac', detail: 'HMAC does not match the shared secret' };
+  if (bytes[4] !== HEARTBEAT_VERSION) return { ok: false, reason: 'malformed', detail: `version ${bytes[4]}` };
+  const health = HEALTH[bytes[5]!];
+  if (health === undefined) return { ok: false, reason: 'malformed', detail: `health ${bytes[5]}` };
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let o = 7;
+  let peer: string;
+  try {
+    peer = dec.decode(bytes.subarray(o, o + n));
+  } catch {
+    return { ok: false, reason: 'malformed', detail: 'peer name is not UTF-8' };
+  }
+  o += n;
+  const instance = Buffer.from(bytes.subarray(o, o + INSTANCE)).toString('hex'); o += INSTANCE;
+  const seq = dv.getUint32(o); o += 4;
+  const tsBig = dv.getBigUint64(o); o += 8;
+  if (tsBig > BigInt(Number.MAX_SAFE_INTEGER)) return { ok: false, reason: 'malformed', detail: 'timestamp out of range' };
+  const tftp = dv.getUint32(o); o += 4;
+  const http = dv.getUint32(o); o += 4;
+  const bytesPerSec = dv.getFloat64(o); o += 8;
+  const weight = dv.getFloat64(o); o += 8;
+  if (!Number.isFinite(bytesPerSec) || bytesPerSec < 0 || !Number.isFinite(weight) || weight <= 0) {
+    return { ok: false, reason: 'malformed', detail: 'load or weight out of range' };
+  }
+  const configHash = Buffer.from(bytes.subarray(o, o + HASH)).toString('hex');
+  return { ok: true, hb: { version: HEARTBEAT_VERSION, peer, instance, seq, ts: Number(tsBig), health, tftp, http, bytesPerSec, weight, configHash } };
+}
+
+interface ReplayState {
+  instance: string;
+  seq: number;
+  /** instance ids this peer used before: a captured datagram of an earlier run stays dead */
+  retired: string[];
+}
+
+export interface VerifierOptions {
+  secret: string | Uint8Array;
+  /** names allowed to send heartbeats (the other peers) */
+  peers: Iterable<string>;
+  /** this peer: a heartbeat in our own name from another instance is a misconfiguration */
+  self?: string;
+  /** our own instance, so our own datagrams reflected back are not mistaken for a twin */
+  selfInstance?: string;
+  /** accepted |sender clock − our clock|, ms */
+  skewMs?: number;
+}
+
+const RETIRED_PER_PEER = 8;
+
+/**
+ * Stateful verifier: tag, sender, timestamp window, then (instance, sequence) strictly
+ * increasing per peer. State changes only after every check passed, so a forged or replayed
+ * datagram cannot disturb what a later genuine one is compared with.
+ */
+export class HeartbeatVerifier {
+  readonly #secret: string | Uint8Array;
+  readonly #peers: Set<string>;
+  readonly #self: string | undefined;
+  readonly #selfInstance: string | undefined;
+  readonly #skew: number;
+  readonly #state = new Map<string, ReplayState>();
+
+  constructor(o: VerifierOptions) {
+    this.#secret = o.secret;
+    this.#peers = new Set(o.peers);
+    this.#self = o.self;
+    this.#selfInstance = o.selfInstance;
+    this.#skew = o.skewMs ?? 30_000;
+  }
+
+  verify(bytes: Uint8Array, wallNow: number): VerifyResult {
+    const r = decodeHeartbeat(bytes, this.#secret);
+    if (!r.ok) return r;
+    const hb = r.hb;
+    if (hb.peer === this.#self) {
+      return hb.instance === this.#selfInstance
+        ? { ok: false, reason: 'replay', detail: 'our own heartbeat came back' }
+        : { ok: false, reason: 'unknown-peer', detail: `another process claims our name "${hb.peer}"` };
+    }
+    if (!this.#peers.has(hb.peer)) return { ok: false, reason: 'unknown-peer', detail: `"${hb.peer}" is not in the peer list` };
+    if (Math.abs(hb.ts - wallNow) > this.#skew) {
+      return { ok: false, reason: 'stale', detail: `timestamp ${hb.ts - wallNow} ms from our clock (allowed ±${this.#skew})` };
+    }
+    const st = this.#state.get(hb.peer);
+    if (st !== undefined) {
+      if (hb.instance === st.instance) {
+        if (hb.seq <= st.seq) return { ok: false, reason: 'replay', detail: `sequence ${hb.seq} after ${st.seq}` };
+        st.seq = hb.seq;
+      } else {
+        if (st.retired.includes(hb.instance)) return { ok: false, reason: 'replay', detail: `instance ${hb.instance} has been replaced` };
+        st.retired.push(st.instance);
+        if (st.retired.length > RETIRED_PER_PEER) st.retired.shift();
+        st.instance = hb.instance;
+        st.seq = hb.seq;
+      }
+    } else {
+      this.#state.set(hb.peer, { instance: hb.instance, seq: hb.seq, retired: [] });
+    }
+    return r;
+  }
+}

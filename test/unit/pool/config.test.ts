@@ -1,0 +1,47 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { poolConfigHash, poolMembers, poolSchema } from '../../../src/pool/config.ts';
+
+const base = { name: 'pxe-a', secret: 'sixteen-chars-at-least', peers: [{ name: 'pxe-a', address: '10.0.0.1' }, { name: 'pxe-b', address: '10.0.0.2', weight: 2 }] };
+
+test('defaults', () => {
+  const c = poolSchema.parse(base);
+  assert.equal(c.heartbeatMs, 500);
+  assert.equal(c.deadAfter, 3);
+  assert.equal(c.staggerMs, 40);
+  assert.equal(c.bind, '0.0.0.0');
+  assert.equal(c.peers[0]!.port, 4012);
+  assert.equal(c.peers[0]!.weight, 1);
+  assert.equal(c.peers[1]!.weight, 2);
+});
+
+test('secret: at least 16 characters, exactly one of secret / secretFile', () => {
+  assert.equal(poolSchema.safeParse({ ...base, secret: 'short' }).success, false);
+  assert.equal(poolSchema.safeParse({ ...base, secret: undefined }).success, false);
+  assert.equal(poolSchema.safeParse({ ...base, secretFile: '/etc/pxepool/secret' }).success, false);
+  assert.equal(poolSchema.safeParse({ ...base, secret: undefined, secretFile: '/etc/pxepool/secret' }).success, true);
+});
+
+test('rejects bad addresses, duplicate names and endpoints, unknown keys', () => {
+  assert.equal(poolSchema.safeParse({ ...base, peers: [{ name: 'x', address: '10.0.0.300' }] }).success, false);
+  assert.equal(poolSchema.safeParse({ ...base, peers: [{ name: 'x', address: '10.0.0.1' }, { name: 'x', address: '10.0.0.2' }] }).success, false);
+  assert.equal(poolSchema.safeParse({ ...base, peers: [{ name: 'x', address: '10.0.0.1' }, { name: 'y', address: '10.0.0.1' }] }).success, false);
+  assert.equal(poolSchema.safeParse({ ...base, heartbeat: 500 }).success, false);
+  assert.equal(poolSchema.safeParse({ ...base, peers: [{ name: 'x', address: '10.0.0.1', weight: 0 }] }).success, false);
+});
+
+test('this peer joins the member list when it is not listed', () => {
+  const c = poolSchema.parse({ ...base, name: 'pxe-c' });
+  assert.deepEqual(poolMembers(c).map((p) => p.name), ['pxe-a', 'pxe-b', 'pxe-c']);
+  assert.equal(poolMembers(poolSchema.parse(base)).length, 2);
+});
+
+test('config hash: same for every peer (name, bind, secret, peer order do not matter), differs on what ranking depends on', () => {
+  const a = poolSchema.parse(base);
+  const b = poolSchema.parse({ ...base, name: 'pxe-b', bind: '10.0.0.2', secret: 'another-secret-value', peers: [...base.peers].reverse() });
+  assert.deepEqual(poolConfigHash(a), poolConfigHash(b));
+  assert.notDeepEqual(poolConfigHash(a), poolConfigHash(poolSchema.parse({ ...base, staggerMs: 50 })));
+  assert.notDeepEqual(poolConfigHash(a), poolConfigHash(poolSchema.parse({ ...base, peers: [base.peers[0], { ...base.peers[1], weight: 3 }] })));
+  assert.notDeepEqual(poolConfigHash(a, 'policy-1'), poolConfigHash(a, 'policy-2'));
+  assert.equal(poolConfigHash(a).length, 16);
+});

@@ -1,0 +1,125 @@
+// Heartbeat codec and verifier: authenticity first, then sender, clock window, replay order.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { decodeHeartbeat, encodeHeartbeat, type Heartbeat, HeartbeatVerifier } from '../../../src/pool/heartbeat.ts';
+
+const SECRET = 'correct horse battery staple';
+const T0 = 1_700_000_000_000;
+const INST_A = 'a'.repeat(32);
+const INST_B = 'b'.repeat(32);
+const HASH = '0123456789abcdef0123456789abcdef';
+
+function hb(over: Partial<Omit<Heartbeat, 'version'>> = {}): Omit<Heartbeat, 'version'> {
+  return { peer: 'pxe-b', instance: INST_A, seq: 1, ts: T0, health: 'ok', tftp: 3, http: 1, bytesPerSec: 12345.5, weight: 2, configHash: HASH, ...over };
+}
+
+const verifier = () => new HeartbeatVerifier({ secret: SECRET, peers: ['pxe-b', 'pxe-c'], self: 'pxe-a', selfInstance: 'c'.repeat(32), skewMs: 30_000 });
+
+test('round trip keeps every field', () => {
+  const bytes = encodeHeartbeat(hb(), SECRET);
+  const r = decodeHeartbeat(bytes, SECRET);
+  assert.ok(r.ok);
+  assert.deepEqual(r.hb, { version: 1, ...hb() });
+  assert.ok(bytes.length < 200, `${bytes.length} bytes`);
+});
+
+test('round trip on random heartbeats', () => {
+  const arb = fc.record({
+    peer: fc.stringMatching(/^[a-z0-9.-]{1,40}$/),
+    instance: fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => Buffer.from(b).toString('hex')),
+    seq: fc.nat({ max: 0xffffffff }),
+    ts: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
+    health: fc.constantFrom('ok' as const, 'busy' as const, 'draining' as const, 'leaving' as const),
+    tftp: fc.nat({ max: 0xffffffff }),
+    http: fc.nat({ max: 0xffffffff }),
+    bytesPerSec: fc.double({ min: 0, max: 1e12, noNaN: true }),
+    weight: fc.double({ min: 0.001, max: 1000, noNaN: true }),
+    configHash: fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => Buffer.from(b).toString('hex')),
+  });
+  fc.assert(fc.property(arb, (h) => {
+    const r = decodeHeartbeat(encodeHeartbeat(h, SECRET), SECRET);
+    assert.ok(r.ok);
+    assert.deepEqual(r.hb, { version: 1, ...h, bytesPerSec: h.bytesPerSec === 0 ? 0 : h.bytesPerSec });
+  }), { numRuns: 300 });
+});
+
+test('a wrong secret, or any flipped bit, is bad-mac (or malformed framing)', () => {
+  const bytes = encodeHeartbeat(hb(), SECRET);
+  const forged = encodeHeartbeat(hb(), 'not the pool secret at all');
+  const v = verifier();
+  const r = v.verify(forged, T0);
+  assert.equal(r.ok, false);
+  assert.equal(!r.ok && r.reason, 'bad-mac');
+  for (let i = 7; i < bytes.length; i++) {
+    const m = new Uint8Array(bytes);
+    m[i]! ^= 0x01;
+    const rr = decodeHeartbeat(m, SECRET);
+    assert.equal(rr.ok, false, `bit flip at ${i} accepted`);
+    assert.ok(!rr.ok && ['bad-mac', 'malformed'].includes(rr.reason));
+  }
+});
+
+test('a forged heartbeat changes nothing: the genuine sequence that follows is still accepted', () => {
+  const v = verifier();
+  assert.ok(v.verify(encodeHeartbeat(hb({ seq: 10 }), SECRET), T0).ok);
+  // Forger tries to push the sequence far ahead and to switch instance.
+  assert.equal(v.verify(encodeHeartbeat(hb({ seq: 1_000_000 }), 'wrong-secret-wrong-secret'), T0).ok, false);
+  assert.equal(v.verify(encodeHeartbeat(hb({ seq: 1, instance: INST_B }), 'wrong-secret-wrong-secret'), T0).ok, false);
+  assert.ok(v.verify(encodeHeartbeat(hb({ seq: 11 }), SECRET), T0 + 500).ok);
+});
+
+test('replay: same or older sequence of the same instance is rejected', () => {
+  const v = verifier();
+  const a5 = encodeHeartbeat(hb({ seq: 5 }), SECRET);
+  assert.ok(v.verify(a5, T0).ok);
+  const again = v.verify(a5, T0 + 10);
+  assert.ok(!again.ok && again.reason === 'replay');
+  const older = v.verify(encodeHeartbeat(hb({ seq: 4 }), SECRET), T0 + 10);
+  assert.ok(!older.ok && older.reason === 'replay');
+  assert.ok(v.verify(encodeHeartbeat(hb({ seq: 6 }), SECRET), T0 + 20).ok);
+});
+
+test('restart: a new instance is accepted from any sequence; the old instance stays dead', () => {
+  const v = verifier();
+  const old = encodeHeartbeat(hb({ seq: 900 }), SECRET);
+  assert.ok(v.verify(old, T0).ok);
+  assert.ok(v.verify(encodeHeartbeat(hb({ instance: INST_B, seq: 1 }), SECRET), T0 + 1000).ok);
+  const replayOld = v.verify(encodeHeartbeat(hb({ seq: 901 }), SECRET), T0 + 1100);
+  assert.ok(!replayOld.ok && replayOld.reason === 'replay');
+});
+
+test('stale: outside the clock window either way', () => {
+  const v = verifier();
+  const late = v.verify(encodeHeartbeat(hb({ ts: T0 - 30_001 }), SECRET), T0);
+  assert.ok(!late.ok && late.reason === 'stale');
+  const early = v.verify(encodeHeartbeat(hb({ ts: T0 + 30_001 }), SECRET), T0);
+  assert.ok(!early.ok && early.reason === 'stale');
+  // A stale datagram does not consume its sequence number.
+  assert.ok(v.verify(encodeHeartbeat(hb({ ts: T0 + 29_000 }), SECRET), T0).ok);
+});
+
+test('unknown peer, our own name from another process, our own echo', () => {
+  const v = verifier();
+  const u = v.verify(encodeHeartbeat(hb({ peer: 'intruder' }), SECRET), T0);
+  assert.ok(!u.ok && u.reason === 'unknown-peer');
+  const twin = v.verify(encodeHeartbeat(hb({ peer: 'pxe-a' }), SECRET), T0);
+  assert.ok(!twin.ok && twin.reason === 'unknown-peer');
+  const echo = v.verify(encodeHeartbeat(hb({ peer: 'pxe-a', instance: 'c'.repeat(32) }), SECRET), T0);
+  assert.ok(!echo.ok && echo.reason === 'replay');
+});
+
+test('malformed: short, wrong magic, wrong length, random bytes never throw', () => {
+  const v = verifier();
+  for (const b of [new Uint8Array(0), new Uint8Array(10), Buffer.from('GET / HTTP/1.1\r\n\r\n')]) {
+    const r = v.verify(b, T0);
+    assert.ok(!r.ok && r.reason === 'malformed');
+  }
+  const good = encodeHeartbeat(hb(), SECRET);
+  const r = v.verify(good.subarray(0, good.length - 1), T0);
+  assert.ok(!r.ok && r.reason === 'malformed');
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (b) => {
+    const x = v.verify(b, T0);
+    assert.equal(x.ok, false);
+  }), { numRuns: 500 });
+});
