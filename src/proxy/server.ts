@@ -4,7 +4,8 @@
 import dgram from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { type Decide, type Outcome, respond, type Via } from './responder.ts';
+import { bindOnDevice } from './device-socket.ts';
+import { type Decide, type Outcome, respond, type ResponderContext, type Via } from './responder.ts';
 
 export interface ProxyServerOptions {
   mode: 'proxy' | '4011-only';
@@ -19,6 +20,8 @@ export interface ProxyServerOptions {
   listen?: string[];
   ports?: { dhcp?: number; pxe?: number; client?: number };
   decide: Decide;
+  /** HTTP port for `${server}` in boot file URLs */
+  httpPort?: number;
   /** called once per handled packet, after any reply was sent */
   onOutcome?: (o: Outcome, via: Via, seconds: number) => void;
   /** called for socket-level errors that do not stop the server */
@@ -95,11 +98,17 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<ProxyS
   const sendVia = new Map<string, dgram.Socket>();
   const timers = new Set<NodeJS.Timeout>();
 
-  const handle = (sock: dgram.Socket, serverId: string, via: Via) => (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
+  const handle = (sock: dgram.Socket, serverId: string, via: Via) => {
+    const ctx: ResponderContext = { serverId: opts.address ?? serverId, mode: opts.mode, ports: { server: dhcpPort, client: clientPort } };
+    if (opts.httpPort !== undefined) ctx.httpPort = opts.httpPort;
+    return (msg: Buffer, rinfo: dgram.RemoteInfo): void => onPacket(sock, serverId, via, ctx, msg, rinfo);
+  };
+
+  const onPacket = (sock: dgram.Socket, serverId: string, via: Via, ctx: ResponderContext, msg: Buffer, rinfo: dgram.RemoteInfo): void => {
     const t0 = performance.now();
     let o: Outcome;
     try {
-      o = respond(msg, rinfo, via, { serverId: opts.address ?? serverId, mode: opts.mode, ports: { server: dhcpPort, client: clientPort } }, decide);
+      o = respond(msg, rinfo, via, ctx, decide);
     } catch (err) {
       // respond() is written not to throw; if it ever does, the packet is dropped, not the server.
       o = { kind: 'drop', reason: 'malformed', detail: `internal: ${(err as Error).message}` };
@@ -137,7 +146,17 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<ProxyS
     }
     if (opts.mode === 'proxy' && opts.listen === undefined) {
       // Clients without an address broadcast; only a wildcard socket receives 255.255.255.255.
-      const w = await bindUdp('0.0.0.0', dhcpPort, true);
+      // With `interface`, bind it to that device so other interfaces' clients are not answered.
+      let w: dgram.Socket | undefined;
+      if (opts.interface !== undefined) {
+        try {
+          w = await bindOnDevice(opts.interface, '0.0.0.0', dhcpPort, RECV_BUFFER);
+        } catch (err) {
+          throw new ProxyStartError(`cannot bind UDP 0.0.0.0:${dhcpPort} on ${opts.interface}: ${(err as Error).message}`);
+        }
+        if (w === undefined) opts.onError?.(new Error(`native helper missing: broadcasts from every interface reach the ${opts.interface} server (run scripts/build-native.sh)`));
+      }
+      w ??= await bindUdp('0.0.0.0', dhcpPort, true);
       w.on('message', handle(w, addresses[0]!, 'dhcp'));
       sockets.push(w);
     }

@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "udp_device",
+      "sources": ["udp_device.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra"]
+    }
+  ]
+}
