@@ -193,7 +193,7 @@ export function forwardRequest(bytes: Uint8Array, iface: RelayInterface, ctx: Fo
     if (steering.source !== 'none') {
       const choice = choose(steering.target, config.pools, ctx.alive);
       why.choice = choice;
-      for (const d of [...choice.probes, choice.chosen]) {
+      for (const d of choice.sendTo) {
         dests.push(d);
         asked.push(d);
       }

@@ -126,6 +126,8 @@ export interface Choice {
   pool?: string;
   /** peers skipped as dead, for the debug log */
   skipped: string[];
+  /** every peer that gets this request, in pool order */
+  sendTo: string[];
 }
 
 /**
@@ -140,16 +142,16 @@ export function choose(target: string, pools: RelayConfig['pools'], alive: (peer
     order = pools[target]!.peers;
   } else {
     poolName = Object.keys(pools).find((n) => pools[n]!.peers.includes(target));
-    if (poolName === undefined) return { chosen: target, probes: [], skipped: [] };
+    if (poolName === undefined) return { chosen: target, probes: [], skipped: [], sendTo: [target] };
     const peers = pools[poolName]!.peers;
     const i = peers.indexOf(target);
     order = [...peers.slice(i), ...peers.slice(0, i)];
   }
   const skipped: string[] = [];
   for (const peer of order) {
-    if (alive(peer)) return { chosen: peer, probes: skipped.slice(), pool: poolName, skipped };
+    if (alive(peer)) return { chosen: peer, probes: skipped.slice(), pool: poolName, skipped, sendTo: [...skipped, peer] };
     skipped.push(peer);
   }
   // Nobody is known to be alive: try them all rather than nobody.
-  return { chosen: order[0]!, probes: order.slice(1), pool: poolName, skipped };
+  return { chosen: order[0]!, probes: order.slice(1), pool: poolName, skipped, sendTo: order.slice() };
 }
