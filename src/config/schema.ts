@@ -45,11 +45,16 @@ const port = () => int(1, 65535, 'a port number from 1 to 65535');
 
 const TEMPLATE_VARS = ['server', 'mac'];
 
+// iPXE expands its own settings in the file name it is given (e.g. ${platform}, ${buildarch},
+// ${net0/mac:hexhyp}), so an `ipxe` URL may carry them through untouched.
+const IPXE_SETTING = /^[A-Za-z0-9][A-Za-z0-9._/:-]*$/;
+
 /** Boot file names and URLs: non-empty text; `${server}` and `${mac}` are the only variables. */
-const bootFile = (allowed = 'a file name') =>
+const bootFile = (allowed = 'a file name', ipxeSettings = false) =>
   leaf<string>(allowed, (v) => {
     if (typeof v !== 'string' || v.trim() === '' || v.includes('\0')) return bad();
     for (const m of v.matchAll(/\$\{([^}]*)\}/g)) {
+      if (ipxeSettings && IPXE_SETTING.test(m[1] ?? '')) continue;
       if (!TEMPLATE_VARS.includes(m[1] ?? '')) {
         return bad(`unknown variable \${${m[1]}} (allowed: \${server}, \${mac})`, `${allowed} using only \${server} and \${mac}`);
       }
@@ -144,7 +149,7 @@ export const profileSchema = z.strictObject({
   efiArm64: bootFile().optional(),
   efiX64Http: bootFile('a URL like http://${server}/ipxe.efi').optional(),
   efiArm64Http: bootFile('a URL like http://${server}/ipxe-arm64.efi').optional(),
-  ipxe: bootFile('an iPXE script URL or path').optional(),
+  ipxe: bootFile('an iPXE script URL or path', true).optional(),
   // What /boot.ipxe gives an iPXE client of this profile (paths are relative to the script URL).
   kernel: text('a kernel path or URL like vmlinuz').optional(),
   initrd: oneOrMany<string>('an initrd path or URL like initrd.img', nonEmptyString).optional(),

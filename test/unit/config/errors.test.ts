@@ -207,3 +207,11 @@ test('no default and no "default" profile warns that unmatched clients are ignor
     `${F}:1:16: profiles.a: names no boot file (bios, efiIa32, efiX64, efiArm64, efiX64Http, efiArm64Http, ipxe); clients it matches are ignored`,
   ]);
 });
+
+test('iPXE settings pass through in ipxe URLs only; elsewhere an unknown variable is an error', () => {
+  const good = parseConfigText('profiles:\n  p:\n    ipxe: "http://${server}/boot.ipxe?mac=${mac}&p=${platform}&a=${buildarch}&n=${net0/mac:hexhyp}"\ndefault: p\n', 'x.yaml', { readFile: () => '' });
+  assert.ok(good.ok, JSON.stringify(!good.ok && good.errors));
+  const bad = parseConfigText('profiles:\n  p:\n    efiX64: "${platform}.efi"\ndefault: p\n', 'x.yaml', { readFile: () => '' });
+  assert.ok(!bad.ok);
+  assert.match(formatErrors(bad.ok ? [] : bad.errors), /x\.yaml:3:13: profiles\.p\.efiX64: .*unknown variable \$\{platform\}/);
+});
