@@ -1,0 +1,430 @@
+// The pool's edge: one UDP socket for heartbeats, timers, metrics, and the three hooks the
+// ProxyDHCP server calls per reply (gate, iPXE priority, next-server). Every decision is made
+// by the pure modules next to this file; this one only feeds them time and datagrams.
+
+import dgram from 'node:dgram';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { ClientFacts } from '../dhcp/facts-types.ts';
+import { MessageType } from '../dhcp/options.ts';
+import type { Decision } from '../policy/decision.ts';
+import type { Outcome, Via } from '../proxy/responder.ts';
+import { type PoolConfig, type PoolPeerConfig, poolConfigHash, poolMembers } from './config.ts';
+import { AttemptTracker, type ClientKind, gateDecision, type GateReason, type GateVerdict, ipxePriorityForRank, isTakeover, liveRank } from './gate.ts';
+import { encodeHeartbeat, type Health, HeartbeatVerifier, type RejectReason } from './heartbeat.ts';
+import { type MemberEvent, Membership } from './membership.ts';
+import { place, type PlacementPeer, RecentPlacements } from './placement.ts';
+import { expectedShares, rankPeers } from './ranking.ts';
+
+type BootDecision = Extract<Decision, { action: 'boot' }>;
+type Reply = Extract<Outcome, { kind: 'reply' }>;
+
+/** What this process is carrying now; read once per heartbeat. */
+export interface PoolLoad {
+  tftp: number;
+  http: number;
+  bytesPerSec: number;
+  /** shutting down or unhealthy: rank last, name no one here for files */
+  draining?: boolean;
+}
+
+export type PoolEvent =
+  | MemberEvent
+  | { type: 'rejected'; reason: RejectReason; detail: string; from: string; suppressed: number }
+  | { type: 'takeover'; mac: string; xid: number; reason: GateReason; rank: number; delayMs: number }
+  | { type: 'step-back'; health: Health; active: number; ceiling: number }
+  | { type: 'error'; error: Error };
+
+export interface StartPoolOptions {
+  config: PoolConfig;
+  /** overrides config.secret / secretFile */
+  secret?: string;
+  /** this process's load; default: idle */
+  load?: () => PoolLoad;
+  /** register pool metrics here (the serve app's registry); default: a private one */
+  registry?: Registry;
+  onEvent?: (e: PoolEvent) => void;
+  /** folded into the config hash, e.g. a digest of the boot policy every peer must share */
+  configExtra?: string;
+  /** test hook: wall clock for heartbeat timestamps, monotonic clock for liveness */
+  clock?: { wall(): number; mono(): number };
+}
+
+export interface PeerStatus {
+  name: string;
+  address: string;
+  port: number;
+  weight: number;
+  self: boolean;
+  live: boolean;
+  health: Health;
+  tftp: number;
+  http: number;
+  bytesPerSec: number;
+  steppedBack: boolean;
+  lastSeenMsAgo: number | null;
+  instance: string | null;
+  configAgrees: boolean | null;
+  /** share of clients this peer owns while the live set is what it is now */
+  expectedShare: number;
+}
+
+export interface PoolStatus {
+  name: string;
+  instance: string;
+  listen: { address: string; port: number };
+  heartbeatMs: number;
+  deadAfterMs: number;
+  configHash: string;
+  configAgreement: { agree: boolean; mismatches: { peer: string; theirs: string }[] };
+  live: string[];
+  peers: PeerStatus[];
+  ownership: { expectedShare: number; discovers: number; owned: number };
+  takeovers: { total: number; byReason: Record<string, number> };
+  heartbeats: { sent: number; received: number; rejected: Record<string, number> };
+  trackedAttempts: number;
+}
+
+export interface Pool {
+  readonly name: string;
+  readonly instance: string;
+  /** where the heartbeat socket is bound */
+  readonly listen: { address: string; port: number };
+  /** ProxyServerOptions.gate: 0 = send now, ms = later, null = hold back */
+  gate(o: Reply, via: Via): number | null;
+  /** ProxyServerOptions.ipxePriority: 175.1 priority for this client's offer from us */
+  ipxePriority(facts: ClientFacts, decision: BootDecision): number | undefined;
+  /** ProxyServerOptions.nextServer: the peer to fetch files from, undefined = us */
+  nextServer(facts: ClientFacts, decision: BootDecision): string | undefined;
+  /** the three hooks above, ready to spread into startProxyServer's options */
+  proxyHooks(): { gate: Pool['gate']; ipxePriority: Pool['ipxePriority']; nextServer: Pool['nextServer'] };
+  /** this client's ranking over every configured peer, and which live peer owns it now */
+  rank(mac: string, pins?: readonly string[]): { order: string[]; owner: string | undefined };
+  /** the gate's full verdict for a reply, without recording anything (explain, tests) */
+  explain(facts: ClientFacts, decision: BootDecision, via: Via): GateVerdict & { order: string[]; priority: number };
+  status(): PoolStatus;
+  live(): string[];
+  /** closes the socket; by default first tells the others we are leaving */
+  close(opts?: { goodbye?: boolean }): Promise<void>;
+}
+
+interface PoolMetrics {
+  sent: Counter;
+  received: Counter;
+  rejected: Counter<'reason'>;
+  live: Gauge;
+  mismatchPeers: Gauge;
+  mismatches: Counter;
+  takeovers: Counter<'reason'>;
+  gate: Counter<'action' | 'reason'>;
+  transitions: Counter<'peer' | 'to'>;
+}
+
+function createPoolMetrics(registry: Registry, sources: { live: () => number; mismatched: () => number }): PoolMetrics {
+  const r = [registry];
+  return {
+    sent: new Counter({ name: 'pxepool_pool_heartbeats_sent_total', help: 'heartbeat datagrams sent (one per peer per interval)', registers: r }),
+    received: new Counter({ name: 'pxepool_pool_heartbeats_received_total', help: 'heartbeats accepted', registers: r }),
+    rejected: new Counter({ name: 'pxepool_pool_heartbeats_rejected_total', help: 'heartbeats dropped, by reason', labelNames: ['reason'], registers: r }),
+    live: new Gauge({ name: 'pxepool_pool_peers_live', help: 'live pool peers, this one included', registers: r, collect() { this.set(sources.live()); } }),
+    mismatchPeers: new Gauge({ name: 'pxepool_pool_config_mismatch_peers', help: 'peers whose pool config hash differs from ours', registers: r, collect() { this.set(sources.mismatched()); } }),
+    mismatches: new Counter({ name: 'pxepool_pool_config_mismatches_total', help: 'times a peer was seen with a different config hash', registers: r }),
+    takeovers: new Counter({ name: 'pxepool_pool_takeovers_total', help: 'offers sent for clients another peer owns, by reason', labelNames: ['reason'], registers: r }),
+    gate: new Counter({ name: 'pxepool_pool_gate_total', help: 'pool gate verdicts for replies', labelNames: ['action', 'reason'], registers: r }),
+    transitions: new Counter({ name: 'pxepool_pool_peer_transitions_total', help: 'peer up/down transitions', labelNames: ['peer', 'to'], registers: r }),
+  };
+}
+
+export class PoolStartError extends Error {}
+
+function readSecret(cfg: PoolConfig, override?: string): string {
+  if (override !== undefined) return override;
+  if (cfg.secret !== undefined) return cfg.secret;
+  let s: string;
+  try {
+    s = readFileSync(cfg.secretFile!, 'utf8').trim();
+  } catch (err) {
+    throw new PoolStartError(`pool.secretFile: cannot read ${cfg.secretFile}: ${(err as Error).message}`);
+  }
+  if (s.length < 16) throw new PoolStartError(`pool.secretFile: ${cfg.secretFile} holds ${s.length} characters; the shared secret needs at least 16`);
+  return s;
+}
+
+function clientKind(f: ClientFacts): ClientKind {
+  if (f.isIpxe) return 'ipxe';
+  if (f.firmware === 'efi-x64' || f.firmware === 'efi-ia32' || f.firmware === 'efi-arm64') return 'edk2';
+  return 'other';
+}
+
+const MAX_DATAGRAM = 512;
+const REJECT_LOG_EVERY_MS = 5_000;
+const RANK_MEMO = 256;
+
+export async function startPool(opts: StartPoolOptions): Promise<Pool> {
+  const cfg = opts.config;
+  const secret = readSecret(cfg, opts.secret);
+  const clock = opts.clock ?? { wall: () => Date.now(), mono: () => performance.now() };
+  const members = poolMembers(cfg);
+  const byName = new Map<string, PoolPeerConfig>(members.map((p) => [p.name, p]));
+  const me = byName.get(cfg.name)!;
+  const others = members.filter((p) => p.name !== cfg.name);
+  const byBootAddress = new Map<string, string>(members.map((p) => [p.bootAddress ?? p.address, p.name]));
+  const instance = randomBytes(16).toString('hex');
+  const hashBytes = poolConfigHash(cfg, opts.configExtra);
+  const configHash = Buffer.from(hashBytes).toString('hex');
+  const emit = (e: PoolEvent): void => { try { opts.onEvent?.(e); } catch { /* a logger must not break the pool */ } };
+
+  const membership = new Membership({ self: cfg.name, members, heartbeatMs: cfg.heartbeatMs, deadAfter: cfg.deadAfter, configHash });
+  const verifier = new HeartbeatVerifier({ secret, peers: others.map((p) => p.name), self: cfg.name, selfInstance: instance, skewMs: cfg.skewMs });
+  const attempts = new AttemptTracker({ ttlMs: 60_000 });
+  const recent = new RecentPlacements(2 * cfg.heartbeatMs);
+  const ceilingOf = (name: string): number => cfg.maxTransfers * (byName.get(name)?.weight ?? 1);
+  const gateParams = { staggerMs: cfg.staggerMs, evidenceSecs: cfg.evidenceSecs, fallbackOffers: cfg.fallbackOffers, fallbackStaggerMs: cfg.fallbackStaggerMs };
+
+  const counts = {
+    sent: 0, received: 0, rejected: {} as Record<string, number>, takeovers: {} as Record<string, number>, discovers: 0, owned: 0,
+  };
+  const registry = opts.registry ?? new Registry();
+  const metrics = createPoolMetrics(registry, { live: () => membership.live().size, mismatched: () => membership.configMismatches().length });
+
+  // --- own load and stepping back (with hysteresis, so a peer at its ceiling does not flap)
+  let health: Health = 'ok';
+  let lastLoad: PoolLoad = { tftp: 0, http: 0, bytesPerSec: 0 };
+  const refreshSelf = (): void => {
+    try {
+      lastLoad = opts.load?.() ?? lastLoad;
+    } catch (err) {
+      emit({ type: 'error', error: err as Error });
+    }
+    const active = lastLoad.tftp + lastLoad.http;
+    const ceiling = ceilingOf(cfg.name);
+    const before = health;
+    if (lastLoad.draining === true) health = 'draining';
+    else if (health === 'busy') health = active > 0.8 * ceiling ? 'busy' : 'ok';
+    else health = active > ceiling ? 'busy' : 'ok';
+    if (health !== before) emit({ type: 'step-back', health, active, ceiling });
+    membership.setSelf({ health, tftp: lastLoad.tftp, http: lastLoad.http, bytesPerSec: lastLoad.bytesPerSec }, clock.mono());
+  };
+  refreshSelf();
+
+  // --- socket
+  const sock = dgram.createSocket({ type: 'udp4', reuseAddr: false });
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      sock.close();
+      reject(new PoolStartError(`pool: cannot bind UDP ${cfg.bind}:${me.port}: ${err.message}`));
+    };
+    sock.once('error', onError);
+    sock.bind({ address: cfg.bind, port: me.port, exclusive: true }, () => {
+      sock.off('error', onError);
+      resolve();
+    });
+  });
+  sock.on('error', (err) => emit({ type: 'error', error: err }));
+  const bound = sock.address();
+
+  let seq = 0;
+  let closed = false;
+  const sendTo = (targets: readonly PoolPeerConfig[], h: Health = health): Promise<void> => {
+    if (closed || targets.length === 0) return Promise.resolve();
+    seq = (seq + 1) >>> 0;
+    const bytes = encodeHeartbeat({
+      peer: cfg.name, instance, seq, ts: clock.wall(), health: h,
+      tftp: lastLoad.tftp, http: lastLoad.http, bytesPerSec: lastLoad.bytesPerSec, weight: me.weight, configHash,
+    }, secret);
+    return Promise.all(targets.map((p) => {
+      counts.sent++;
+      metrics.sent.inc();
+      return new Promise<void>((done) => sock.send(bytes, p.port, p.address, (err) => {
+        if (err) emit({ type: 'error', error: err });
+        done();
+      }));
+    })).then(() => undefined);
+  };
+
+  const onMemberEvents = (events: MemberEvent[]): void => {
+    for (const e of events) {
+      if (e.type === 'up' || e.type === 'down') metrics.transitions.inc({ peer: e.peer, to: e.type });
+      if (e.type === 'config-mismatch') metrics.mismatches.inc();
+      // A peer that just appeared learns about us now rather than one interval later.
+      if (e.type === 'up' || e.type === 'restart') {
+        const p = byName.get(e.peer);
+        if (p !== undefined) void sendTo([p]);
+      }
+      emit(e);
+    }
+  };
+
+  const lastRejectLog = new Map<RejectReason, { at: number; suppressed: number }>();
+  sock.on('message', (msg, rinfo) => {
+    const r = msg.length > MAX_DATAGRAM
+      ? { ok: false as const, reason: 'malformed' as const, detail: `${msg.length} bytes` }
+      : verifier.verify(msg, clock.wall());
+    if (r.ok) {
+      counts.received++;
+      metrics.received.inc();
+      onMemberEvents(membership.observe(r.hb, clock.mono()));
+      return;
+    }
+    counts.rejected[r.reason] = (counts.rejected[r.reason] ?? 0) + 1;
+    metrics.rejected.inc({ reason: r.reason });
+    // One event per reason per few seconds: a flood of forged datagrams must not flood the log.
+    const now = clock.mono();
+    const last = lastRejectLog.get(r.reason);
+    if (last === undefined || now - last.at >= REJECT_LOG_EVERY_MS) {
+      emit({ type: 'rejected', reason: r.reason, detail: r.detail, from: `${rinfo.address}:${rinfo.port}`, suppressed: last?.suppressed ?? 0 });
+      lastRejectLog.set(r.reason, { at: now, suppressed: 0 });
+    } else {
+      last.suppressed++;
+    }
+  });
+
+  // --- timers: heartbeats every interval; liveness checked more often so "down" is prompt
+  const beat = setInterval(() => {
+    refreshSelf();
+    void sendTo(others);
+  }, cfg.heartbeatMs);
+  const check = setInterval(() => onMemberEvents(membership.tick(clock.mono())), Math.max(25, Math.min(250, Math.floor(cfg.heartbeatMs / 2))));
+  void sendTo(others);
+
+  // --- ranking, memoised per (mac, pins, membership version): the three hooks ask per packet
+  const memo = new Map<string, string[]>();
+  let memoVersion = -1;
+  const orderFor = (mac: string, pins: readonly string[] | undefined): string[] => {
+    if (memoVersion !== membership.version || memo.size >= RANK_MEMO) {
+      memo.clear();
+      memoVersion = membership.version;
+    }
+    const key = pins === undefined || pins.length === 0 ? mac : `${mac}|${pins.join(',')}`;
+    let order = memo.get(key);
+    if (order === undefined) {
+      const peers = membership.view().map((v) => ({ name: v.name, weight: v.weight, steppedBack: v.steppedBack }));
+      order = rankPeers(mac, peers, pins);
+      memo.set(key, order);
+    }
+    return order;
+  };
+
+  const isDiscover = (f: ClientFacts, via: Via): boolean => via === 'dhcp' && f.messageType === MessageType.Discover;
+
+  const verdictFor = (f: ClientFacts, d: BootDecision, via: Via, record: boolean) => {
+    const order = orderFor(f.mac, d.pin);
+    const discover = isDiscover(f, via);
+    const attempt = discover ? (record ? attempts.record(f.mac, f.xid, f.secs, clock.mono()) : attempts.peek(f.mac, f.xid)) : undefined;
+    const v = gateDecision({ order, self: cfg.name, live: membership.live(), kind: clientKind(f), discover, attempt }, gateParams);
+    return { v, order };
+  };
+
+  const pool: Pool = {
+    name: cfg.name,
+    instance,
+    listen: { address: bound.address, port: bound.port },
+
+    gate(o, via) {
+      const { v } = verdictFor(o.facts, o.decision, via, true);
+      metrics.gate.inc({ action: v.action, reason: v.reason });
+      if (v.reason !== 'direct') {
+        counts.discovers++;
+        if (v.rank === 0) counts.owned++;
+      }
+      if (v.action === 'hold') return null;
+      if (isTakeover(v)) {
+        counts.takeovers[v.reason] = (counts.takeovers[v.reason] ?? 0) + 1;
+        metrics.takeovers.inc({ reason: v.reason });
+        emit({ type: 'takeover', mac: o.facts.mac, xid: o.facts.xid, reason: v.reason, rank: v.rank, delayMs: v.delayMs });
+      }
+      if (v.reason !== 'direct') {
+        const placed = byBootAddress.get(o.reply.siaddr);
+        recent.add(placed ?? cfg.name, clock.mono());
+      }
+      return v.delayMs;
+    },
+
+    ipxePriority(facts, decision) {
+      const order = orderFor(facts.mac, decision.pin);
+      return ipxePriorityForRank(liveRank(order, cfg.name, membership.live()).rank);
+    },
+
+    nextServer(facts, decision) {
+      if (facts.messageType !== MessageType.Discover) return undefined;
+      const order = orderFor(facts.mac, decision.pin);
+      const now = clock.mono();
+      const peers = new Map<string, PlacementPeer>();
+      for (const v of membership.view()) {
+        peers.set(v.name, { name: v.name, live: v.live, steppedBack: v.steppedBack, ceiling: ceilingOf(v.name), active: v.tftp + v.http + recent.count(v.name, now) });
+      }
+      const chosen = place(order, peers);
+      if (chosen === undefined || chosen === cfg.name) return undefined;
+      const p = byName.get(chosen)!;
+      return p.bootAddress ?? p.address;
+    },
+
+    proxyHooks() {
+      return { gate: pool.gate, ipxePriority: pool.ipxePriority, nextServer: pool.nextServer };
+    },
+
+    rank(mac, pins) {
+      const order = orderFor(mac.toLowerCase(), pins);
+      const live = membership.live();
+      return { order: [...order], owner: order.find((n) => live.has(n)) };
+    },
+
+    explain(facts, decision, via) {
+      const { v, order } = verdictFor(facts, decision, via, false);
+      return { ...v, order, priority: ipxePriorityForRank(v.rank) };
+    },
+
+    live() {
+      return [...membership.live()];
+    },
+
+    status() {
+      const now = clock.mono();
+      const view = membership.view();
+      const liveRows = view.filter((v) => v.live);
+      const shares = expectedShares(liveRows.map((v) => ({ name: v.name, weight: v.weight, steppedBack: v.steppedBack })));
+      const mismatches = membership.configMismatches();
+      return {
+        name: cfg.name,
+        instance,
+        listen: { address: bound.address, port: bound.port },
+        heartbeatMs: cfg.heartbeatMs,
+        deadAfterMs: cfg.heartbeatMs * cfg.deadAfter,
+        configHash,
+        configAgreement: { agree: mismatches.length === 0, mismatches },
+        live: liveRows.map((v) => v.name),
+        peers: view.map((v) => {
+          const p = byName.get(v.name)!;
+          return {
+            name: v.name, address: p.address, port: p.port, weight: v.weight, self: v.self, live: v.live,
+            health: v.health, tftp: v.tftp, http: v.http, bytesPerSec: v.bytesPerSec, steppedBack: v.steppedBack,
+            lastSeenMsAgo: v.lastSeen === undefined ? null : Math.round(now - v.lastSeen),
+            instance: v.self ? instance : (v.instance ?? null),
+            configAgrees: v.configAgrees ?? null,
+            expectedShare: shares.get(v.name) ?? 0,
+          };
+        }),
+        ownership: { expectedShare: shares.get(cfg.name) ?? 0, discovers: counts.discovers, owned: counts.owned },
+        takeovers: { total: Object.values(counts.takeovers).reduce((a, b) => a + b, 0), byReason: { ...counts.takeovers } },
+        heartbeats: { sent: counts.sent, received: counts.received, rejected: { ...counts.rejected } },
+        trackedAttempts: attempts.size,
+      };
+    },
+
+    async close(o = {}) {
+      if (closed) return;
+      if (o.goodbye ?? true) {
+        refreshSelf();
+        // Wait for the goodbye datagrams to leave before the socket goes.
+        await sendTo(others, 'leaving');
+      }
+      closed = true;
+      clearInterval(beat);
+      clearInterval(check);
+      await new Promise<void>((r) => sock.close(() => r()));
+    },
+  };
+  return pool;
+}
