@@ -616,8 +616,11 @@ export class StormClient {
   #rrqOptions(probe: boolean): OptionList {
     const t = this.model.tftp;
     const o: Array<readonly [string, string]> = [];
-    if (t.tsize && (probe || !t.sizeProbe)) o.push(['tsize', '0']);
+    const tsize = t.tsize && (probe || !t.sizeProbe);
+    // EDK2's size probe leads with tsize; iPXE writes blksize first
+    if (tsize && t.sizeProbe) o.push(['tsize', '0']);
     o.push(['blksize', String(t.blksize)]);
+    if (tsize && !t.sizeProbe) o.push(['tsize', '0']);
     if (t.windowsize !== undefined) o.push(['windowsize', String(t.windowsize)]);
     return o;
   }
