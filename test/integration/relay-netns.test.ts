@@ -67,7 +67,7 @@ const MAC_C = '02:10:00:00:00:0c';   // not listed → default
 const MAC_P = '02:10:00:00:00:0d';   // not a PXE client → Kea only
 
 function packets(): { hex: string[]; xid: Record<string, number> } {
-  const xid = { [MAC_A]: 0xa0000001, [MAC_W]: 0xa0000002, [MAC_C]: 0xa0000003, [MAC_P]: 0xa0000004 };
+  const xid: Record<string, number> = { [MAC_A]: 0xa0000001, [MAC_W]: 0xa0000002, [MAC_C]: 0xa0000003, [MAC_P]: 0xa0000004 };
   const hex = [MAC_A, MAC_W, MAC_C].map((mac) => Buffer.from(encode(discover({ kind: 'ovmf', mac }, { xid: xid[mac]! }))).toString('hex'));
   hex.push(Buffer.from(encode(discover({ kind: 'plain', mac: MAC_P }, { xid: xid[MAC_P]! }))).toString('hex'));
   return { hex, xid };
