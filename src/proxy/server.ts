@@ -31,6 +31,9 @@ export interface ProxyServerOptions {
    * send later, or null to hold back (another peer owns the client).
    */
   gate?: (o: Extract<Outcome, { kind: 'reply' }>, via: Via) => number | null;
+  /** Pool hooks, per client: iPXE 175.1 priority and next-server placement (see ResponderContext). */
+  ipxePriority?: ResponderContext['ipxePriority'];
+  nextServer?: ResponderContext['nextServer'];
 }
 
 export interface ProxyServer {
@@ -101,6 +104,8 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<ProxyS
   const handle = (sock: dgram.Socket, serverId: string, via: Via) => {
     const ctx: ResponderContext = { serverId: opts.address ?? serverId, mode: opts.mode, ports: { server: dhcpPort, client: clientPort } };
     if (opts.httpPort !== undefined) ctx.httpPort = opts.httpPort;
+    if (opts.ipxePriority !== undefined) ctx.ipxePriority = opts.ipxePriority;
+    if (opts.nextServer !== undefined) ctx.nextServer = opts.nextServer;
     return (msg: Buffer, rinfo: dgram.RemoteInfo): void => onPacket(sock, serverId, via, ctx, msg, rinfo);
   };
 
