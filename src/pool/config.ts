@@ -38,8 +38,11 @@ export const poolSchema = z
     maxTransfers: z.number().int().min(1).max(1_000_000).optional().default(64),
     /** accepted clock difference between peers for heartbeat timestamps */
     skewMs: z.number().int().min(1_000).max(600_000).optional().default(30_000),
-    /** DISCOVER `secs` at or above this is evidence an earlier attempt failed */
-    evidenceSecs: z.number().int().min(1).max(65535).optional().default(4),
+    /**
+     * DISCOVER `secs` at or above this is evidence an earlier attempt failed. Not lower than
+     * ~10: iPXE already sends secs 4 in its first DISCOVER (docs/firmware.md).
+     */
+    evidenceSecs: z.number().int().min(1).max(65535).optional().default(12),
     /** how many backups always send a late, ordered fallback offer to EDK2 (UEFI PXE) clients */
     fallbackOffers: z.number().int().min(0).max(8).optional().default(1),
     /** delay per rank for those EDK2 fallback offers (EDK2 collects offers for ~4 s) */
