@@ -15,6 +15,8 @@ import { createMetrics, type Metrics } from '../observe/metrics.ts';
 import { createLogger, type Logger } from '../observe/log.ts';
 import { ipxeScriptFor } from './ipxe-script.ts';
 import { VERSION } from '../version.ts';
+import { startPool, type Pool } from '../pool/peer.ts';
+import { createHash } from 'node:crypto';
 
 export interface ServeOptions {
   config: Config;
@@ -31,12 +33,21 @@ export interface App {
   metrics: Metrics;
   logger: Logger;
   proxy?: ProxyServer;
+  pool?: Pool;
   tftp?: TftpServer;
   http?: HttpServer;
   /** re-read the config file; on error keep the running config and say why */
   reload(): { ok: boolean; message: string };
   status(): unknown;
   close(): Promise<void>;
+}
+
+/** What every pool peer must agree on to answer a client alike: profiles, rules, host files. */
+export function policyDigest(config: Config): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify({ profiles: config.profiles, rules: config.rules, default: config.default }));
+  for (const e of config.hostEntries) h.update(`${e.mac.text}|${e.nextServer ?? ''}|${e.profile}\n`);
+  return h.digest('hex').slice(0, 32);
 }
 
 export async function serve(opts: ServeOptions): Promise<App> {
@@ -103,16 +114,33 @@ export async function serve(opts: ServeOptions): Promise<App> {
         config: config.source,
         proxyDhcp: { mode: config.server.proxyDhcp, addresses: app.proxy?.addresses ?? [] },
         tftp: app.tftp?.stats(),
-        http: app.http ? { port: app.http.port } : undefined,
+        http: app.http ? { port: app.http.port, active: app.http.active() } : undefined,
+        pool: app.pool?.status(),
       };
     },
     async close() {
+      // Leave the pool first: the others take over this peer's clients at once.
+      await app.pool?.close();
       await Promise.all([app.proxy?.close(), app.tftp?.close(), app.http?.close()]);
     },
   };
 
   try {
     const cache = createFileCache({ maxBytes: config.tftp.cacheBytes });
+    if (config.pool !== undefined) {
+      app.pool = await startPool({
+        config: config.pool,
+        registry: metrics.registry,
+        // Peers that would decide differently for a client must hear about it.
+        configExtra: policyDigest(config),
+        load: () => ({ tftp: app.tftp?.stats().activeTransfers ?? 0, http: app.http?.active() ?? 0, bytesPerSec: 0 }),
+        onEvent: (e) => {
+          if (e.type === 'error') logger.warn({ event: 'pool-error', err: e.error }, 'pool error');
+          else logger.info({ ...e, event: `pool-${e.type}` }, `pool: ${e.type}`);
+        },
+      });
+      logger.info({ event: 'listen', service: 'pool', name: app.pool.name, listen: app.pool.listen }, 'pool heartbeats listening');
+    }
     if (config.server.proxyDhcp !== 'off') {
       const p: Parameters<typeof startProxyServer>[0] = { mode: config.server.proxyDhcp, decide: decideNow, onOutcome, onError: (err) => logger.warn({ err }, 'proxydhcp socket error') };
       if (config.server.interface !== undefined) p.interface = config.server.interface;
@@ -120,6 +148,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
       if (opts.listen !== undefined) p.listen = opts.listen;
       if (opts.ports !== undefined) p.ports = opts.ports;
       if (config.http.enabled) p.httpPort = config.http.port;
+      if (app.pool) Object.assign(p, app.pool.proxyHooks());
       app.proxy = await startProxyServer(p);
       logger.info({ event: 'listen', service: 'proxydhcp', mode: config.server.proxyDhcp, addresses: app.proxy.addresses, ports: app.proxy.ports }, 'ProxyDHCP listening');
     }

@@ -11,6 +11,10 @@ import { respondToPacket, STANDARD_PORTS } from '../proxy/responder.ts';
 import { decide } from '../policy/policy.ts';
 import { parseDhcp } from '../dhcp/packet.ts';
 import { clientFacts } from '../dhcp/facts.ts';
+import { relayCommand } from './relay.ts';
+import { snippetCommand } from './snippet.ts';
+import { stormCommand } from './storm.ts';
+import { formatStatus, type StatusView } from './status.ts';
 
 function loadOrExit(path: string | undefined): Config {
   if (path === undefined) return structuredClone(EMBEDDED_DEFAULT);
@@ -128,5 +132,26 @@ program
       process.stdout.write(`\nno offer: ${o2.reason} (${o2.detail})\n`);
     }
   });
+
+program
+  .command('status')
+  .description('show a running server: pool peers, health, load, ownership share, takeovers, config agreement')
+  .option('--url <url>', 'the server HTTP address', 'http://127.0.0.1:8080')
+  .option('--json', 'print the raw /status JSON')
+  .action(async (o: { url: string; json?: boolean }) => {
+    let body: unknown;
+    try {
+      const res = await fetch(new URL('/status', o.url), { signal: AbortSignal.timeout(3000) });
+      body = await res.json();
+    } catch (err) {
+      process.stderr.write(`pxepool status: cannot read ${o.url}/status: ${(err as Error).message}\n`);
+      process.exit(1);
+    }
+    process.stdout.write(o.json ? JSON.stringify(body, null, 2) + '\n' : formatStatus(body as StatusView));
+  });
+
+program.addCommand(relayCommand);
+program.addCommand(snippetCommand);
+program.addCommand(stormCommand);
 
 await program.parseAsync(process.argv);

@@ -185,7 +185,16 @@ function issueToErrors(issue: z.core.$ZodIssue, loc: Locator): ConfigError[] {
       return [loc.error(path, `expected ${allowed}, found ${found}`, { found, allowed })];
     }
     case 'too_small':
-      return [loc.error(path, `expected at least ${String(issue.minimum)} entry, found ${Array.isArray(input) ? 'an empty list' : describeValue(input)}`, { found: 'an empty list', allowed: 'a non-empty list' })];
+    case 'too_big': {
+      // zod says "expected string to have >=16 characters"; say it with the value we found.
+      const found = Array.isArray(input) ? (input.length === 0 ? 'an empty list' : `${input.length} entries`) : describeValue(input);
+      const bound = issue.code === 'too_small' ? `at least ${String(issue.minimum)}` : `at most ${String(issue.maximum)}`;
+      const one = Number(issue.code === 'too_small' ? issue.minimum : issue.maximum) === 1;
+      const unit = issue.origin === 'string' ? (one ? ' character' : ' characters') : issue.origin === 'array' ? (one ? ' entry' : ' entries') : '';
+      const allowed = issue.origin === 'number' || issue.origin === 'int' || issue.origin === 'bigint' ? `a number ${bound}` : `${bound}${unit}`;
+      const why = issue.message.startsWith('Too ') || issue.message.startsWith('Invalid') ? '' : ` (${issue.message})`;
+      return [loc.error(path, `expected ${allowed}, found ${found}${why}`, { found, allowed })];
+    }
     default:
       return [loc.error(path, `${issue.message}, found ${describeValue(input)}`)];
   }

@@ -3,6 +3,8 @@
 // turn every issue into a message a person can act on without reading this file.
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { poolSchema } from '../pool/config.ts';
+import { relaySchema } from '../relay/config.ts';
 import type { FirmwareType } from '../dhcp/facts-types.ts';
 import {
   type Cidr, type MacPattern, isIpv4, parseCidr, parseMacPattern, parseSize, parseUuid, suggest,
@@ -212,8 +214,8 @@ export const configSchema = z.strictObject({
   hostFiles: z.array(hostFileSchema).optional().default([]),
   default: text('a profile name or ignore').optional(),
   // Owned by the pool and relay modules; accepted here so a config naming them still loads.
-  pool: z.object({}).passthrough().optional(),
-  relay: z.object({}).passthrough().optional(),
+  pool: poolSchema.optional(),
+  relay: relaySchema.optional(),
 });
 
 /** The config file as parsed, before cross-checks and host files. */

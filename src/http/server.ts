@@ -20,12 +20,17 @@ export interface HttpServerOptions {
 
 export interface HttpServer {
   port: number;
+  /** requests in progress (boot file downloads, mostly): the pool's load signal */
+  active(): number;
   close(): Promise<void>;
 }
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
   const { metrics } = opts;
+  let active = 0;
   const server = http.createServer((req, res) => {
+    active++;
+    res.on('close', () => { active--; });
     res.on('finish', () => metrics.httpRequests.inc({ code: String(res.statusCode) }));
     handle(req, res).catch((err: Error) => {
       opts.onError?.(err);
@@ -83,6 +88,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   server.on('error', (err) => opts.onError?.(err));
   return {
     port: (server.address() as AddressInfo).port,
+    active: () => active,
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();

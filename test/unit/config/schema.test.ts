@@ -36,10 +36,13 @@ test('partial sections keep the other defaults', () => {
   assert.equal(config.server.proxyDhcp, '4011-only');
 });
 
-test('pool and relay sections are accepted as given', () => {
-  const { config } = load('pool:\n  secret: abc\n  peers: [a, b]\nrelay:\n  upstream: 10.0.0.1\n');
-  assert.deepEqual(config.pool, { secret: 'abc', peers: ['a', 'b'] });
-  assert.deepEqual(config.relay, { upstream: '10.0.0.1' });
+test('pool and relay sections are validated and get their defaults', () => {
+  const { config } = load('pool:\n  name: a\n  secret: 0123456789abcdef\n  peers:\n    - { name: a, address: 10.0.0.1 }\n    - { name: b, address: 10.0.0.2, weight: 2 }\nrelay:\n  dhcpServers: [10.0.0.9]\n');
+  assert.equal(config.pool?.heartbeatMs, 500);
+  assert.equal(config.pool?.peers[0]?.port, 4012);
+  assert.equal(config.pool?.peers[1]?.weight, 2);
+  assert.deepEqual(config.relay?.dhcpServers, ['10.0.0.9']);
+  assert.equal(config.relay?.maxHops, 4);
 });
 
 test('the embedded default boots every firmware and loads cleanly', () => {
