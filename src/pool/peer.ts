@@ -15,7 +15,7 @@ import { type PoolConfig, type PoolPeerConfig, poolConfigHash, poolMembers } fro
 import { AttemptTracker, type ClientKind, gateDecision, type GateReason, type GateVerdict, ipxePriorityForRank, isTakeover, liveRank } from './gate.ts';
 import { encodeHeartbeat, type Health, HeartbeatVerifier, type RejectReason } from './heartbeat.ts';
 import { type MemberEvent, Membership } from './membership.ts';
-import { place, type PlacementPeer, RecentPlacements } from './placement.ts';
+import { place, placementOrder, type PlacementPeer, RecentPlacements } from './placement.ts';
 import { expectedShares, rankPeers } from './ranking.ts';
 
 type BootDecision = Extract<Decision, { action: 'boot' }>;
@@ -355,7 +355,7 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
       for (const v of membership.view()) {
         peers.set(v.name, { name: v.name, live: v.live, steppedBack: v.steppedBack, ceiling: ceilingOf(v.name), active: v.tftp + v.http + recent.count(v.name, now) });
       }
-      const chosen = place(order, peers);
+      const chosen = place(placementOrder(order, cfg.name, membership.live()), peers);
       if (chosen === undefined || chosen === cfg.name) return undefined;
       const p = byName.get(chosen)!;
       return p.bootAddress ?? p.address;

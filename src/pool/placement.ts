@@ -39,6 +39,19 @@ export function place(order: readonly string[], peers: ReadonlyMap<string, Place
 }
 
 /**
+ * The peers a backup may name for files: itself and those ranked after it. A backup offers
+ * only because the better-ranked peers failed this client or may fail it (EDK2's fallback
+ * offer, which EDK2 uses exactly when the owner went silent); sending the client's 4011 request
+ * and files back to one of them would fail the same way. The owner keeps the whole order.
+ */
+export function placementOrder(order: readonly string[], self: string, live: ReadonlySet<string>): readonly string[] {
+  const at = order.indexOf(self);
+  if (at <= 0) return order;
+  if (!order.slice(0, at).some((n) => live.has(n))) return order;
+  return order.slice(at);
+}
+
+/**
  * Clients we named a peer for recently: the peer's next heartbeat cannot show them yet (they
  * start their transfer a moment after the offer), so they count as its load for a short while.
  */
