@@ -6,7 +6,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { createFileCache, type FileCache, type OpenedFile } from '../files/cache.ts';
-import { isNotFound, openBootRoot, type BootRoot } from '../files/root.ts';
+import { isNotFound, openBootRoot, type BootRoot, type ResolveResult } from '../files/root.ts';
 import { negotiate } from './options.ts';
 import { ERR, OP, encodeError, encodeOack, parsePacket, type RequestPacket } from './packet.ts';
 import { chunkedSource, memorySource, netasciiEncoder, netasciiSize } from './source.ts';
@@ -105,6 +105,13 @@ type Live = {
   idleNeeds: number;
 };
 
+const literalLookup = ((address: string, _opts: unknown, cb: (err: Error | null, a: string, f: number) => void) => {
+  cb(null, address, address.includes(':') ? 6 : 4);
+}) as unknown as NonNullable<dgram.SocketOptions['lookup']>;
+
+const RESOLVE_TTL_MS = 1000;
+const RESOLVE_MAX = 4096;
+
 // Chunk sizes for disk-streamed and netascii sources: at least this, and at least two windows,
 // so a rollback of one window never lands in a chunk already released.
 const MIN_CHUNK = 256 * 1024;
@@ -119,6 +126,28 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   const maxRtoMs = opts.maxRtoMs ?? 4000;
   const log = opts.logger;
   const root: BootRoot = await openBootRoot(opts.root);
+  // A boot storm asks for the same few names hundreds of times within a second. Each resolution
+  // is a realpath and a stat on the libuv thread pool (4 threads), so 500 RRQs queue ~1000 pool
+  // jobs and the last client waits for all of them. Successful resolutions are reused for a
+  // second (concurrent misses share one), which makes a storm's hot path free of pool hops.
+  // Confinement is unaffected: the reused answer is a real path that was inside the root; a file
+  // replaced or a symlink swapped is seen at most RESOLVE_TTL_MS late.
+  const resolved = new Map<string, { at: number; result: Promise<ResolveResult> }>();
+  const resolveCached = (name: string): Promise<ResolveResult> => {
+    const now = performance.now();
+    const hit = resolved.get(name);
+    if (hit && now - hit.at < RESOLVE_TTL_MS) return hit.result;
+    if (resolved.size >= RESOLVE_MAX) resolved.clear();
+    const result = root.resolve(name);
+    resolved.set(name, { at: now, result });
+    void result.then(
+      (r) => {
+        if (!r.ok && resolved.get(name)?.result === result) resolved.delete(name);
+      },
+      () => resolved.delete(name),
+    );
+    return result;
+  };
   const cache = opts.cache ?? createFileCache(opts.cacheBytes !== undefined ? { maxBytes: opts.cacheBytes } : {});
 
   const live = new Map<string, Live>();
@@ -259,7 +288,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   }
 
   async function setup(t: Live, p: RequestPacket): Promise<void> {
-    const resolved = await root.resolve(p.filename);
+    const resolved = await resolveCached(p.filename);
     if (t.finished) return;
     if (!resolved.ok) {
       log?.debug({ client: t.clientAddress, file: p.filename, reason: resolved.reason }, 'tftp refused');
@@ -301,7 +330,8 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       t.fetch = src.fetch;
     }
 
-    const sock = dgram.createSocket({ type: family });
+    // Replies always go to an IP literal: skip dns.lookup, whose callback costs a nextTick per datagram.
+    const sock = dgram.createSocket({ type: family, lookup: literalLookup });
     await new Promise<void>((resolve, reject) => {
       sock.once('error', reject);
       sock.bind({ port: 0, address: host }, () => {
@@ -374,7 +404,10 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       () => {
         t.timer = null;
         t.timerAt = Infinity;
-        feed(t, { type: 'tick' });
+        // Timers run before the poll phase: after a busy loop iteration, ACKs already waiting in
+        // the socket would otherwise be read only after a needless retransmission. setImmediate
+        // lets the poll phase deliver them first.
+        setImmediate(() => feed(t, { type: 'tick' }));
       },
       Math.max(0, Math.ceil(at - performance.now())),
     );

@@ -22,7 +22,12 @@ export type TransferParams = {
   maxRtoMs: number;
   /** timer before any RTT sample of this transfer; default min(1000, maxRtoMs) */
   initialRtoMs?: number;
-  /** floor of the adaptive timer, so a jittery client is not flooded; default 50 */
+  /**
+   * floor of the adaptive timer; default 10. Each block lost at the end of a window (and every lost
+   * block in lock-step) costs one timer, so on a LAN whose round trip is well under a millisecond a
+   * high floor dominates the transfer time at loss; the estimator, Karn's rule and backoff keep a
+   * slow or jittery client from being flooded.
+   */
   minRtoMs?: number;
   /** timeouts in a row without progress before giving up; default 8 */
   maxRetries?: number;
@@ -53,6 +58,10 @@ export type TransferState = Readonly<{
   srtt: number | null;
   rttvar: number;
   deadline: number;
+  /** when the current window (or lone block) was last sent */
+  windowAt: number;
+  /** whether a duplicate ACK already pulled the deadline of the current window in */
+  dupHastened: boolean;
   /** one outstanding RTT measurement: first transmission of `block` at `at` */
   sample: Readonly<{ block: number; at: number }> | null;
   startedAt: number;
@@ -83,7 +92,7 @@ type Draft = { -readonly [K in keyof TransferState]: TransferState[K] };
 
 export function startTransfer(params: TransferParams, now: number, source: BlockSource): StepResult {
   const maxRto = Math.max(1, params.maxRtoMs);
-  const minRto = Math.min(params.minRtoMs ?? 50, maxRto);
+  const minRto = Math.min(params.minRtoMs ?? 10, maxRto);
   const initialRto = Math.min(Math.max(params.initialRtoMs ?? 1000, minRto), maxRto);
   const s: Draft = {
     phase: params.oack ? 'oack' : 'data',
@@ -104,6 +113,8 @@ export function startTransfer(params: TransferParams, now: number, source: Block
     srtt: null,
     rttvar: 0,
     deadline: now + initialRto,
+    windowAt: now,
+    dupHastened: false,
     sample: null,
     startedAt: now,
     packetsSent: 0,
@@ -177,7 +188,21 @@ function onAck(state: TransferState, wire: number, now: number, source: BlockSou
   if (delta === 0) {
     // Duplicate ACK: never resend on it. Answering duplicates with data is what turns one delayed
     // packet into the Sorcerer's Apprentice's doubled stream; our own timer covers real loss.
-    return { state: { ...state, duplicateAcks: state.duplicateAcks + 1 }, actions: [] };
+    // In a window it may also mean the first block of the window was lost (the client re-ACKs
+    // the last in-order block at a gap): then the window's own ACK will not come, so pull the
+    // timer in to one measured round trip after the window left. A duplicate caused by a
+    // duplicated DATA instead is followed by the real ACK within that round trip, and the timer
+    // path keeps backoff and retry limits, so this never adds traffic on its own.
+    const s: Draft = { ...state, duplicateAcks: state.duplicateAcks + 1 };
+    if (s.phase === 'data' && s.windowsize > 1 && s.sent > s.acked && s.srtt !== null && !s.dupHastened) {
+      const at = s.windowAt + 1.5 * s.srtt + 1;
+      s.dupHastened = true;
+      if (at < s.deadline) {
+        s.deadline = at;
+        return { state: s, actions: [{ type: 'setTimer', at }] };
+      }
+    }
+    return { state: s, actions: [] };
   }
   const n = state.acked + delta;
   if (n > state.sent) return { state, actions: [] }; // a block we never sent: stale or bogus
@@ -277,5 +302,7 @@ function sendRange(
     actions.push({ type: 'send', parts: [encodeDataHeader(b & 0xffff), data] });
   }
   s.deadline = now + s.rto;
+  s.windowAt = now;
+  s.dupHastened = false;
   actions.push({ type: 'setTimer', at: s.deadline });
 }

@@ -490,3 +490,64 @@ test('rollover with windows straddling the wrap', () => {
   assert.ok(r.ok, r.reason);
   assert.equal(r.hash, createHash('sha256').update(file).digest('hex'));
 });
+
+// Retransmission timer at loss: what a lost block costs once the round trip is known.
+const timerOf = (r: StepResult) => r.actions.flatMap((a) => (a.type === 'setTimer' ? [a.at] : []));
+
+test('the adaptive timer floor defaults to 10 ms: a lost block on a fast LAN costs milliseconds, not a second', () => {
+  const src = memorySource(fileOf(20 * 512));
+  let r = startTransfer({ blksize: 512, windowsize: 1, oack: null, maxRtoMs: 4000 }, 0, src);
+  assert.equal(r.state.minRto, 10);
+  assert.equal(r.state.rto, 1000, 'no sample yet: the initial timer');
+  r = step(r.state, { type: 'ack', block: 1 }, 0.2, src); // a 0.2 ms round trip
+  assert.equal(r.state.rto, 10, 'floor, not srtt + 4·rttvar = 0.6 ms');
+  // Block 2 is lost: the timer resends it 10 ms later, and backs off if that is lost too.
+  const t = step(r.state, { type: 'tick' }, 0.2 + 10, src);
+  assert.deepEqual(dataBlocks(t), [2]);
+  assert.equal(t.state.rto, 20);
+  // An explicit floor and the negotiated timeout ceiling still bound it.
+  const slow = startTransfer({ blksize: 512, windowsize: 1, oack: null, maxRtoMs: 5, minRtoMs: 50 }, 0, src);
+  assert.equal(slow.state.minRto, 5);
+  assert.ok(slow.state.rto <= 5);
+});
+
+function windowAfterAck(src: BlockSource) {
+  // Window 1-4 acknowledged after 2 ms: srtt = 2 ms. Window 5-8 leaves at t = 2.
+  let r = startTransfer({ blksize: 512, windowsize: 4, oack: null, maxRtoMs: 4000 }, 0, src);
+  r = step(r.state, { type: 'ack', block: 4 }, 2, src);
+  assert.deepEqual(dataBlocks(r), [5, 6, 7, 8]);
+  assert.equal(r.state.srtt, 2);
+  return r;
+}
+
+test('windowed: a duplicate ACK (first block of the window lost) pulls the timer in to one round trip', () => {
+  const src = memorySource(fileOf(64 * 512));
+  const r = windowAfterAck(src);
+  const normal = r.state.deadline;
+  // Block 5 lost; the client saw 6 and re-ACKs 4.
+  const d = step(r.state, { type: 'ack', block: 4 }, 2.5, src);
+  assert.deepEqual(dataBlocks(d), [], 'no data sent on a duplicate: no Sorcerer\'s Apprentice');
+  const at = 2 + 1.5 * 2 + 1;
+  assert.deepEqual(timerOf(d), [at]);
+  assert.ok(at < normal);
+  // A second duplicate of the same window changes nothing.
+  assert.deepEqual(step(d.state, { type: 'ack', block: 4 }, 2.6, src).actions, []);
+  // The timer then resends the window from the gap.
+  const t = step(d.state, { type: 'tick' }, at, src);
+  assert.deepEqual(dataBlocks(t), [5, 6, 7, 8]);
+});
+
+test('windowed: a duplicate ACK from duplicated DATA is followed by the real ACK, nothing is resent', () => {
+  const src = memorySource(fileOf(64 * 512));
+  const r = windowAfterAck(src);
+  const d = step(r.state, { type: 'ack', block: 4 }, 2.1, src);
+  // The window's own ACK arrives within the round trip: next window, timer back to normal.
+  const a = step(d.state, { type: 'ack', block: 8 }, 4, src);
+  assert.deepEqual(dataBlocks(a), [9, 10, 11, 12]);
+  assert.equal(a.state.retransmits, 0);
+  assert.ok(a.state.deadline >= 4 + a.state.minRto);
+  // Lock-step ignores duplicates entirely, as before.
+  let l = startTransfer({ blksize: 512, windowsize: 1, oack: null, maxRtoMs: 4000 }, 0, src);
+  l = step(l.state, { type: 'ack', block: 1 }, 2, src);
+  assert.deepEqual(step(l.state, { type: 'ack', block: 1 }, 2.5, src).actions, []);
+});
