@@ -576,11 +576,13 @@ export class StormClient {
         this.stats.failovers++;
         return this.#tryBootServer(now, next);
       }
-      return this.#fail(now, 'no answer from boot server on 4011');
+      // The boot option failed like a dead transfer does: firmware set to retry network boot
+      // starts over from DISCOVER (seen in the pool lab when the only boot servers offered died).
+      return this.#transferDied(now, 'no answer from boot server on 4011');
     }
     // iPXE gives up on the ProxyDHCP request and goes on with what the offer said, if anything
     if (o.menu === undefined && o.file !== '') return this.#startBootFile(now, o.file, o.siaddr !== ZERO ? o.siaddr : o.server);
-    return this.#fail(now, 'no answer from boot server on 4011');
+    return this.#transferDied(now, 'no answer from boot server on 4011');
   }
 
   #onAck(now: number, p: DhcpPacket, from: string): Action[] {

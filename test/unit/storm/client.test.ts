@@ -363,3 +363,28 @@ test('relay mode puts giaddr and hops in the DISCOVER; forceBroadcast sets the f
   assert.equal(d.hops, 1);
   assert.equal(d.flags & 0x8000, 0x8000);
 });
+
+test('every boot server silent on 4011: the boot attempt restarts from DISCOVER like a dead transfer, counted', () => {
+  // EDK2 whose only BINL offers came from peers that died before its 4011 request
+  const c = client('efi', { maxRestarts: 1 });
+  const d = request(c, c.start(0));
+  c.onDhcp(5, reply(d, { server: '10.0.0.1', dhcp: true }), '10.0.0.1');
+  c.onDhcp(6, reply(d, { server: '10.0.0.7', siaddr: '10.0.0.7' }), '10.0.0.7');
+  let a = c.onTimer(4000);
+  assert.equal(c.phase, 'request');
+  const xid0 = c.xid;
+  for (let i = 0; i < 6 && c.phase === 'request'; i++) a = c.onTimer(timerOf(a)!);
+  assert.equal(c.phase, 'discover');
+  assert.equal(c.stats.restarts, 1);
+  assert.equal(c.stats.restartReason, 'no answer from boot server on 4011');
+  assert.notEqual(c.xid, xid0);
+  assert.equal(sent(a, 'dhcp-send').length, 1, 'a fresh DISCOVER');
+  // out of restarts, the same silence fails the client
+  const d2 = request(c, a);
+  c.onDhcp(14005, reply(d2, { server: '10.0.0.1', dhcp: true }), '10.0.0.1');
+  c.onDhcp(14006, reply(d2, { server: '10.0.0.7', siaddr: '10.0.0.7' }), '10.0.0.7');
+  a = c.onTimer(timerOf(a)!);
+  for (let i = 0; i < 6 && c.phase === 'request'; i++) a = c.onTimer(timerOf(a)!);
+  assert.equal(c.phase, 'failed');
+  assert.match(c.stats.failure ?? '', /out of restarts \(no answer from boot server on 4011\)/);
+});
