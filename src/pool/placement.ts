@@ -39,16 +39,17 @@ export function place(order: readonly string[], peers: ReadonlyMap<string, Place
 }
 
 /**
- * The peers a backup may name for files: itself and those ranked after it. A backup offers
- * only because the better-ranked peers failed this client or may fail it (EDK2's fallback
- * offer, which EDK2 uses exactly when the owner went silent); sending the client's 4011 request
- * and files back to one of them would fail the same way. The owner keeps the whole order.
+ * The peers a peer may name for files. The owner (first live in the order) places over the
+ * whole order. A backup — a better-ranked peer is still live on our table — offers only because
+ * that peer failed this client or may fail it (EDK2's fallback offer, used exactly when the
+ * owner went silent), and the one peer it knows to be alive right now is itself: a peer that
+ * died in the last ~1.75 s still looks live with its last load. So it names itself.
  */
 export function placementOrder(order: readonly string[], self: string, live: ReadonlySet<string>): readonly string[] {
   const at = order.indexOf(self);
   if (at <= 0) return order;
   if (!order.slice(0, at).some((n) => live.has(n))) return order;
-  return order.slice(at);
+  return [self];
 }
 
 /**
