@@ -1,0 +1,225 @@
+// The pool's namespace topology, shared by test/integration/pool-lab.test.ts and bench/pool.ts:
+// one segment with Kea (site DHCP, no PXE options), N pxepool peers each in its own namespace
+// with a `pool:` section, and a client namespace holding one address per simulated client so
+// per-client-IP TFTP limits behave as with real machines. Runs `pxepool storm` in segment mode
+// inside the client namespace. Everything lives in Lab namespaces and goes with lab.destroy().
+
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Lab, type Host, runOk } from './netns.ts';
+import { startKea } from './services.ts';
+import { MAIN, startServe, type ServeProc } from './serve-proc.ts';
+import { rankPeers } from '../../src/pool/ranking.ts';
+import type { StormResult } from '../../src/storm/run.ts';
+
+export const SECRET = 'pool-lab-shared-secret-0123456789';
+export const MiB = 1 << 20;
+const NET = '10.77.0.0/16';
+/** client i gets CLIENT_BASE + i + 1: 10.77.100.1 … (up to 10.77.199.x) */
+export const CLIENT_BASE = '10.77.100.0';
+
+export interface Peer {
+  name: string;
+  address: string;
+  host: Host;
+  cfgFile: string;
+  serve: ServeProc | undefined;
+  /** every log line of every instance, in order (a restarted peer appends) */
+  logs: Record<string, unknown>[];
+}
+
+export interface PoolLab {
+  lab: Lab;
+  client: Host;
+  peers: Peer[];
+  root: string;
+  ownerOf(mac: string): string;
+  orderOf(mac: string): string[];
+  peerByAddress(addr: string): Peer | undefined;
+  startPeer(p: Peer): Promise<void>;
+  status(p: Peer): Promise<PeerStatusView>;
+  metrics(p: Peer): Promise<string>;
+  storm(args: string[], o: { timeLimitS: number; onStart?: () => void }): Promise<{ code: number | null; result: StormResult; stderr: string }>;
+  /** waits until every running peer lists `n` live peers */
+  waitLive(n: number, timeoutMs: number): Promise<number>;
+  /** sends one forged heartbeat (wrong secret) from the client namespace to a peer */
+  forgeHeartbeat(to: Peer, asPeer: string): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+export interface PeerStatusView {
+  pool: { live: string[]; peers: { name: string; steppedBack: boolean; health: string; tftp: number }[]; ownership: { discovers: number; owned: number; expectedShare: number }; takeovers: { total: number; byReason: Record<string, number> }; heartbeats: { rejected: Record<string, number> } };
+  tftp: { transfersOk: number; activeTransfers: number };
+}
+
+function peerConfig(root: string, name: string, peers: { name: string; address: string }[], tftpMaxTransfers: number): string {
+  return `
+root: ${root}
+server:
+  name: ${name}
+tftp:
+  maxTransfers: ${tftpMaxTransfers}
+profiles:
+  lab:
+    bios: pxelinux.0
+    efiX64: bootx64.efi
+default: lab
+pool:
+  name: ${name}
+  secret: "${SECRET}"
+  bind: ${peers.find((p) => p.name === name)!.address}
+  peers:
+${peers.map((p) => `    - { name: ${p.name}, address: ${p.address} }`).join('\n')}
+`;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function createPoolLab(o: { peers?: number; clients: number; tftpMaxTransfers?: number }): Promise<PoolLab> {
+  const nPeers = o.peers ?? 3;
+  const lab = await Lab.create();
+  try {
+    const dhcp = await lab.addHost('dhcp', { address: '10.77.1.1/16' });
+    const defs = Array.from({ length: nPeers }, (_, i) => ({ name: `pxe-${String.fromCharCode(97 + i)}`, address: `10.77.1.${11 + i}` }));
+    const peerHosts: Host[] = [];
+    for (const d of defs) peerHosts.push(await lab.addHost(d.name, { address: `${d.address}/16` }));
+    // the default route lets the storm's 255.255.255.255 broadcast leave
+    const client = await lab.addHost('client', { address: '10.77.1.50/16', gateway: '10.77.1.254' });
+    // One address per simulated client, added in one `ip -batch` run (1,000 single `ip` calls take seconds).
+    const base = 100 << 8;
+    const batch = Array.from({ length: o.clients }, (_, i) => {
+      const v = base + i + 1;
+      return `addr add 10.77.${v >> 8}.${v & 255}/16 dev eth0`;
+    }).join('\n') + '\n';
+    const batchFile = join(lab.tmpDir, 'client-addrs.batch');
+    writeFileSync(batchFile, batch);
+    await runOk('ip', ['-n', client.ns, '-batch', batchFile], { timeoutMs: 60_000 });
+    // Neighbour tables sized for a segment of a thousand machines; the defaults start evicting at 512.
+    for (const h of [...peerHosts, client, dhcp]) {
+      await runOk('sysctl', ['-q', '-w', 'net.ipv4.neigh.default.gc_thresh1=4096', 'net.ipv4.neigh.default.gc_thresh2=8192', 'net.ipv4.neigh.default.gc_thresh3=16384'], { ns: h.ns }).catch(() => undefined);
+    }
+    await startKea(lab, dhcp, { subnet: NET, rangeStart: '10.77.200.1', rangeEnd: '10.77.239.254', router: '10.77.1.254' });
+
+    const root = join(lab.tmpDir, 'boot');
+    mkdirSync(root);
+    const nbp = Buffer.alloc(MiB);
+    for (let i = 0; i < nbp.length; i++) nbp[i] = (i * 131 + 7) & 255;
+    writeFileSync(join(root, 'pxelinux.0'), nbp);
+    writeFileSync(join(root, 'bootx64.efi'), nbp);
+
+    const peers: Peer[] = defs.map((d, i) => {
+      const cfgFile = join(lab.tmpDir, `${d.name}.yaml`);
+      writeFileSync(cfgFile, peerConfig(root, d.name, defs, o.tftpMaxTransfers ?? 1000));
+      return { name: d.name, address: d.address, host: peerHosts[i]!, cfgFile, serve: undefined, logs: [] };
+    });
+    const rankInput = defs.map((d) => ({ name: d.name, weight: 1 }));
+    const running = (): Peer[] => peers.filter((p) => p.serve !== undefined && p.serve.proc.exitCode === null && p.serve.proc.signalCode === null);
+
+    const curl = async (p: Peer, path: string): Promise<string> => runOk('curl', ['-sf', '--max-time', '3', `http://${p.address}:8080${path}`], { ns: p.host.ns, timeoutMs: 5000 });
+
+    const pl: PoolLab = {
+      lab, client, peers, root,
+      ownerOf: (mac) => rankPeers(mac.toLowerCase(), rankInput)[0]!,
+      orderOf: (mac) => rankPeers(mac.toLowerCase(), rankInput),
+      peerByAddress: (a) => peers.find((p) => p.address === a),
+      async startPeer(p) {
+        const s = await startServe(['--config', p.cfgFile], { ns: p.host.ns, readyTimeoutMs: 15_000 });
+        // share one array across restarts: the ServeProc's own array is per instance
+        const own = s.logs;
+        const pushOrig = own.push.bind(own);
+        own.push = (...items: Record<string, unknown>[]): number => {
+          p.logs.push(...items);
+          return pushOrig(...items);
+        };
+        p.logs.push(...own);
+        p.serve = s;
+      },
+      async status(p) {
+        return JSON.parse(await curl(p, '/status')) as PeerStatusView;
+      },
+      metrics: (p) => curl(p, '/metrics'),
+      async waitLive(n, timeoutMs) {
+        const t0 = Date.now();
+        for (let i = 0; i < Math.ceil(timeoutMs / 100) + 1; i++) {
+          const rs = running();
+          const views = await Promise.all(rs.map((p) => pl.status(p).catch(() => undefined)));
+          if (rs.length > 0 && views.every((v) => v !== undefined && v.pool.live.length === n)) return Date.now() - t0;
+          if (Date.now() - t0 > timeoutMs) break;
+          await sleep(100);
+        }
+        throw new Error(`not every running peer saw ${n} live within ${timeoutMs} ms`);
+      },
+      storm(args, so) {
+        // Its own process in the client namespace (a process cannot enter one itself), bounded twice:
+        // storm's --time-limit, and a kill a little later in case the process itself hangs.
+        const full = ['netns', 'exec', client.ns, process.execPath, MAIN, 'storm', '--interface', 'eth0', '--client-net', CLIENT_BASE,
+          '--time-limit', String(so.timeLimitS), '--no-progress', '--json', '--per-client', ...args];
+        return new Promise((resolve, reject) => {
+          const child = spawn('ip', full, { stdio: ['ignore', 'pipe', 'pipe'] });
+          let out = '';
+          let err = '';
+          child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+          child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
+          const killer = setTimeout(() => child.kill('SIGKILL'), (so.timeLimitS + 20) * 1000);
+          child.on('spawn', () => so.onStart?.());
+          child.on('exit', (code) => {
+            clearTimeout(killer);
+            try {
+              resolve({ code, result: JSON.parse(out) as StormResult, stderr: err });
+            } catch {
+              reject(new Error(`storm printed no JSON (exit ${code}):\n${out.slice(0, 2000)}\n${err.slice(0, 4000)}`));
+            }
+          });
+        });
+      },
+      async forgeHeartbeat(to, asPeer) {
+        const { encodeHeartbeat } = await import('../../src/pool/heartbeat.ts');
+        const bytes = encodeHeartbeat({
+          peer: asPeer, instance: 'f'.repeat(32), seq: 1, ts: Date.now(), health: 'leaving',
+          tftp: 0, http: 0, bytesPerSec: 0, weight: 1, configHash: '0'.repeat(32),
+        }, 'not-the-pool-secret-at-all-0000');
+        // Sent from inside the segment (the client namespace), as an attacker on the LAN would.
+        const code = `const d=await import('node:dgram');const s=d.createSocket('udp4');s.send(Buffer.from('${Buffer.from(bytes).toString('hex')}','hex'),4012,'${to.address}',()=>s.close());`;
+        await runOk(process.execPath, ['--input-type=module', '-e', code], { ns: client.ns, timeoutMs: 10_000 });
+      },
+      async destroy() {
+        await Promise.all(peers.map(async (p) => {
+          if (p.serve !== undefined) {
+            p.serve.proc.kill('SIGCONT');
+            await p.serve.stop();
+          }
+        }));
+        await lab.destroy();
+      },
+    };
+    return pl;
+  } catch (e) {
+    await lab.destroy();
+    throw e;
+  }
+}
+
+/** Extra time per client between two runs of the same seeded storm (same MAC and family per index). */
+export function pctl(values: number[], q: number): number | null {
+  const v = [...values].sort((a, b) => a - b);
+  return v.length === 0 ? null : v[Math.min(v.length - 1, Math.ceil(q * v.length) - 1)]!;
+}
+
+/** The offers each peer sent on port 67, per client MAC, from its JSON log (answers that were held back are not logged as answers). */
+export function offersByMac(peers: Peer[], fromIndex: Map<string, number> = new Map()): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const p of peers) {
+    for (const l of p.logs.slice(fromIndex.get(p.name) ?? 0)) {
+      if (l.event !== 'answer' || l.port !== 67 || typeof l.mac !== 'string') continue;
+      const a = out.get(l.mac) ?? [];
+      a.push(p.name);
+      out.set(l.mac, a);
+    }
+  }
+  return out;
+}
+
+export function logMarks(peers: Peer[]): Map<string, number> {
+  return new Map(peers.map((p) => [p.name, p.logs.length]));
+}
