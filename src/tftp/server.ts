@@ -98,7 +98,7 @@ type Live = {
   source: BlockSource | null;
   fetch: ((offset: number, length: number) => Promise<void>) | null;
   state: TransferState | null;
-  timer: NodeJS.Timeout | null;
+  /** deadline the machine asked to be ticked at; Infinity when none */
   timerAt: number;
   finished: boolean;
   /** `need` actions answered without the machine moving on; guards against a source that never fills */
@@ -110,6 +110,8 @@ const literalLookup = ((address: string, _opts: unknown, cb: (err: Error | null,
 }) as unknown as NonNullable<dgram.SocketOptions['lookup']>;
 
 const RESOLVE_TTL_MS = 1000;
+/** resolution of the retransmission clock; well under the 10 ms floor of the adaptive timer */
+const TICK_MS = 2;
 const RESOLVE_MAX = 4096;
 
 // Chunk sizes for disk-streamed and netascii sources: at least this, and at least two windows,
@@ -251,7 +253,6 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       source: null,
       fetch: null,
       state: null,
-      timer: null,
       timerAt: Infinity,
       finished: false,
       idleNeeds: 0,
@@ -271,8 +272,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     const n = (perClient.get(t.clientAddress) ?? 1) - 1;
     if (n <= 0) perClient.delete(t.clientAddress);
     else perClient.set(t.clientAddress, n);
-    if (t.timer) clearTimeout(t.timer);
-    t.timer = null;
+    t.timerAt = Infinity;
     const sock = t.sock;
     t.sock = null;
     // Let a final ERROR datagram leave before the socket goes.
@@ -394,23 +394,45 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     run(t, r.actions);
   }
 
+  // One clock for all transfers instead of a timer each: with hundreds of transfers in flight,
+  // creating and clearing a timer per window costs more than the sends it guards, and a lazy
+  // per-transfer timer still fires about once per round trip. The scan is a comparison per live
+  // transfer every TICK_MS, and the clock stops when no transfer waits for anything.
+  let ticker: NodeJS.Timeout | null = null;
+  let scanQueued = false;
+
   function arm(t: Live, at: number): void {
-    // One lazy timer per transfer: re-created only when the deadline moves earlier; when it fires
-    // early the machine just answers with the current deadline.
-    if (t.timer && t.timerAt <= at) return;
-    if (t.timer) clearTimeout(t.timer);
     t.timerAt = at;
-    t.timer = setTimeout(
-      () => {
-        t.timer = null;
+    if (!ticker && !closing) {
+      ticker = setInterval(onTicker, TICK_MS);
+      ticker.unref();
+    }
+  }
+
+  function onTicker(): void {
+    if (scanQueued) return;
+    scanQueued = true;
+    // Timers run before the poll phase: after a busy loop iteration, ACKs already waiting in the
+    // sockets would otherwise be read only after a needless retransmission. setImmediate lets the
+    // poll phase deliver them first.
+    setImmediate(scan);
+  }
+
+  function scan(): void {
+    scanQueued = false;
+    const now = performance.now();
+    let waiting = false;
+    for (const t of live.values()) {
+      if (t.timerAt <= now) {
         t.timerAt = Infinity;
-        // Timers run before the poll phase: after a busy loop iteration, ACKs already waiting in
-        // the socket would otherwise be read only after a needless retransmission. setImmediate
-        // lets the poll phase deliver them first.
-        setImmediate(() => feed(t, { type: 'tick' }));
-      },
-      Math.max(0, Math.ceil(at - performance.now())),
-    );
+        feed(t, { type: 'tick' });
+      }
+      if (t.timerAt !== Infinity && !t.finished) waiting = true;
+    }
+    if (!waiting && ticker) {
+      clearInterval(ticker);
+      ticker = null;
+    }
   }
 
   function run(t: Live, actions: readonly TransferAction[]): void {
@@ -498,6 +520,8 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     close: async () => {
       if (closing) return;
       closing = true;
+      if (ticker) clearInterval(ticker);
+      ticker = null;
       for (const t of [...live.values()]) release(t);
       await new Promise<void>((resolve) => listener.close(() => resolve()));
     },

@@ -176,8 +176,7 @@ function onAck(state: TransferState, wire: number, now: number, source: BlockSou
     // timer keeps running until it answers properly or we give up.
     if (wire !== 0) return { state, actions: [] };
     const s: Draft = { ...state, phase: 'data' };
-    takeSample(s, 0, now);
-    progress(s);
+    progress(s, takeSample(s, 0, now));
     const actions: TransferAction[] = [];
     sendRange(s, 1, s.windowsize, now, source, actions);
     return { state: s, actions };
@@ -207,8 +206,7 @@ function onAck(state: TransferState, wire: number, now: number, source: BlockSou
   const n = state.acked + delta;
   if (n > state.sent) return { state, actions: [] }; // a block we never sent: stale or bogus
   const s: Draft = { ...state, acked: n };
-  takeSample(s, n, now);
-  progress(s);
+  progress(s, takeSample(s, n, now));
   if (s.lastBlock !== null && n >= s.lastBlock) {
     s.phase = 'done';
     return { state: s, actions: [{ type: 'done', ok: true, bytes: (s.lastBlock - 1) * s.blksize + s.lastLength }] };
@@ -247,8 +245,8 @@ function onTick(state: TransferState, now: number, source: BlockSource): StepRes
   return { state: s, actions };
 }
 
-function takeSample(s: Draft, ackedBlock: number, now: number): void {
-  if (!s.sample || ackedBlock < s.sample.block) return;
+function takeSample(s: Draft, ackedBlock: number, now: number): boolean {
+  if (!s.sample || ackedBlock < s.sample.block) return false;
   const r = Math.max(0, now - s.sample.at);
   if (s.srtt === null) {
     s.srtt = r;
@@ -258,13 +256,20 @@ function takeSample(s: Draft, ackedBlock: number, now: number): void {
     s.srtt = 0.875 * s.srtt + 0.125 * r;
   }
   s.sample = null;
+  return true;
 }
 
-/** Progress ends any backoff: the timer goes back to what the measurements say. */
-function progress(s: Draft): void {
+/**
+ * Progress resets the retry count. The timer goes back to what the measurements say only with a
+ * fresh sample (Karn): an ACK of a retransmitted block says nothing about the round trip, and
+ * dropping the backed-off timer on it makes a server whose clients all slowed down at once (a
+ * storm on a busy host) time out again on the very next block.
+ */
+function progress(s: Draft, sampled: boolean): void {
   s.retries = 0;
-  s.rto =
+  const estimate =
     s.srtt === null ? s.initialRto : Math.min(s.maxRto, Math.max(s.minRto, s.srtt + Math.max(1, 4 * s.rttvar)));
+  s.rto = sampled || s.srtt === null ? estimate : Math.max(estimate, s.rto);
 }
 
 function sendRange(

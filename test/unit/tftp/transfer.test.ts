@@ -551,3 +551,22 @@ test('windowed: a duplicate ACK from duplicated DATA is followed by the real ACK
   l = step(l.state, { type: 'ack', block: 1 }, 2, src);
   assert.deepEqual(step(l.state, { type: 'ack', block: 1 }, 2.5, src).actions, []);
 });
+
+test('Karn: after a timeout the backed-off timer stays until a fresh round-trip sample', () => {
+  const src = memorySource(fileOf(20 * 512));
+  let r = startTransfer({ blksize: 512, windowsize: 1, oack: null, maxRtoMs: 4000 }, 0, src);
+  r = step(r.state, { type: 'ack', block: 1 }, 0.2, src);
+  assert.equal(r.state.rto, 10);
+  // Block 2 times out twice: 10 → 20 → 40 ms.
+  r = step(r.state, { type: 'tick' }, 10.2, src);
+  r = step(r.state, { type: 'tick' }, 30.2, src);
+  assert.equal(r.state.rto, 40);
+  // Its ACK is ambiguous (which copy?): progress, but the timer keeps its backoff.
+  r = step(r.state, { type: 'ack', block: 2 }, 31, src);
+  assert.deepEqual(dataBlocks(r), [3]);
+  assert.equal(r.state.retries, 0);
+  assert.equal(r.state.rto, 40);
+  // Block 3 went out once: its ACK is a real sample and the estimate takes over again.
+  r = step(r.state, { type: 'ack', block: 3 }, 31.3, src);
+  assert.equal(r.state.rto, 10);
+});
