@@ -22,8 +22,12 @@ type FileInfo = { absPath: string; size: number; mtimeMs: number };
 export type MemoryFile = FileInfo & { kind: 'memory'; data: Buffer; close(): Promise<void> };
 export type StreamFile = FileInfo & {
   kind: 'stream';
-  /** up to `length` bytes at `position`; shorter only at end of file */
-  read(position: number, length: number): Promise<Buffer>;
+  /**
+   * up to `length` bytes at `position`; shorter only at end of file. With `into` (at least
+   * `length` bytes) the bytes land there instead of a new buffer, so a streaming reader can recycle
+   * its chunks rather than leave one garbage buffer per chunk for the GC.
+   */
+  read(position: number, length: number, into?: Buffer): Promise<Buffer>;
   close(): Promise<void>;
 };
 export type OpenedFile = MemoryFile | StreamFile;
@@ -52,8 +56,8 @@ const noClose = async (): Promise<void> => {};
 // refuse rather than follow it out of the root.
 const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0);
 
-async function readExactly(handle: FileHandle, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length);
+async function readExactly(handle: FileHandle, position: number, length: number, into?: Buffer): Promise<Buffer> {
+  const buf = into && into.length >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length);
   let got = 0;
   // Bounded: every pass either advances or stops at end of file.
   while (got < length) {
@@ -146,7 +150,7 @@ export function createFileCache(opts: FileCacheOptions = {}): FileCache {
         absPath: file.absPath,
         size: st.size,
         mtimeMs: st.mtimeMs,
-        read: (position, length) => readExactly(handle, position, length),
+        read: (position, length, into) => readExactly(handle, position, length, into),
         close: async () => {
           if (closed) return;
           closed = true;

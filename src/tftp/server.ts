@@ -318,13 +318,18 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       const raw =
         file.kind === 'memory'
           ? (pos: number, len: number) => file.data.subarray(pos, Math.min(pos + len, file.data.length))
-          : (pos: number, len: number) => file.read(pos, len);
+          : (pos: number, len: number, into?: Uint8Array | null) =>
+              file.read(pos, len, into ? Buffer.from(into.buffer, into.byteOffset, into.byteLength) : undefined);
       let src;
       if (netascii) {
         const enc = netasciiEncoder(raw);
         src = chunkedSource(chunk, () => enc.next(chunk), true);
       } else {
-        src = chunkedSource(chunk, async (k) => raw(k * chunk, chunk), false);
+        // A released chunk is only rewritten once the transfer socket has no send queued: a
+        // datagram handed to the kernel has been copied, one still queued in libuv has not.
+        src = chunkedSource(chunk, async (k, reuse) => raw(k * chunk, chunk, reuse), false, () =>
+          t.sock ? t.sock.getSendQueueCount() === 0 : false,
+        );
       }
       t.source = src;
       t.fetch = src.fetch;

@@ -75,17 +75,25 @@ export type ChunkedSource = BlockSource & {
 };
 
 /**
- * `load(index)` returns chunk `index`: exactly `chunkSize` bytes except the last. With
+ * `load(index, reuse)` returns chunk `index`: exactly `chunkSize` bytes except the last; it may
+ * fill `reuse` (a released chunk's buffer) instead of allocating. With
  * `sequential`, chunks are produced strictly in order (netascii) and one that was dropped cannot
  * be produced again; the transfer never rewinds further than one window, and the chunk size is
  * chosen larger than two windows, so keeping the previous chunk suffices.
  */
 export function chunkedSource(
   chunkSize: number,
-  load: (index: number) => Promise<Uint8Array>,
+  load: (index: number, reuse: Uint8Array | null) => Promise<Uint8Array>,
   sequential: boolean,
+  /**
+   * whether a released chunk may be overwritten now, i.e. no datagram that points into it is still
+   * queued for sending. Without it chunks are left to the GC: a 100 MiB stream then leaves up to
+   * V8's external-memory slack (tens of MB) of dead chunks in the RSS.
+   */
+  canRecycle?: () => boolean,
 ): ChunkedSource {
   const chunks = new Map<number, Uint8Array>();
+  const spare: Uint8Array[] = [];
   const loading = new Map<number, Promise<void>>();
   let nextSequential = 0;
   let endIndex = Infinity; // index of the first chunk known to be past the end
@@ -101,13 +109,13 @@ export function chunkedSource(
       const prev = k > nextSequential ? startLoad(k - 1) : (loading.get(k - 1) ?? Promise.resolve());
       p = prev.then(async () => {
         if (k >= endIndex) return;
-        const c = await load(k);
+        const c = await load(k, null);
         nextSequential = k + 1;
         chunks.set(k, c);
         if (c.length < chunkSize) endIndex = k + 1;
       });
     } else {
-      p = load(k).then((c) => {
+      p = load(k, spare.pop() ?? null).then((c) => {
         chunks.set(k, c);
         if (c.length < chunkSize) endIndex = Math.min(endIndex, k + 1);
       });
@@ -137,7 +145,11 @@ export function chunkedSource(
       const at = offset - k * chunkSize;
       // Read-ahead: the next window's bytes should already be in memory when its ACK arrives.
       if (c.length === chunkSize) void startLoad(k + 1).catch(() => {});
-      for (const old of chunks.keys()) if (old < k - 1) chunks.delete(old);
+      for (const [old, buf] of chunks) {
+        if (old >= k - 1) continue;
+        chunks.delete(old);
+        if (!sequential && canRecycle && buf.length === chunkSize && spare.length < 2 && canRecycle()) spare.push(buf);
+      }
       const end = at + length;
       if (end <= c.length || c.length < chunkSize) return c.subarray(at, Math.min(end, c.length));
       // The block straddles two chunks (chunk size not a multiple of the block size).

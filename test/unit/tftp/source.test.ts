@@ -80,3 +80,43 @@ test('memory source slices without copying', () => {
   assert.equal(s.buffer, data.buffer);
   assert.equal(s.length, 6);
 });
+
+test('chunkedSource recycles released chunks only when allowed', async () => {
+  const data = Uint8Array.from({ length: 10 * 64 }, (_, i) => i & 0xff);
+  for (const allowed of [true, false]) {
+    const reused: Array<Uint8Array | null> = [];
+    const given = new Set<Uint8Array>();
+    const src = chunkedSource(
+      64,
+      async (k, reuse) => {
+        if (reuse) assert.ok(given.has(reuse), 'only buffers the source handed out come back');
+        reused.push(reuse);
+        const out = reuse ?? new Uint8Array(64);
+        out.set(data.subarray(k * 64, k * 64 + 64));
+        const chunk = out.subarray(0, Math.min(64, data.length - k * 64));
+        given.add(chunk);
+        return chunk;
+      },
+      false,
+      () => allowed,
+    );
+    // Read the whole file block by block (16-byte blocks), fetching whatever is missing.
+    const got: number[] = [];
+    for (let off = 0; off < data.length; off += 16) {
+      let b = src.read(off, 16);
+      for (let i = 0; b === null && i < 3; i++) {
+        await src.fetch(off, 16);
+        b = src.read(off, 16);
+      }
+      assert.ok(b, `block at ${off}`);
+      got.push(...b);
+    }
+    assert.deepEqual(Uint8Array.from(got), data, 'recycled buffers never corrupt what is read');
+    const recycled = reused.filter((r) => r !== null);
+    if (allowed) {
+      assert.ok(recycled.length > 0, 'released chunks were reused');
+    } else {
+      assert.equal(recycled.length, 0);
+    }
+  }
+});
