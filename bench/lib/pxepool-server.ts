@@ -8,7 +8,26 @@ if (!root || !port) {
   console.error('usage: pxepool-server.ts ROOT PORT');
   process.exit(2);
 }
-const server = await startTftpServer({ host: '127.0.0.1', port: Number(port), root });
+// PXEPOOL_BENCH_DEBUG=1: per-second totals of transfers and retransmissions on stderr.
+const debug = process.env.PXEPOOL_BENCH_DEBUG === '1';
+let done = 0;
+let retransmits = 0;
+let packets = 0;
+const server = await startTftpServer({
+  host: '127.0.0.1',
+  port: Number(port),
+  root,
+  onTransfer: (r) => {
+    done++;
+    retransmits += r.retransmits;
+    packets += r.packets;
+  },
+});
+if (debug) {
+  setInterval(() => {
+    if (done) process.stderr.write(`pxepool: ${done} transfers, ${packets} packets, ${retransmits} retransmits\n`);
+  }, 1000).unref();
+}
 process.stdout.write(`ready ${server.port}\n`);
 const stop = () => void server.close().then(() => process.exit(0));
 process.on('SIGTERM', stop);

@@ -58,8 +58,18 @@ function children(pid: number): number[] {
   return out;
 }
 
+/** Proportional set size: pages shared with a forking parent are split, not counted per child. */
+function pssKb(pid: number): number {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1'));
+    return m ? Number(m[1]) : statusKb(pid, 'VmRSS');
+  } catch {
+    return 0;
+  }
+}
+
 function treeRssKb(pid: number, depth = 0): number {
-  let kb = statusKb(pid, 'VmRSS');
+  let kb = pssKb(pid);
   if (depth < 3) for (const c of children(pid)) kb += treeRssKb(c, depth + 1);
   return kb;
 }
