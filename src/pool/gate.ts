@@ -133,8 +133,13 @@ export function gateDecision(i: GateInput, p: GateParams): GateVerdict {
   if (rank < 0) return { action: 'hold', delayMs: 0, rank, reason: 'not-member' };
   if (rank === 0) return { action: 'now', delayMs: 0, rank, reason: skipped > 0 ? 'owner-dead' : 'owner' };
   const a = i.attempt;
-  if (a !== undefined && a.count >= 2) return { action: 'after', delayMs: rank * p.staggerMs, rank, reason: 'retransmit' };
-  if (a !== undefined && a.maxSecs >= p.evidenceSecs) return { action: 'after', delayMs: rank * p.staggerMs, rank, reason: 'secs' };
+  // EDK2 re-sends its DISCOVER whenever a collection round leaves it unsatisfied — also when it
+  // already holds the owner's offer but was starved of CPU (docs/firmware.md) — and it takes the
+  // first BINL offer in arrival order. So for EDK2 a retransmission is weak evidence: a backup
+  // never answers it sooner than its ordered fallback would, keeping the owner's offer first.
+  const stagger = i.kind === 'edk2' ? Math.max(p.staggerMs, p.fallbackStaggerMs) : p.staggerMs;
+  if (a !== undefined && a.count >= 2) return { action: 'after', delayMs: rank * stagger, rank, reason: 'retransmit' };
+  if (a !== undefined && a.maxSecs >= p.evidenceSecs) return { action: 'after', delayMs: rank * stagger, rank, reason: 'secs' };
   if (i.kind === 'edk2' && rank <= p.fallbackOffers) return { action: 'after', delayMs: rank * p.fallbackStaggerMs, rank, reason: 'fallback' };
   return { action: 'hold', delayMs: 0, rank, reason: 'backup' };
 }

@@ -307,6 +307,8 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
     return order;
   };
 
+  const freshMs = Math.round(cfg.heartbeatMs * 1.5);
+
   const isDiscover = (f: ClientFacts, via: Via): boolean => via === 'dhcp' && f.messageType === MessageType.Discover;
 
   const verdictFor = (f: ClientFacts, d: BootDecision, via: Via, record: boolean) => {
@@ -353,7 +355,11 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
       const now = clock.mono();
       const peers = new Map<string, PlacementPeer>();
       for (const v of membership.view()) {
-        peers.set(v.name, { name: v.name, live: v.live, steppedBack: v.steppedBack, ceiling: ceilingOf(v.name), active: v.tftp + v.http + recent.count(v.name, now) });
+        // Only a peer heard from within the last interval (or so) gets a client's files: one
+        // that just died still counts as live until deadAfter intervals have passed, and a
+        // client sent there would wait out its TFTP timers (seen in the pool lab).
+        const fresh = v.self || (v.lastSeen !== undefined && now - v.lastSeen <= freshMs);
+        peers.set(v.name, { name: v.name, live: v.live && fresh, steppedBack: v.steppedBack, ceiling: ceilingOf(v.name), active: v.tftp + v.http + recent.count(v.name, now) });
       }
       const chosen = place(placementOrder(order, cfg.name, membership.live()), peers);
       if (chosen === undefined || chosen === cfg.name) return undefined;

@@ -147,7 +147,17 @@ test('a peer killed without a goodbye is seen down within 2 s; its clients move 
 
   await pools.get('pxe-c')!.close({ goodbye: false });
   closed.add('pxe-c');
-  const ms = await waitFor('pxe-c down on both', () => ['pxe-a', 'pxe-b'].every((n) => !pools.get(n)!.live().includes('pxe-c')), 2500);
+  // Before the survivors declare it down, files must already stop going to the silent peer.
+  await sleep(900);
+  assert.ok(['pxe-a', 'pxe-b'].every((n) => pools.get(n)!.live().includes('pxe-c')), 'still inside the detection window');
+  let probe = 7000;
+  for (const mac of MACS) {
+    for (const n of ['pxe-a', 'pxe-b']) {
+      const r = offerFrom(pools.get(n)!, mac, probe++);
+      if (r.delay !== null) assert.notEqual(r.siaddr, '127.0.0.13', `${n} placed ${mac} on the silent pxe-c`);
+    }
+  }
+  const ms = 900 + await waitFor('pxe-c down on both', () => ['pxe-a', 'pxe-b'].every((n) => !pools.get(n)!.live().includes('pxe-c')), 2500);
   assert.ok(ms <= 2000, `took ${ms} ms`);
   for (const n of ['pxe-a', 'pxe-b']) assert.ok(events.get(n)!.some((e) => e.type === 'down' && e.peer === 'pxe-c'));
 

@@ -119,3 +119,11 @@ test('expired entries are swept even when below the bound', () => {
   for (let i = 0; i < 10; i++) t.record(`n${i}`, 1, 0, 5000);
   assert.equal(t.size, 10);
 });
+
+test('EDK2 retransmissions never bring a backup in before its ordered fallback offer', () => {
+  // A starved OVMF re-sends its DISCOVER while holding the owner's offer (docs/firmware.md);
+  // answering at 40 ms would let the backup's offer crowd in ahead of the owner's.
+  const attempt = { firstSeen: 0, lastSeen: 1000, count: 2, maxSecs: 0 };
+  assert.deepEqual(gateDecision(input({ self: 'b', kind: 'edk2', attempt }), P), { action: 'after', delayMs: 300, rank: 1, reason: 'retransmit' });
+  assert.deepEqual(gateDecision(input({ self: 'c', kind: 'edk2', attempt }), P), { action: 'after', delayMs: 600, rank: 2, reason: 'retransmit' });
+});
