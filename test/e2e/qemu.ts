@@ -6,7 +6,7 @@
 // QEMU runs inside the lab's switch namespace (where the tap lives). The serial console goes to
 // a file which is tailed with timestamps, so boot phases can be timed.
 
-import { copyFileSync, existsSync, openSync, readSync, closeSync, fstatSync } from 'node:fs';
+import { copyFileSync, existsSync, rmSync, openSync, readSync, closeSync, fstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Lab, Proc } from '../lib/netns.ts';
@@ -164,6 +164,8 @@ export function startClient(lab: Lab, opts: QemuClientOptions): QemuClient {
   const mac = opts.mac ?? `52:54:00:77:${((process.pid >> 0) & 0xff).toString(16).padStart(2, '0')}:${(n & 0xff).toString(16).padStart(2, '0')}`;
   const uuid = opts.uuid ?? randomUUID();
   const serialLog = join(opts.workDir, `${name}.serial.log`);
+  // A log left by an earlier run (same PXEPOOL_E2E_OUT) would hold an old marker: a false pass.
+  rmSync(serialLog, { force: true });
   const args = ['-accel', 'tcg', '-m', String(opts.memoryMb ?? 256), '-display', 'none', '-no-reboot', '-uuid', uuid, '-name', name];
   args.push('-monitor', 'none', '-serial', `file:${serialLog}`, '-netdev', `tap,id=net0,ifname=${opts.tap},script=no,downscript=no`);
   if (opts.firmware === 'bios') {
