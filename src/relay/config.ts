@@ -13,9 +13,11 @@ export const poolSchema = z.strictObject({
   /** in order of preference: the first live peer is chosen */
   peers: z.array(ipv4).min(1),
   /** a peer is dead after this many different clients' DISCOVERs went unanswered … */
-  misses: z.number().int().min(1).max(1000).default(3),
+  misses: z.number().int().min(1).max(1000).default(1),
   /** … each for at least this long (ms) */
-  answerWithinMs: z.number().int().min(100).max(600_000).default(4000),
+  // Short enough that the client's first retransmission (iPXE: after ~1 s) already goes to the
+  // next peer; a false "dead" costs only a probe copy, since dead peers ranked first still get one.
+  answerWithinMs: z.number().int().min(100).max(600_000).default(800),
 });
 
 export const relaySchema = z.strictObject({

@@ -284,3 +284,14 @@ test('config: a default that is neither an address nor a pool is refused with th
   assert.equal(d.value.pxeOnlyToPxe, true);
   assert.equal(d.value.replyDelivery, 'broadcast');
 });
+
+test('default liveness: a lone client falls over to the next pool peer on its first retransmission', () => {
+  const r = parseRelayConfig({ default: 'farm', pools: { farm: { peers: ['10.0.0.21', '10.0.0.22'] } } });
+  assert.ok(r.ok);
+  if (!r.ok) return;
+  const live = new Liveness(r.value.pools);
+  live.sent('10.0.0.21', 'client', 0);
+  assert.equal(live.alive('10.0.0.21', 500), true, 'still waiting for its answer');
+  // iPXE re-sends its DISCOVER after ~1 s: by then the silent peer is presumed dead.
+  assert.equal(live.alive('10.0.0.21', 1000), false);
+});
