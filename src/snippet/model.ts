@@ -6,6 +6,7 @@
 // unchanged DHCP server (routed segments need IP helpers towards the peers).
 
 import type { Config, Profile } from '../config/schema.ts';
+import { expandServer } from '../proxy/responder.ts';
 import { isIpv4 } from '../config/values.ts';
 
 export type SnippetMode = 1 | 2 | 3;
@@ -73,8 +74,9 @@ export function buildModel(config: Config, mode: SnippetMode, peersArg: string[]
   const profileName = config.default !== 'ignore' && config.profiles[config.default] !== undefined ? config.default : Object.keys(config.profiles)[0];
   const profile: Profile = profileName !== undefined ? config.profiles[profileName]! : {};
   const nextServer = profile.nextServer ?? peers[0]!;
-  // The DHCP server cannot fill in per-request variables, so ${server} becomes the first peer.
-  const fill = (s: string): string => s.replaceAll('${server}', nextServer);
+  // The DHCP server cannot fill in per-request variables, so ${server} becomes the first peer,
+  // with pxepool's HTTP port as the responder would write it (expandServer).
+  const fill = (s: string): string => expandServer(s, nextServer, config.http.port);
   const boots: ArchBoot[] = [];
   for (const f of ARCH_FIELDS) {
     const v = profile[f.field];

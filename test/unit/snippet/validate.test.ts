@@ -72,8 +72,8 @@ profiles:
     bios: pxelinux.0
     efiX64: grubx64.efi
     efiArm64: grubaa64.efi
-    efiX64Http: http://\${server}:8080/ipxe.efi
-    ipxe: http://\${server}:8080/boot.ipxe
+    efiX64Http: http://\${server}/ipxe.efi
+    ipxe: http://\${server}/boot.ipxe
     rootPath: /opt/ltsp/i386
 default: thin
 `, 'full.yaml');
