@@ -7,7 +7,7 @@ import { createLogger } from '../observe/log.ts';
 import { parseRelayConfig, type RelayConfig } from '../relay/config.ts';
 
 export interface RelayCliOptions {
-  interface?: string;
+  interface?: string[];
   hosts?: string[];
   default?: string;
   dhcpServer?: string[];
@@ -40,7 +40,7 @@ export function relayConfigFrom(o: RelayCliOptions): { ok: true; config: RelayCo
       section.hostsFiles = section.hostsFiles.map((f) => (typeof f === 'string' ? resolve(dirname(o.config!), f) : f));
     }
   }
-  if (o.interface !== undefined) section.interfaces = [o.interface];
+  if (o.interface !== undefined) section.interfaces = [...o.interface];
   if (o.hosts !== undefined) section.hostsFiles = o.hosts;
   if (o.default !== undefined) section.default = o.default;
   if (o.dhcpServer !== undefined) section.dhcpServers = o.dhcpServer;
@@ -56,7 +56,7 @@ export function relayConfigFrom(o: RelayCliOptions): { ok: true; config: RelayCo
 
 export const relayCommand = new Command('relay')
   .description('MAC-steering DHCP relay: forward client broadcasts to the DHCP servers and to the PXE server chosen by MAC (host file, wildcards, default, pools)')
-  .option('-i, --interface <name>', 'client-facing interface (one per process; run one relay per client segment)')
+  .option('-i, --interface <name...>', 'client-facing interface(s); several need the native helper (scripts/build-native.sh)')
   .option('--hosts <file...>', 'host file(s): "MAC  server-IP  # comment" per line, wildcards like 00:11:22:*')
   .option('--default <server>', 'PXE target for clients not listed: an IPv4 address or a pool name from the config')
   .option('--dhcp-server <addr...>', 'site DHCP server(s): every request is forwarded to each')

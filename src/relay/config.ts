@@ -21,8 +21,8 @@ export const poolSchema = z.strictObject({
 });
 
 export const relaySchema = z.strictObject({
-  /** client-facing interfaces (one per relay process today: see docs/relay.md) */
-  interfaces: z.array(name).min(1).max(1).optional(),
+  /** client-facing interfaces (more than one needs the native device-binding helper) */
+  interfaces: z.array(name).min(1).optional(),
   /** site DHCP servers: every request is forwarded to each of them */
   dhcpServers: z.array(ipv4).default([]),
   /** dhcrelay `-ch` style files: `MAC  server-IP  # comment`, wildcards like 00:11:22:* */

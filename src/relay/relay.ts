@@ -1,11 +1,12 @@
 // The UDP edge of the relay: sockets, host-file reloads, a bounded work queue, metrics.
 // Decisions come from forward.ts.
 //
-// Sockets (one client-facing interface per process, docs/relay.md):
-//   0.0.0.0:67         client broadcasts (a plain socket cannot tell which interface a
-//                      broadcast came in on, hence one client interface per process)
-//   <if address>:67    server replies to giaddr, requests from downstream relays; every
-//                      datagram we send leaves from here, so broadcasts leave through the
+// Sockets, per client-facing interface (docs/relay.md):
+//   0.0.0.0:67 on IF   client broadcasts, bound to the device (SO_BINDTODEVICE, native helper)
+//                      so we know which segment a broadcast came from; without the helper a
+//                      plain wildcard socket, and then only one client interface is possible
+//   <if address>:67    server replies to giaddr, requests from downstream relays; datagrams we
+//                      send for that segment leave from here, so broadcasts leave through the
 //                      interface owning that address and servers see source port 67
 
 import dgram from 'node:dgram';
@@ -20,6 +21,7 @@ import type { Logger } from '../observe/log.ts';
 import type { RelayConfig } from './config.ts';
 import { describeForward, forwardReply, forwardRequest, peekOp, SERVER_PORT, CLIENT_PORT, type RelayInterface, type Datagram } from './forward.ts';
 import { buildHostTable, Liveness, type HostTable } from './targets.ts';
+import { bindOnDevice } from '../proxy/device-socket.ts';
 
 export class RelayStartError extends Error {}
 
@@ -64,7 +66,9 @@ export interface RelayOptions {
 }
 
 export interface Relay {
+  /** the first client-facing interface */
   iface: RelayInterface;
+  ifaces: RelayInterface[];
   metrics: RelayMetrics;
   liveness: Liveness;
   /** re-read the host files; resolves true if the new table is live */
@@ -118,8 +122,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const serverPort = opts.ports?.server ?? SERVER_PORT;
   const clientPort = opts.ports?.client ?? CLIENT_PORT;
   const listenPort = opts.ports?.listen ?? SERVER_PORT;
-  const ifName = config.interfaces?.[0];
-  const iface = opts.iface ?? (ifName !== undefined ? interfaceAddress(ifName) : undefined);
+  const ifaces = opts.iface !== undefined ? [opts.iface] : (config.interfaces ?? []).map(interfaceAddress);
+  const iface = ifaces[0];
   if (iface === undefined) throw new RelayStartError('no client-facing interface: give --interface or relay.interfaces');
   if (config.dhcpServers.length === 0 && config.default === undefined && config.hostsFiles.length === 0) {
     throw new RelayStartError('nothing to relay to: give --dhcp-server, --default or --hosts');
@@ -133,23 +137,45 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const liveness = new Liveness(config.pools);
   const level = opts.debug ? 'info' : 'debug';
 
-  const ifSock = await bind(iface.address, listenPort);
-  let wild: dgram.Socket;
+  // Per interface: its address socket, and a broadcast socket bound to the device when the
+  // native helper is there (tests that inject `iface` use a plain wildcard socket).
+  const sockets: dgram.Socket[] = [];
+  const bySock = new Map<dgram.Socket, RelayInterface>();
+  const sendSock = new Map<string, dgram.Socket>();
   try {
-    wild = await bind('0.0.0.0', listenPort);
+    for (const i of ifaces) {
+      const s = await bind(i.address, listenPort);
+      s.setBroadcast(true);
+      sockets.push(s);
+      bySock.set(s, i);
+      sendSock.set(i.name, s);
+      let w: dgram.Socket | undefined;
+      if (opts.iface === undefined) {
+        try {
+          w = await bindOnDevice(i.name, '0.0.0.0', listenPort, 4 << 20);
+        } catch (e) {
+          throw new RelayStartError(`cannot bind UDP 0.0.0.0:${listenPort} on ${i.name}: ${(e as Error).message}`);
+        }
+      }
+      if (w === undefined) {
+        if (ifaces.length > 1) throw new RelayStartError(`several client interfaces need the native helper (run scripts/build-native.sh): without it a broadcast's interface is unknown`);
+        w = await bind('0.0.0.0', listenPort);
+      }
+      sockets.push(w);
+      bySock.set(w, i);
+    }
   } catch (e) {
-    ifSock.close();
+    for (const s of sockets) s.close();
     throw e;
   }
-  ifSock.setBroadcast(true);
 
   // Handling is synchronous and cheap, so the queue only absorbs bursts between event-loop
   // turns; its bound is what keeps a flood from growing memory without limit.
-  const queue: { msg: Buffer; from: string; fromPort: number }[] = [];
+  const queue: { msg: Buffer; from: string; fromPort: number; iface: RelayInterface }[] = [];
   let scheduled = false;
-  const send = (d: Datagram, kind: string): void => {
+  const send = (d: Datagram, kind: string, via: RelayInterface): void => {
     const port = d.port === CLIENT_PORT ? clientPort : serverPort;
-    ifSock.send(d.bytes, port, d.address, (err) => {
+    sendSock.get(via.name)!.send(d.bytes, port, d.address, (err) => {
       if (err !== null && err !== undefined) {
         metrics.dropped.inc({ reason: 'send-error' });
         logger.warn({ event: 'send-error', to: d.address, err: err.message }, 'send failed');
@@ -158,7 +184,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     metrics.forwarded.inc({ kind });
   };
 
-  const handle = (msg: Buffer, from: string): void => {
+  const handle = (msg: Buffer, from: string, arrived: RelayInterface): void => {
     const op = peekOp(msg);
     metrics.received.inc({ op: op === 1 ? 'request' : op === 2 ? 'reply' : 'other' });
     if (op === 0) {
@@ -166,19 +192,19 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       return;
     }
     if (op === 2) {
-      const r = forwardReply(msg, [iface], config);
+      const r = forwardReply(msg, ifaces, config);
       if (r.kind === 'drop') {
         metrics.dropped.inc({ reason: r.reason });
         logger[level]({ event: 'drop', from, reason: r.reason, detail: r.detail }, `reply from ${from} dropped: ${r.reason}`);
         return;
       }
       liveness.answered(from, now());
-      send(r.out, 'reply');
+      send(r.out, 'reply', ifaces.find((i) => i.name === r.iface) ?? arrived);
       logger[level]({ event: 'reply', from, mac: r.mac, type: r.type, to: r.out.address }, `${r.type} ${r.mac} from ${from} → ${r.out.address}:${clientPort} on ${r.iface}${r.stripped82 ? ' (option 82 stripped)' : ''}`);
       return;
     }
     const t = now();
-    const r = forwardRequest(msg, iface, { config, table, alive: (peer) => liveness.alive(peer, t) });
+    const r = forwardRequest(msg, arrived, { config, table, alive: (peer) => liveness.alive(peer, t) });
     if (r.kind === 'drop') {
       metrics.dropped.inc({ reason: r.reason });
       logger[level]({ event: 'drop', from, reason: r.reason, detail: r.detail }, describeForward(r));
@@ -186,7 +212,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     }
     if (r.isDiscover) for (const peer of r.asked) liveness.sent(peer, r.why.mac, t);
     const servers = new Set(config.dhcpServers);
-    for (const d of r.out) send(d, servers.has(d.address) ? 'dhcp-server' : 'pxe-target');
+    for (const d of r.out) send(d, servers.has(d.address) ? 'dhcp-server' : 'pxe-target', arrived);
     logger[level]({ event: 'forward', mac: r.why.mac, type: r.why.type, to: r.out.map((d) => d.address) }, describeForward(r));
   };
 
@@ -196,7 +222,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     for (let n = 0; n < 512 && queue.length > 0; n++) {
       const item = queue.shift()!;
       try {
-        handle(item.msg, item.from);
+        handle(item.msg, item.from, item.iface);
       } catch (e) {
         metrics.dropped.inc({ reason: 'internal-error' });
         logger.error({ event: 'internal-error', err: (e as Error).stack }, 'packet handling failed');
@@ -209,19 +235,19 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     }
   };
 
-  const onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
+  const onMessage = (arrived: RelayInterface) => (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
     if (queue.length >= config.queue.maxPending) {
       metrics.dropped.inc({ reason: 'queue-full' });
       return;
     }
-    queue.push({ msg, from: rinfo.address, fromPort: rinfo.port });
+    queue.push({ msg, from: rinfo.address, fromPort: rinfo.port, iface: arrived });
     if (!scheduled) {
       scheduled = true;
       setImmediate(drain);
     }
   };
-  for (const s of [ifSock, wild]) {
-    s.on('message', onMessage);
+  for (const s of sockets) {
+    s.on('message', onMessage(bySock.get(s)!));
     s.on('error', (err) => logger.error({ event: 'socket-error', err: err.message }, 'socket error'));
   }
 
@@ -281,17 +307,18 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     }
   }
 
-  logger.info({ event: 'start', iface: iface.name, giaddr: iface.address, dhcpServers: config.dhcpServers, default: config.default, hostEntries: first.entries }, `relaying ${iface.name} (${iface.address}) to ${[...config.dhcpServers, ...(config.default !== undefined ? [`default ${config.default}`] : [])].join(', ')}; ${first.entries} host entries`);
+  logger.info({ event: 'start', iface: ifaces.map((i) => i.name).join(','), giaddr: ifaces.map((i) => i.address).join(','), dhcpServers: config.dhcpServers, default: config.default, hostEntries: first.entries }, `relaying ${ifaces.map((i) => `${i.name} (${i.address})`).join(', ')} to ${[...config.dhcpServers, ...(config.default !== undefined ? [`default ${config.default}`] : [])].join(', ')}; ${first.entries} host entries`);
 
   return {
     iface,
+    ifaces,
     metrics,
     liveness,
     reload,
     async close() {
       clearTimeout(debounce);
       for (const w of watchers) w.close();
-      await Promise.all([ifSock, wild].map((s) => new Promise<void>((r) => s.close(() => r()))));
+      await Promise.all(sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
     },
   };
 }

@@ -169,3 +169,47 @@ test('Debian dhcrelay in the same topology: relayed requests reach the servers, 
     await lab.destroy();
   }
 });
+
+test('one pxepool relay serves two client segments: each request carries its own giaddr, each reply leaves by its own interface', { skip: canRun, timeout: 90_000 }, async () => {
+  const lab = await Lab.create({ segments: ['clients', 'servers', 'clients2'] });
+  try {
+    const router = await lab.addRouter('router', [
+      { segment: 'clients', address: '10.77.1.1/24' },
+      { segment: 'servers', address: '10.77.2.1/24' },
+      { segment: 'clients2', address: '10.77.3.1/24' },
+    ]);
+    const kea = await lab.addHost('kea', { segment: 'servers', address: '10.77.2.10/24', gateway: '10.77.2.1' });
+    const pxe = await lab.addHost('pxe-a', { segment: 'servers', address: '10.77.2.20/24', gateway: '10.77.2.1' });
+    const c1 = await lab.addHost('client1', { segment: 'clients', mac: '02:10:00:00:01:01' });
+    const c2 = await lab.addHost('client2', { segment: 'clients2', mac: '02:10:00:00:02:01' });
+    await startKea(lab, kea, [
+      { subnet: '10.77.1.0/24', rangeStart: '10.77.1.100', rangeEnd: '10.77.1.150', router: '10.77.1.1' },
+      { subnet: '10.77.3.0/24', rangeStart: '10.77.3.100', rangeEnd: '10.77.3.150', router: '10.77.3.1' },
+    ]);
+    const listener = lab.spawn(pxe.ns, process.execPath, ['-e', LISTENER], { name: 'listen@pxe-a' });
+    await listener.waitForLine(/LISTENING/, 5000);
+    const relay = lab.spawn(router.ns, process.execPath, [join(ROOT, 'src/relay/main-dev.ts'), 'relay', '-d', '--interface', 'eth0', 'eth2', '--dhcp-server', '10.77.2.10', '--default', '10.77.2.20'], { name: 'pxepool-relay' });
+    await relay.waitForLine(/relaying eth0 \(10\.77\.1\.1\), eth2 \(10\.77\.3\.1\)/, 10_000);
+
+    // Kea picks the subnet from giaddr, and a broadcast reply only reaches a client if the relay
+    // sent it out of the segment the request came from: a lease in each subnet proves both.
+    const [l1, l2] = await Promise.all([udhcpcOnce(lab, c1, 20_000), udhcpcOnce(lab, c2, 20_000)]);
+    assert.match(l1, /^10\.77\.1\.(1[0-4][0-9]|150)$/, `client1 lease ${l1}; relay:\n${relay.tail()}`);
+    assert.match(l2, /^10\.77\.3\.(1[0-4][0-9]|150)$/, `client2 lease ${l2}; relay:\n${relay.tail()}`);
+
+    await clientCanSend(c2);
+    const mac = '02:10:00:00:02:0a';
+    const sender = await sendDiscovers(lab, c2, [Buffer.from(encode(discover({ kind: 'ovmf', mac }, { xid: 0xb0000001 }))).toString('hex')]);
+    const s = await waitSeen(listener, (x) => x.xid === 0xb0000001, 5000);
+    assert.ok(s, `DISCOVER from the second segment reached the PXE target; relay:\n${relay.tail()}`);
+    assert.equal(s.giaddr, '10.77.3.1');
+    assert.equal(s.from, '10.77.3.1', 'forwarded from the address of the interface it arrived on');
+    const offer = await waitSeen(sender, (x) => x.xid === 0xb0000001 && x.op === 2, 5000);
+    assert.ok(offer, "Kea's offer came back to the second segment");
+    assert.match(offer.yiaddr ?? '', /^10\.77\.3\./);
+    // Nothing from segment 2 was stamped with segment 1's giaddr.
+    assert.ok(!seen(listener).some((x) => x.mac === mac && x.giaddr !== '10.77.3.1'));
+  } finally {
+    await lab.destroy();
+  }
+});

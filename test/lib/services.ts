@@ -24,9 +24,11 @@ function serviceDir(lab: Lab, name: string): string {
   return d;
 }
 
-/** Kea DHCPv4 server on the host's first interface. Resolves once it is serving. */
-export async function startKea(lab: Lab, host: Host, pool: DhcpPool, opts: { timeoutMs?: number } = {}): Promise<Proc> {
+/** Kea on the host's first interface; several pools give several (relayed) subnets. */
+export async function startKea(lab: Lab, host: Host, poolOrPools: DhcpPool | readonly DhcpPool[], opts: { timeoutMs?: number } = {}): Promise<Proc> {
   const dir = serviceDir(lab, 'kea');
+  const pools: readonly DhcpPool[] = Array.isArray(poolOrPools) ? poolOrPools : [poolOrPools as DhcpPool];
+  const pool = pools[0]!;
   const conf = {
     Dhcp4: {
       'interfaces-config': { interfaces: [host.iface.name], 'dhcp-socket-type': 'raw' },
@@ -36,14 +38,12 @@ export async function startKea(lab: Lab, host: Host, pool: DhcpPool, opts: { tim
       'rebind-timer': Math.floor(((pool.leaseSeconds ?? 3600) * 7) / 8),
       // Authoritative, no PXE options at all: the site DHCP server knows nothing of PXE.
       authoritative: true,
-      subnet4: [
-        {
-          id: 1,
-          subnet: pool.subnet,
-          pools: [{ pool: `${pool.rangeStart} - ${pool.rangeEnd}` }],
-          'option-data': pool.router === undefined ? [] : [{ name: 'routers', data: pool.router }],
-        },
-      ],
+      subnet4: pools.map((p, i) => ({
+        id: i + 1,
+        subnet: p.subnet,
+        pools: [{ pool: `${p.rangeStart} - ${p.rangeEnd}` }],
+        'option-data': p.router === undefined ? [] : [{ name: 'routers', data: p.router }],
+      })),
       loggers: [{ name: 'kea-dhcp4', output_options: [{ output: 'stdout' }], severity: 'INFO' }],
     },
   };

@@ -16,7 +16,7 @@ test('relay CLI: config relay: section, host files relative to it, flags on top'
     assert.equal(r.config.default, 'farm');
     assert.equal(r.config.maxHops, 8);
     assert.deepEqual(r.config.option82, { enabled: true, remoteId: 'r1', trustDownstream: false });
-    const o = relayConfigFrom({ config: cfg, interface: 'eth2', default: '10.0.0.9', dhcpServer: ['10.0.0.6'], allClients: true });
+    const o = relayConfigFrom({ config: cfg, interface: ['eth2'], default: '10.0.0.9', dhcpServer: ['10.0.0.6'], allClients: true });
     assert.ok(o.ok);
     assert.deepEqual([o.config.interfaces, o.config.default, o.config.dhcpServers, o.config.pxeOnlyToPxe], [['eth2'], '10.0.0.9', ['10.0.0.6'], false]);
     const bad = relayConfigFrom({ default: 'nope', maxHops: 20 });

@@ -277,7 +277,8 @@ test('config: a default that is neither an address nor a pool is refused with th
   assert.equal(r.ok, false);
   assert.match(r.ok ? '' : r.errors.join('\n'), /relay\.default: "farn" is neither an IPv4 address nor a pool \(pools: farm\)/);
   assert.equal(parseRelayConfig({ dhcpServers: ['10.0.0.300'] }).ok, false);
-  assert.equal(parseRelayConfig({ interfaces: ['eth1', 'eth2'] }).ok, false, 'one client interface per process');
+  assert.equal(parseRelayConfig({ interfaces: ['eth1', 'eth2'] }).ok, true, 'several client interfaces in one process');
+  assert.equal(parseRelayConfig({ interfaces: [] }).ok, false);
   const d = parseRelayConfig({});
   assert.ok(d.ok);
   assert.equal(d.value.maxHops, 4);
