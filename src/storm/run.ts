@@ -359,10 +359,18 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
           slot.timer = undefined;
           if (a.at < NEVER) {
             const delay = Math.max(0, a.at - (Date.now() - t0));
-            slot.timer = setTimeout(() => {
-              slot.timer = undefined;
-              if (!c.finished) apply(slot, c.onTimer(Date.now() - t0));
+            // Real firmware polls its NIC until the deadline, so a reply that arrived before it
+            // counts. Timers run before the poll phase: on a busy loop, replies already waiting
+            // in the sockets would be read only after the deadline fired. setImmediate lets the
+            // poll phase deliver them first.
+            const timer = setTimeout(() => {
+              setImmediate(() => {
+                if (slot.timer !== timer) return;
+                slot.timer = undefined;
+                if (!c.finished) apply(slot, c.onTimer(Date.now() - t0));
+              });
             }, delay);
+            slot.timer = timer;
           }
           break;
         }
