@@ -17,6 +17,7 @@ import { ipxeScriptFor } from './ipxe-script.ts';
 import { VERSION } from '../version.ts';
 import { startPool, type Pool } from '../pool/peer.ts';
 import { createHash } from 'node:crypto';
+import { checkBootRoot } from './boot-root.ts';
 
 export interface ServeOptions {
   config: Config;
@@ -26,6 +27,8 @@ export interface ServeOptions {
   /** test hooks: listen on these addresses / ports instead of the standard ones */
   listen?: string[];
   ports?: { dhcp?: number; pxe?: number; client?: number };
+  /** create the boot root when it does not exist (the embedded default's /srv/pxepool) */
+  createRoot?: boolean;
 }
 
 export interface App {
@@ -55,6 +58,13 @@ export async function serve(opts: ServeOptions): Promise<App> {
   const logger = opts.logger ?? createLogger(config.log.level);
   const metrics = createMetrics();
   let policy: Policy = compilePolicy(config);
+  if (config.tftp.enabled || config.http.enabled) {
+    const root = checkBootRoot(config, opts.createRoot === true);
+    if (root.created) logger.warn({ event: 'boot-root', root: config.root, created: true }, `created the empty boot root ${config.root}: put the boot files there (see the README, "Quick start")`);
+    for (const m of root.missing) {
+      logger.warn({ event: 'boot-root', root: config.root, missing: m.file, profile: m.profile, field: m.field }, `boot file ${m.file} (profile ${m.profile}, ${m.field}) is not in ${config.root} yet: clients of that firmware will fail until it is`);
+    }
+  }
   const started = Date.now();
   const decideNow = (facts: Parameters<typeof decide>[1]) => decide(policy, facts);
 

@@ -65,6 +65,7 @@ program
       app = await serve({
         config,
         ...(o.config !== undefined ? { configPath: o.config } : {}),
+        createRoot: o.config === undefined && o.root === undefined,
         ...(o.listen !== undefined ? { listen: o.listen } : {}),
         ports: { ...(o.dhcpPort !== undefined ? { dhcp: o.dhcpPort } : {}), ...(o.pxePort !== undefined ? { pxe: o.pxePort } : {}) },
       });

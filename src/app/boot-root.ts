@@ -1,0 +1,59 @@
+// Startup check of the boot root: the directory must exist, and the files the profiles name
+// should be in it. A missing file is only a warning (it may be copied in later, and TFTP/HTTP
+// look files up per request), but an admin on a bad day wants to read "pxelinux.0 is missing"
+// in the log at start, not work it out from a client's TFTP error.
+
+import { mkdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../config/schema.ts';
+
+export class BootRootError extends Error {}
+
+/** Profile fields whose value is a file served from the root (when not a URL or template). */
+const FILE_FIELDS = ['bios', 'efiIa32', 'efiX64', 'efiArm64', 'ipxe', 'kernel', 'initrd'] as const;
+
+export interface MissingFile { profile: string; field: string; file: string }
+
+/** Which profile files are plain relative paths that do not exist under `root`. */
+export function missingBootFiles(config: Config, exists: (p: string) => boolean): MissingFile[] {
+  const out: MissingFile[] = [];
+  for (const [name, profile] of Object.entries(config.profiles)) {
+    for (const field of FILE_FIELDS) {
+      const v = profile[field];
+      for (const file of v === undefined ? [] : Array.isArray(v) ? v : [v]) {
+        if (typeof file !== 'string' || /^[a-z][a-z0-9+.-]*:\/\//i.test(file) || file.includes('${') || path.isAbsolute(file)) continue;
+        if (!exists(path.join(config.root, file))) out.push({ profile: name, field, file });
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Makes sure the root is a directory. `create` (the embedded default, where the README promises
+ * that one command starts a server) makes an empty one; a root named in a config file or by
+ * --root must exist, since a typo there should not silently serve an empty tree.
+ */
+export function checkBootRoot(config: Config, create: boolean): { created: boolean; missing: MissingFile[] } {
+  let created = false;
+  let st;
+  try {
+    st = statSync(config.root);
+  } catch {
+    if (!create) {
+      throw new BootRootError(`boot root ${config.root} does not exist: create it (mkdir -p ${config.root}) and put the boot files there, or point root: in the config (or --root) at the directory that holds them`);
+    }
+    mkdirSync(config.root, { recursive: true, mode: 0o755 });
+    created = true;
+    st = statSync(config.root);
+  }
+  if (!st.isDirectory()) throw new BootRootError(`boot root ${config.root} is not a directory: point root: in the config (or --root) at the directory that holds the boot files`);
+  const missing = missingBootFiles(config, (p) => {
+    try {
+      return statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  });
+  return { created, missing };
+}
