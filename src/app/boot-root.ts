@@ -22,7 +22,7 @@ export function missingBootFiles(config: Config, exists: (p: string) => boolean)
       const v = profile[field];
       for (const file of v === undefined ? [] : Array.isArray(v) ? v : [v]) {
         if (typeof file !== 'string' || /^[a-z][a-z0-9+.-]*:\/\//i.test(file) || file.includes('${') || path.isAbsolute(file)) continue;
-        if (!exists(path.join(config.root, file))) out.push({ profile: name, field, file });
+        if (!exists(path.join(profile.root ?? config.root, file))) out.push({ profile: name, field, file: profile.root !== undefined ? `${name}/${file}` : file });
       }
     }
   }
@@ -48,6 +48,16 @@ export function checkBootRoot(config: Config, create: boolean): { created: boole
     st = statSync(config.root);
   }
   if (!st.isDirectory()) throw new BootRootError(`boot root ${config.root} is not a directory: point root: in the config (or --root) at the directory that holds the boot files`);
+  for (const [name, p] of Object.entries(config.profiles)) {
+    if (p.root === undefined) continue;
+    let ok = false;
+    try {
+      ok = statSync(p.root).isDirectory();
+    } catch {
+      // reported below
+    }
+    if (!ok) throw new BootRootError(`profiles.${name}.root: ${p.root} is not a directory: create it and put that profile's boot files there, or remove root: from the profile to serve it from ${config.root}`);
+  }
   const missing = missingBootFiles(config, (p) => {
     try {
       return statSync(p).isFile();

@@ -3,7 +3,7 @@
 // iPXE itself expands ${mac}, ${platform} and ${buildarch}.
 
 import type { ClientFacts, FirmwareType } from '../dhcp/facts-types.ts';
-import { decide, type Policy } from '../policy/policy.ts';
+import { decide, inProfileRoot, type Policy } from '../policy/policy.ts';
 
 function firmwareOf(platform: string | null, buildarch: string | null): FirmwareType {
   if (platform === 'pcbios') return 'bios';
@@ -45,8 +45,8 @@ export function ipxeScriptFor(policy: Policy, q: URLSearchParams): string | unde
   if (profile?.kernel === undefined) return undefined;
   const initrds = profile.initrd === undefined ? [] : Array.isArray(profile.initrd) ? profile.initrd : [profile.initrd];
   const lines = ['#!ipxe', `# pxepool: ${facts.mac} → profile ${d.profile} (${d.rule})`];
-  lines.push(`kernel ${profile.kernel}${profile.cmdline !== undefined ? ' ' + profile.cmdline : ''}`);
-  for (const i of initrds) lines.push(`initrd ${i}`);
+  lines.push(`kernel ${inProfileRoot(d.profile, profile, profile.kernel)}${profile.cmdline !== undefined ? ' ' + profile.cmdline : ''}`);
+  for (const i of initrds) lines.push(`initrd ${inProfileRoot(d.profile, profile, i)}`);
   lines.push('boot');
   return lines.join('\n') + '\n';
 }

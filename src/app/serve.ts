@@ -53,6 +53,13 @@ export function policyDigest(config: Config): string {
   return h.digest('hex').slice(0, 32);
 }
 
+/** Per-profile roots, served under the profile's name (openBootRoot mounts). */
+export function profileMounts(config: Config): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, p] of Object.entries(config.profiles)) if (p.root !== undefined) out[name] = p.root;
+  return out;
+}
+
 export async function serve(opts: ServeOptions): Promise<App> {
   let config = opts.config;
   const logger = opts.logger ?? createLogger(config.log.level);
@@ -98,6 +105,14 @@ export async function serve(opts: ServeOptions): Promise<App> {
         metrics.configReloads.inc({ result: 'error' });
         const message = `config reload refused, keeping the running config:\n${formatErrors(r.errors)}`;
         logger.error({ event: 'reload', ok: false, errors: r.errors }, message);
+        return { ok: false, message };
+      }
+      // TFTP and HTTP mount profile roots at start; a policy naming files in a tree they do not
+      // serve would send clients to files that are not there.
+      if (JSON.stringify(profileMounts(r.config)) !== JSON.stringify(profileMounts(config))) {
+        metrics.configReloads.inc({ result: 'error' });
+        const message = `config reload refused, keeping the running config: profile roots changed (${JSON.stringify(profileMounts(r.config))}); restart pxepool to serve them`;
+        logger.error({ event: 'reload', ok: false }, message);
         return { ok: false, message };
       }
       try {
@@ -164,7 +179,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
     }
     if (config.tftp.enabled) {
       app.tftp = await startTftpServer({
-        host: opts.listen?.[0] ?? '0.0.0.0', port: config.tftp.port, root: config.root, cache,
+        host: opts.listen?.[0] ?? '0.0.0.0', port: config.tftp.port, root: config.root, mounts: profileMounts(config), cache,
         maxBlksize: config.tftp.maxBlksize, maxWindowsize: config.tftp.maxWindowsize,
         maxTransfers: config.tftp.maxTransfers, maxPerClient: config.tftp.maxPerClient,
         logger,
@@ -180,7 +195,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
         host: config.http.address ?? opts.listen?.[0] ?? '0.0.0.0', port: config.http.port, metrics,
         status: () => app.status(),
         ipxeScript: (q) => ipxeScriptFor(policy, q),
-        files: createFileHandler({ root: config.root, cache }),
+        files: createFileHandler({ root: config.root, mounts: profileMounts(config), cache }),
         onError: (err) => logger.warn({ err }, 'http error'),
       });
       logger.info({ event: 'listen', service: 'http', port: app.http.port }, 'HTTP listening');

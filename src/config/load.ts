@@ -294,6 +294,9 @@ export function parseConfigText(text: string, fileName: string, options: ParseOp
         : `profile name "${name}" should be letters, digits, ".", "_" or "-"`, { node: loc.keyNode(['profiles'], name), found: name }));
     }
     const p = profiles[name]!;
+    if (p.root !== undefined && (name === '.' || name === '..')) {
+      errors.push(loc.error(['profiles', name, 'root'], `a profile with its own root is served as /${name}/…, which cannot be a directory name; rename the profile (letters, digits, "_" or "-")`, { found: name }));
+    }
     if (Object.values(FIRMWARE_FIELD).every((f) => p[f] === undefined) && p.ipxe === undefined && explicitProfiles) {
       warnings.push(loc.error(['profiles', name], `names no boot file (bios, efiIa32, efiX64, efiArm64, efiX64Http, efiArm64Http, ipxe); clients it matches are ignored`));
     }

@@ -160,6 +160,8 @@ export const profileSchema = z.strictObject({
   rootPath: text('a root path like /opt/ltsp/i386').optional(),
   menu: menuSchema.optional(),
   pin: oneOrMany<string>('a peer name', nonEmptyString).optional(),
+  /** a tree of its own: served as /<profile name>/…, and this profile's files are looked up there */
+  root: text('a directory path like /srv/ltsp').optional(),
 });
 
 export const ruleSchema = z.strictObject({

@@ -74,11 +74,37 @@ function errno(e: unknown): string | undefined {
 /** A root whose own real path is computed once, so each lookup costs one realpath and one stat. */
 export type BootRoot = { readonly realRoot: string; resolve(requested: string): Promise<ResolveResult> };
 
-export async function openBootRoot(root: string): Promise<BootRoot> {
-  const realRoot = await realpath(root);
-  const st = await stat(realRoot);
-  if (!st.isDirectory()) throw new Error(`boot root ${root} is not a directory`);
-  return { realRoot, resolve: (requested) => resolveIn(realRoot, requested) };
+/**
+ * `mounts` are further trees, each served under a first path segment of its own
+ * (`{ lab: '/srv/lab' }` serves /srv/lab/pxelinux.0 as `lab/pxelinux.0`): per-profile roots.
+ * A mount shadows a directory of the same name in the main root. `..` is resolved lexically
+ * before the mount is chosen, so `lab/../x` is the main root's `x`, and each tree confines its
+ * own symlinks.
+ */
+export async function openBootRoot(root: string, mounts: Readonly<Record<string, string>> = {}): Promise<BootRoot> {
+  const realRoot = await realDir(root);
+  const realMounts = new Map<string, string>();
+  for (const [name, dir] of Object.entries(mounts)) realMounts.set(name, await realDir(dir));
+  if (realMounts.size === 0) return { realRoot, resolve: (requested) => resolveIn(realRoot, requested) };
+  return {
+    realRoot,
+    resolve: (requested) => {
+      const norm = normalizeBootPath(requested);
+      if (!norm.ok) return Promise.resolve(norm);
+      const slash = norm.relPath.indexOf('/');
+      const mount = slash > 0 ? realMounts.get(norm.relPath.slice(0, slash)) : realMounts.has(norm.relPath) ? null : undefined;
+      if (mount === null) return Promise.resolve({ ok: false, reason: 'directory' });
+      if (mount === undefined) return resolveIn(realRoot, norm.relPath);
+      return resolveIn(mount, norm.relPath.slice(slash + 1));
+    },
+  };
+}
+
+async function realDir(dir: string): Promise<string> {
+  const real = await realpath(dir);
+  const st = await stat(real);
+  if (!st.isDirectory()) throw new Error(`boot root ${dir} is not a directory`);
+  return real;
 }
 
 /** One-shot form: resolves the root too. Never throws. */

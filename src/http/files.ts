@@ -10,6 +10,8 @@ import { isNotFound, openBootRoot, type BootRoot } from '../files/root.ts';
 export type FileHandlerOptions = {
   /** the boot root directory, or one already opened with openBootRoot */
   root: string | BootRoot;
+  /** per-profile trees under their own first path segment, when `root` is a path */
+  mounts?: Readonly<Record<string, string>>;
   cache: FileCache;
   /** URL path prefix the files live under, e.g. "/boot"; default "/" */
   prefix?: string;
@@ -83,7 +85,7 @@ function requestPath(url: string | undefined, prefix: string): string | null {
 export function createFileHandler(opts: FileHandlerOptions): FileHandler {
   const prefix = opts.prefix ? opts.prefix.replace(/\/?$/, '/') : '/';
   let rootP: Promise<BootRoot> | null = typeof opts.root === 'string' ? null : Promise.resolve(opts.root);
-  const getRoot = (): Promise<BootRoot> => (rootP ??= openBootRoot(opts.root as string));
+  const getRoot = (): Promise<BootRoot> => (rootP ??= openBootRoot(opts.root as string, opts.mounts));
 
   return async (req, res) => {
     const rel = requestPath(req.url, prefix);

@@ -190,6 +190,17 @@ function firstMatch(policy: Policy, f: ClientFacts): CompiledRule | undefined {
   }
 }
 
+/**
+ * A profile with a root of its own is served as /<profile>/… (openBootRoot mounts), so its
+ * files are named with that prefix. pxelinux and iPXE resolve their next files relative to the
+ * NBP's own path, so `lab/pxelinux.0` finds `lab/pxelinux.cfg/…` in the same tree. URLs are the
+ * admin's own and are left alone.
+ */
+export function inProfileRoot(name: string, profile: { root?: string | undefined }, file: string): string {
+  if (profile.root === undefined || /^[a-z][a-z0-9+.-]*:\/\//i.test(file)) return file;
+  return `${name}/${file.replace(/^[\/\\]+/, '')}`;
+}
+
 function outcome(policy: Policy, rule: CompiledRule | undefined, f: ClientFacts): Decision {
   const ruleId = rule?.id ?? 'default';
   const profileName = rule === undefined ? policy.defaultAction : rule.action === 'ignore' ? 'ignore' : rule.profile!;
@@ -212,7 +223,7 @@ function outcome(policy: Policy, rule: CompiledRule | undefined, f: ClientFacts)
   }
   const d: Extract<Decision, { action: 'boot' }> = {
     action: 'boot', rule: ruleId, profile: profileName, firmware: f.firmware,
-    bootFile: bootFile.replaceAll('${mac}', f.mac),
+    bootFile: inProfileRoot(profileName, profile, bootFile.replaceAll('${mac}', f.mac)),
   };
   const nextServer = rule?.nextServer ?? profile.nextServer;
   if (nextServer !== undefined) d.nextServer = nextServer;

@@ -45,6 +45,8 @@ export type TftpServerOptions = {
   host?: string;
   port?: number;
   root: string;
+  /** per-profile trees served under their own first path segment (see openBootRoot) */
+  mounts?: Readonly<Record<string, string>>;
   maxBlksize?: number;
   maxWindowsize?: number;
   /** bytes of the file cache created when `cache` is not given */
@@ -125,7 +127,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   const maxPerClient = opts.maxPerClient ?? 16;
   const maxRtoMs = opts.maxRtoMs ?? 4000;
   const log = opts.logger;
-  const root: BootRoot = await openBootRoot(opts.root);
+  const root: BootRoot = await openBootRoot(opts.root, opts.mounts);
   // A boot storm asks for the same few names hundreds of times within a second. Each resolution
   // is a realpath and a stat on the libuv thread pool (4 threads), so 500 RRQs queue ~1000 pool
   // jobs and the last client waits for all of them. Successful resolutions are reused for a

@@ -29,8 +29,10 @@ before(async () => {
   await writeFile(path.join(root, 'boot.ipxe'), small);
   await writeFile(path.join(base, 'secret'), 'outside');
   await symlink(path.join(base, 'secret'), path.join(root, 'link'));
+  await import('node:fs/promises').then((fs) => fs.mkdir(path.join(base, 'lab')));
+  await writeFile(path.join(base, 'lab', 'vmlinuz'), 'lab kernel');
   // A 1 MiB cache cap makes big.bin a streamed file and boot.ipxe a cached one.
-  const handler = createFileHandler({ root, cache: createFileCache({ maxBytes: 1024 * 1024 }) });
+  const handler = createFileHandler({ root, mounts: { lab: path.join(base, 'lab') }, cache: createFileCache({ maxBytes: 1024 * 1024 }) });
   srv = http.createServer((req, res) => {
     handler(req, res).then(
       (handled) => {
@@ -120,4 +122,13 @@ test('parseRange', () => {
   assert.deepEqual(parseRange('bytes=10-', 10), { kind: 'unsatisfiable' });
   assert.deepEqual(parseRange('bytes=-0', 10), { kind: 'unsatisfiable' });
   assert.deepEqual(parseRange(undefined, 10), { kind: 'none' });
+});
+
+test('a per-profile root is served under /<profile>/ next to the main root', async () => {
+  const r = await curl(`${url}/lab/vmlinuz`);
+  assert.equal(r.status, 200);
+  assert.equal(r.body.toString(), 'lab kernel');
+  assert.equal((await curl(`${url}/boot.ipxe`)).status, 200);
+  assert.equal((await curl('--path-as-is', `${url}/lab/../../secret`)).status, 403);
+  assert.equal((await curl(`${url}/lab/nope`)).status, 404);
 });

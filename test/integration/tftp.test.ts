@@ -294,3 +294,28 @@ test('stats add up', () => {
   assert.ok((s.errors['not-found'] ?? 0) >= 2);
   assert.ok(s.recvBufferSize >= 1024 * 1024, `SO_RCVBUF ${s.recvBufferSize}`);
 });
+
+test('a per-profile root is served as /<profile>/… to tftp-hpa and curl, confined to its tree', { timeout: 30_000 }, async () => {
+  const lab = path.join(base, 'lab-tree');
+  await mkdir(path.join(lab, 'pxelinux.cfg'), { recursive: true });
+  const nbp = randomBytes(70_000);
+  await writeFile(path.join(lab, 'pxelinux.0'), nbp);
+  await writeFile(path.join(lab, 'pxelinux.cfg', 'default'), 'DEFAULT lab\n');
+  const s2 = await startTftpServer({ host: '127.0.0.1', port: 0, root, mounts: { lab } });
+  try {
+    const a = path.join(out, 'mount-curl');
+    await run('curl', ['-sS', '--max-time', '10', '--tftp-blksize', '1468', '-o', a, `tftp://127.0.0.1:${s2.port}/lab/pxelinux.0`]);
+    assert.equal(sha(await readFile(a)), sha(nbp));
+    const b = path.join(out, 'mount-hpa');
+    await run('tftp', ['127.0.0.1', String(s2.port), '-m', 'binary', '-c', 'get', 'lab/pxelinux.cfg/default', b]);
+    assert.equal(await readFile(b, 'utf8'), 'DEFAULT lab\n');
+    // The main root is still there, and the mount does not open a way out of either tree.
+    const c = path.join(out, 'mount-main');
+    await run('curl', ['-sS', '--max-time', '10', '-o', c, `tftp://127.0.0.1:${s2.port}/small.bin`]);
+    assert.equal(sha(await readFile(c)), sha(files['small.bin']!));
+    const esc = await run('curl', ['-sS', '--max-time', '10', '-o', path.join(out, 'x'), `tftp://127.0.0.1:${s2.port}/lab/../../secret`]).then(() => 'served', (e: { stderr?: string }) => e.stderr ?? 'error');
+    assert.notEqual(esc, 'served');
+  } finally {
+    await s2.close();
+  }
+});

@@ -101,3 +101,25 @@ test('a root that is itself a symlink works', async () => {
   assert.ok(r.ok && r.absPath === path.join(root, 'pxelinux.0'));
   assert.deepEqual(await resolveBootPath(path.join(base, 'nope'), 'x'), { ok: false, reason: 'io' });
 });
+
+test('mounts: a profile tree is served under its own first segment and confines its own symlinks', async () => {
+  const lab = path.join(base, 'lab-tree');
+  await mkdir(path.join(lab, 'pxelinux.cfg'), { recursive: true });
+  await writeFile(path.join(lab, 'pxelinux.0'), 'lab nbp');
+  await writeFile(path.join(lab, 'pxelinux.cfg', 'default'), 'DEFAULT lab');
+  await symlink(path.join(root, 'pxelinux.0'), path.join(lab, 'to-main'));
+  const r = await openBootRoot(root, { lab });
+  const got = async (p: string) => {
+    const x = await r.resolve(p);
+    return x.ok ? x.absPath : x.reason;
+  };
+  assert.equal(await got('lab/pxelinux.0'), path.join(lab, 'pxelinux.0'));
+  assert.equal(await got('\\lab\\pxelinux.cfg\\default'), path.join(lab, 'pxelinux.cfg', 'default'));
+  assert.equal(await got('pxelinux.0'), path.join(root, 'pxelinux.0'), 'the main root is still served');
+  assert.equal(await got('lab'), 'directory');
+  assert.equal(await got('lab/../pxelinux.0'), path.join(root, 'pxelinux.0'), '.. is lexical: back in the main root, still confined');
+  assert.equal(await got('lab/../../secret'), 'escape');
+  assert.equal(await got('lab/to-main'), 'symlink-escape', 'a mount may not link into the main root either');
+  assert.equal(await got('lab/nope'), 'not-found');
+  await assert.rejects(openBootRoot(root, { gone: path.join(base, 'no-such-dir') }));
+});

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { compilePolicy, decide, describePolicy, explainDecision } from '../../../src/policy/policy.ts';
 import { EMBEDDED_DEFAULT } from '../../../src/config/load.ts';
 import { config, facts } from './helpers.ts';
+import { parseConfigText } from '../../../src/config/load.ts';
 
 const PROFILES = `profiles:
   thin:
@@ -239,4 +240,33 @@ default: ignore
   ]);
   assert.match(s.text, /host file \/etc\/pxepool\/hosts: 2 lines → profile thin/);
   assert.match(s.text, /2 exact MACs, 1 wildcard, 1 rule without a MAC test, 3 profiles/);
+});
+
+test('a profile with its own root names its files under /<profile>/; URLs stay as written', async () => {
+  const { ipxeScriptFor } = await import('../../../src/app/ipxe-script.ts');
+  const text = `profiles:
+  lab:
+    root: /srv/lab
+    bios: pxelinux.0
+    efiX64: /efi/snponly.efi
+    efiX64Http: http://\${server}/ipxe.efi
+    kernel: vmlinuz
+    initrd: [initrd.img, http://cdn.example/extra.img]
+  plain: { bios: pxelinux.0 }
+rules:
+  - { match: { mac: "52:54:00:00:00:*" }, profile: plain }
+default: lab
+`;
+  const p = compilePolicy(config(text));
+  const file = (over: Parameters<typeof facts>[0]) => (decide(p, facts(over)) as { bootFile: string }).bootFile;
+  assert.equal(file({ arch: 0 }), 'lab/pxelinux.0');
+  assert.equal(file({ arch: 7 }), 'lab/efi/snponly.efi');
+  assert.equal(file({ arch: 16, httpClient: true, vendorClass: 'HTTPClient:Arch:00016:UNDI:003016' }), 'http://${server}/ipxe.efi');
+  assert.equal(file({ arch: 0, mac: '52:54:00:00:00:01' }), 'pxelinux.0', 'profiles without a root are unchanged');
+  const script = ipxeScriptFor(p, new URLSearchParams({ mac: '52:54:00:12:34:56', platform: 'efi', buildarch: 'x86_64' })) ?? '';
+  assert.match(script, /^kernel lab\/vmlinuz$/m);
+  assert.match(script, /^initrd lab\/initrd\.img$/m);
+  assert.match(script, /^initrd http:\/\/cdn\.example\/extra\.img$/m);
+  const bad = parseConfigText('profiles:\n  "..": { root: /srv/x, bios: a }\ndefault: ".."\n', 'x.yaml', { readFile: () => '' });
+  assert.equal(bad.ok, false);
 });
