@@ -8,7 +8,7 @@
 //      clients) and the extra time its clients needed, per client against run 2.
 // Run as root: node bench/pool.ts [clients]   (needs kea-dhcp4; everything lives in namespaces)
 
-import { createPoolLab, logMarks, offersByMac, pctl, type PoolLab } from '../test/lib/pool-lab.ts';
+import { createPoolLab, failoverTimes, logMarks, offersByMac, pctl, waitFirstDiscover, type PoolLab } from '../test/lib/pool-lab.ts';
 import type { StormResult } from '../src/storm/run.ts';
 
 const N = Number(process.argv[2] ?? 1000);
@@ -58,8 +58,7 @@ try {
   const [victim, ...survivors] = pl.peers;
   marks = logMarks(pl.peers);
   const run = pl.storm(ramped, { timeLimitS: 240 });
-  const from = marks.get(survivors[0]!.name)!;
-  for (let i = 0; i < 500 && !survivors[0]!.logs.slice(from).some((l) => l.port === 67); i++) await sleep(20);
+  await waitFirstDiscover(survivors[0]!, marks);
   await sleep(KILL_AFTER);
   const killAt = Date.now();
   victim!.serve!.proc.kill('SIGKILL');
@@ -68,16 +67,7 @@ try {
 
   // failover delay, from the survivors' own logs (all namespaces share one clock)
   const owned = new Set(fail.clients.filter((c) => pl.ownerOf(c.mac) === victim!.name).map((c) => c.mac));
-  let down = Infinity, takeover = Infinity, firstOffer = Infinity;
-  for (const p of survivors) {
-    for (const l of p.logs.slice(marks.get(p.name))) {
-      const t = Date.parse(String(l.time));
-      if (t < killAt) continue;
-      if (l.event === 'pool-down' && l.peer === victim!.name) down = Math.min(down, t);
-      if (l.event === 'pool-takeover' && owned.has(String(l.mac))) takeover = Math.min(takeover, t);
-      if (l.event === 'answer' && l.port === 67 && owned.has(String(l.mac))) firstOffer = Math.min(firstOffer, t);
-    }
-  }
+  const { down, takeover, firstOffer } = failoverTimes(survivors, marks, victim!.name, killAt, owned);
   const firstSeen = new Map<string, number>();
   for (const l of survivors[0]!.logs.slice(marks.get(survivors[0]!.name))) {
     if (l.port === 67 && typeof l.mac === 'string' && !firstSeen.has(l.mac)) firstSeen.set(l.mac, Date.parse(String(l.time)));

@@ -3,12 +3,14 @@
 // with a `pool:` section, and a client namespace holding one address per simulated client so
 // per-client-IP TFTP limits behave as with real machines. Runs `pxepool storm` in segment mode
 // inside the client namespace. Everything lives in Lab namespaces and goes with lab.destroy().
+// `peers: 0` builds the segment without pxepool; startDnsmasq() then adds dnsmasq as the
+// reference ProxyDHCP + TFTP server on the same segment (bench/storm.ts compares the two).
 
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Lab, type Host, runOk } from './netns.ts';
-import { startKea } from './services.ts';
+import { Lab, type Host, type Proc, runOk } from './netns.ts';
+import { startDnsmasqProxy, startKea } from './services.ts';
 import { MAIN, startServe, type ServeProc } from './serve-proc.ts';
 import { rankPeers } from '../../src/pool/ranking.ts';
 import type { StormResult } from '../../src/storm/run.ts';
@@ -16,6 +18,8 @@ import type { StormResult } from '../../src/storm/run.ts';
 export const SECRET = 'pool-lab-shared-secret-0123456789';
 export const MiB = 1 << 20;
 const NET = '10.77.0.0/16';
+/** dnsmasq's address when startDnsmasq() adds it (peers are 10.77.1.11 …) */
+export const DNSMASQ_ADDRESS = '10.77.1.21';
 /** client i gets CLIENT_BASE + i + 1: 10.77.100.1 … (up to 10.77.199.x) */
 export const CLIENT_BASE = '10.77.100.0';
 
@@ -29,6 +33,13 @@ export interface Peer {
   logs: Record<string, unknown>[];
 }
 
+export interface DnsmasqServer {
+  name: 'dnsmasq';
+  address: string;
+  host: Host;
+  proc: Proc;
+}
+
 export interface PoolLab {
   lab: Lab;
   client: Host;
@@ -40,9 +51,17 @@ export interface PoolLab {
   startPeer(p: Peer): Promise<void>;
   status(p: Peer): Promise<PeerStatusView>;
   metrics(p: Peer): Promise<string>;
-  storm(args: string[], o: { timeLimitS: number; onStart?: () => void }): Promise<{ code: number | null; result: StormResult; stderr: string }>;
+  /** `progress`: let the storm print its progress lines on stderr (seen through `onStderr`) */
+  storm(args: string[], o: { timeLimitS: number; onStart?: () => void; progress?: boolean; onStderr?: (chunk: string) => void }): Promise<{ code: number | null; result: StormResult; stderr: string }>;
   /** waits until every running peer lists `n` live peers */
   waitLive(n: number, timeoutMs: number): Promise<number>;
+  /**
+   * dnsmasq as ProxyDHCP (`--dhcp-range=<net>,proxy`) + TFTP from the same root, in its own
+   * namespace on the segment (as test/integration/storm-lab.test.ts runs it): BIOS clients get a
+   * one-item PXE menu (pxelinux.0, asked on 4011), UEFI clients bootx64.efi in the offer.
+   * `tftpMax`: dnsmasq's --tftp-max (its default is 50 concurrent transfers).
+   */
+  startDnsmasq(o?: { tftpMax?: number; extra?: string[] }): Promise<DnsmasqServer>;
   /** sends one forged heartbeat (wrong secret) from the client namespace to a peer */
   forgeHeartbeat(to: Peer, asPeer: string): Promise<void>;
   destroy(): Promise<void>;
@@ -154,13 +173,13 @@ export async function createPoolLab(o: { peers?: number; clients: number; tftpMa
         // Its own process in the client namespace (a process cannot enter one itself), bounded twice:
         // storm's --time-limit, and a kill a little later in case the process itself hangs.
         const full = ['netns', 'exec', client.ns, process.execPath, MAIN, 'storm', '--interface', 'eth0', '--client-net', CLIENT_BASE,
-          '--time-limit', String(so.timeLimitS), '--no-progress', '--json', '--per-client', ...args];
+          '--time-limit', String(so.timeLimitS), ...(so.progress === true ? [] : ['--no-progress']), '--json', '--per-client', ...args];
         return new Promise((resolve, reject) => {
           const child = spawn('ip', full, { stdio: ['ignore', 'pipe', 'pipe'] });
           let out = '';
           let err = '';
           child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
-          child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
+          child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; so.onStderr?.(d); });
           const killer = setTimeout(() => child.kill('SIGKILL'), (so.timeLimitS + 20) * 1000);
           child.on('spawn', () => so.onStart?.());
           child.on('exit', (code) => {
@@ -172,6 +191,20 @@ export async function createPoolLab(o: { peers?: number; clients: number; tftpMa
             }
           });
         });
+      },
+      async startDnsmasq(so = {}) {
+        const host = await lab.addHost('dnsmasq', { address: `${DNSMASQ_ADDRESS}/16` });
+        await runOk('sysctl', ['-q', '-w', 'net.ipv4.neigh.default.gc_thresh1=4096', 'net.ipv4.neigh.default.gc_thresh2=8192', 'net.ipv4.neigh.default.gc_thresh3=16384'], { ns: host.ns }).catch(() => undefined);
+        const proc = await startDnsmasqProxy(lab, host, {
+          subnetAddress: NET.split('/')[0]!,
+          tftpRoot: root,
+          extra: [
+            '--pxe-service=x86PC,"pxelinux",pxelinux', '--pxe-service=X86-64_EFI,"efi",bootx64.efi', '--pxe-prompt="boot",0',
+            ...(so.tftpMax !== undefined ? [`--tftp-max=${so.tftpMax}`] : []),
+            ...(so.extra ?? []),
+          ],
+        });
+        return { name: 'dnsmasq', address: DNSMASQ_ADDRESS, host, proc };
       },
       async forgeHeartbeat(to, asPeer) {
         const { encodeHeartbeat } = await import('../../src/pool/heartbeat.ts');
@@ -222,4 +255,33 @@ export function offersByMac(peers: Peer[], fromIndex: Map<string, number> = new 
 
 export function logMarks(peers: Peer[]): Map<string, number> {
   return new Map(peers.map((p) => [p.name, p.logs.length]));
+}
+
+/** Resolves once `p` has logged a port-67 answer after its log mark (the storm's first DISCOVERs arrived); bounded. */
+export async function waitFirstDiscover(p: Peer, marks: Map<string, number>, timeoutMs = 10_000): Promise<boolean> {
+  const from = marks.get(p.name) ?? 0;
+  for (let i = 0; i < Math.ceil(timeoutMs / 20); i++) {
+    if (p.logs.slice(from).some((l) => l.port === 67)) return true;
+    await sleep(20);
+  }
+  return false;
+}
+
+/**
+ * From the survivors' own logs (all namespaces share one clock), after a peer was killed at
+ * `killAt`: when a survivor first marked it down, first logged a takeover for one of its
+ * clients, and first answered one of them on port 67 (epoch ms; Infinity if never).
+ */
+export function failoverTimes(survivors: Peer[], marks: Map<string, number>, victim: string, killAt: number, owned: Set<string>): { down: number; takeover: number; firstOffer: number } {
+  let down = Infinity, takeover = Infinity, firstOffer = Infinity;
+  for (const p of survivors) {
+    for (const l of p.logs.slice(marks.get(p.name))) {
+      const t = Date.parse(String(l.time));
+      if (t < killAt) continue;
+      if (l.event === 'pool-down' && l.peer === victim) down = Math.min(down, t);
+      if (l.event === 'pool-takeover' && owned.has(String(l.mac))) takeover = Math.min(takeover, t);
+      if (l.event === 'answer' && l.port === 67 && owned.has(String(l.mac))) firstOffer = Math.min(firstOffer, t);
+    }
+  }
+  return { down, takeover, firstOffer };
 }
