@@ -7,6 +7,8 @@ export interface DhcpRecord {
   t: number; src: string; dst: string; srcPort: number; dstPort: number;
   type: number; xid: string; mac: string; yiaddr: string; siaddr: string;
   vendorClass: string; file: string; options: number[];
+  /** option 54, '' when absent */
+  serverId: string;
 }
 
 function fields(pcap: string, filter: string, names: string[]): string[][] {
@@ -15,11 +17,12 @@ function fields(pcap: string, filter: string, names: string[]): string[][] {
 }
 
 export function dhcpRecords(pcap: string): DhcpRecord[] {
-  const names = ['frame.time_relative', 'ip.src', 'ip.dst', 'udp.srcport', 'udp.dstport', 'dhcp.option.dhcp', 'dhcp.id', 'dhcp.hw.mac_addr', 'dhcp.ip.your', 'dhcp.ip.server', 'dhcp.option.vendor_class_id', 'dhcp.file', 'dhcp.option.type'];
+  const names = ['frame.time_relative', 'ip.src', 'ip.dst', 'udp.srcport', 'udp.dstport', 'dhcp.option.dhcp', 'dhcp.id', 'dhcp.hw.mac_addr', 'dhcp.ip.your', 'dhcp.ip.server', 'dhcp.option.vendor_class_id', 'dhcp.file', 'dhcp.option.type', 'dhcp.option.dhcp_server_id'];
   return fields(pcap, 'dhcp', names).map((f) => ({
     t: Number(f[0]), src: f[1] ?? '', dst: f[2] ?? '', srcPort: Number(f[3]), dstPort: Number(f[4]),
     type: Number(f[5]), xid: f[6] ?? '', mac: (f[7] ?? '').split(',')[0]!.toLowerCase(), yiaddr: f[8] ?? '', siaddr: f[9] ?? '',
     vendorClass: f[10] ?? '', file: f[11] ?? '', options: (f[12] ?? '').split(',').filter((x) => x !== '').map(Number),
+    serverId: f[13] ?? '',
   }));
 }
 

@@ -12,6 +12,9 @@ import { randomUUID } from 'node:crypto';
 import type { Lab, Proc } from '../lib/netns.ts';
 import { FIRMWARE_FILES, MARKER_RE } from './artifacts.ts';
 
+/** What the firmware prints when it stops trying to boot from the network. */
+export const FIRMWARE_GAVE_UP = /Nothing to boot|PXE-E\d\d|No bootable device/;
+
 export type Firmware = 'bios' | 'uefi';
 
 export interface QemuClientOptions {
@@ -99,9 +102,13 @@ export class QemuClient {
   }
 
   /** Wait for a serial line matching `re` (bounded). */
-  waitForSerial(re: RegExp, timeoutMs: number): Promise<{ match: RegExpExecArray; t: number }> {
+  waitForSerial(re: RegExp, timeoutMs: number, opts: { fatal?: RegExp; fatalGraceMs?: number } = {}): Promise<{ match: RegExpExecArray; t: number }> {
+    const fatal = opts.fatal;
+    const fatalGraceMs = opts.fatalGraceMs ?? 20_000;
     return new Promise((resolve, reject) => {
       let seen = 0;
+      let done = false;
+      let fatalAt: NodeJS.Timeout | undefined;
       const check = () => {
         for (; seen < this.lines.length; seen++) {
           const l = this.lines[seen];
@@ -113,10 +120,28 @@ export class QemuClient {
             return;
           }
         }
-        if (this.proc.exited) {
-          this.#poll();
+        if (this.proc.exited && !done) {
+          // finish first: #poll() runs the waiters again, and this one must not be among them
           finish();
+          this.#poll();
+          for (; seen < this.lines.length; seen++) {
+            const m = re.exec(this.lines[seen]?.line ?? '');
+            if (m !== null) return resolve({ match: m, t: this.lines[seen]!.t });
+          }
           reject(new Error(`${this.name}: QEMU exited before ${re}; serial tail:\n${this.tail()}\nqemu: ${this.proc.tail(5)}`));
+          return;
+        }
+        // The firmware gave up (iPXE "Nothing to boot", EDK2 "PXE-E16: No valid offer received",
+        // SeaBIOS "No bootable device"): say so within a grace period instead of at the timeout,
+        // with the line that says why. The grace leaves room for a firmware retry that succeeds.
+        if (fatal !== undefined && fatalAt === undefined) {
+          const bad = this.lines.find((l) => fatal.test(l.line));
+          if (bad !== undefined) {
+            fatalAt = setTimeout(() => {
+              finish();
+              reject(new Error(`${this.name}: the firmware gave up ("${bad.line.trim()}" at ${(bad.t / 1000).toFixed(1)} s) and no line matching ${re} followed within ${fatalGraceMs} ms; serial tail:\n${this.tail()}`));
+            }, fatalGraceMs);
+          }
         }
       };
       const timer = setTimeout(() => {
@@ -124,7 +149,9 @@ export class QemuClient {
         reject(new Error(`${this.name}: no serial line matching ${re} within ${timeoutMs} ms; serial tail:\n${this.tail()}`));
       }, timeoutMs);
       const finish = () => {
+        done = true;
         clearTimeout(timer);
+        clearTimeout(fatalAt);
         this.#waiters.delete(check);
       };
       this.#waiters.add(check);
@@ -132,9 +159,9 @@ export class QemuClient {
     });
   }
 
-  /** Wait for the PXEPOOL-BOOTED marker. */
+  /** Wait for the PXEPOOL-BOOTED marker; fails soon after the firmware says it gave up. */
   async waitForMarker(timeoutMs: number): Promise<BootResult> {
-    const { match, t } = await this.waitForSerial(MARKER_RE, timeoutMs);
+    const { match, t } = await this.waitForSerial(MARKER_RE, timeoutMs, { fatal: FIRMWARE_GAVE_UP });
     return { mac: match[1] ?? '', server: match[2] ?? '', line: match[0], seconds: t / 1000 };
   }
 

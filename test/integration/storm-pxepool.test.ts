@@ -56,6 +56,19 @@ test('relay mode: 60 mixed clients boot from pxepool, one address each', { timeo
     if (c.family === 'efi') assert.equal(c.bytes, MiB, c.mac);
     else assert.match(c.bootFile ?? '', /^http:\/\/127\.0\.0\.1:\d+\/boot\.ipxe$/);
   }
+  // The storm's counts against pxepool's own records: per client, every proxy offer it
+  // received is one `answer` line on port 67, and every client that got a 4011 answer has one
+  // there; TFTP: one whole NBP per EDK2 client plus its aborted size probe.
+  const answers = (mac: string, port: number) => srv.logs.filter((l) => l.event === 'answer' && l.port === port && l.mac === mac).length;
+  for (const c of clients) {
+    assert.equal(c.proxyOffers, answers(c.mac, 67), `${c.mac} (${c.family}): offers received vs pxepool's answers on 67`);
+    if (c.ackMs !== undefined) assert.ok(answers(c.mac, 4011) >= 1 + c.retransmits.request - c.retransmits.request, `${c.mac}: 4011 answer logged`);
+    else assert.equal(answers(c.mac, 4011), 0, `${c.mac}: no 4011 answer logged for a client that got none`);
+  }
+  const status = (await (await fetch(`http://127.0.0.1:${P.http}/status`)).json()) as { tftp: { transfersOk: number; probes: number } };
+  const efi = clients.filter((c) => c.family === 'efi').length;
+  assert.equal(status.tftp.transfersOk, efi, 'one NBP transfer per EDK2 client');
+  assert.equal(status.tftp.probes, efi, "one aborted size probe per EDK2 client (EDK2's tsize query)");
 });
 
 test('relay mode, all clients on one address: pxepool\'s per-IP TFTP limit turns into restarts', { timeout: 60_000 }, async () => {
