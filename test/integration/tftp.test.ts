@@ -319,3 +319,27 @@ test('a per-profile root is served as /<profile>/… to tftp-hpa and curl, confi
     await s2.close();
   }
 });
+
+test('a stalled transfer is ended when the same address asks for the same file again from a new port (firmware restart)', { timeout: 20_000 }, async () => {
+  const a = await rawClient();
+  const b = await rawClient();
+  try {
+    const before = server.stats().superseded;
+    a.send(encodeRequest('RRQ', 'small.bin', 'octet', [['tsize', '0'], ['blksize', '1468']]), server.port);
+    const oack = await a.next();
+    assert.equal(oack.p.op, 'OACK');
+    // A never ACKs: the server retransmits its OACK after one RTO (≥ 1 s before any RTT sample).
+    const again = await a.next(5000);
+    assert.equal(again.p.op, 'OACK', 'the stalled transfer is retransmitting');
+    b.send(encodeRequest('RRQ', 'small.bin', 'octet', [['tsize', '0'], ['blksize', '1468']]), server.port);
+    const fresh = await b.next();
+    assert.equal(fresh.p.op, 'OACK', 'the new request is served');
+    const gone = await a.next(2000);
+    assert.ok(gone.p.op === 'ERROR' && /Superseded/.test(gone.p.message), 'the old TID is told why');
+    assert.equal(server.stats().superseded, before + 1);
+    b.send(encodeError(8, 'done'), fresh.port);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
