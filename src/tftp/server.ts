@@ -77,7 +77,7 @@ export type TftpStats = {
   probes: number;
   duplicateRequestsDropped: number;
   wrongTidPackets: number;
-  /** stalled transfers ended because the client asked for the same file again from a new port */
+  /** stalled transfers ended because their client sent a new request from a new port */
   superseded: number;
   /** refused requests and failed transfers, by reason */
   errors: Record<string, number>;
@@ -262,9 +262,8 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       idleNeeds: 0,
     };
     live.set(key, t);
-    const cf = clientFileKey(rinfo.address, p.filename);
-    let set = byClientFile.get(cf);
-    if (set === undefined) byClientFile.set(cf, (set = new Set()));
+    let set = byClient.get(rinfo.address);
+    if (set === undefined) byClient.set(rinfo.address, (set = new Set()));
     set.add(t);
     perClient.set(rinfo.address, mine + 1);
     setup(t, p).catch((err: unknown) => {
@@ -273,24 +272,23 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     });
   });
 
-  // Firmware that gives up on a transfer starts over from DISCOVER and asks for the same file
-  // again from a new port. The old transfer is dead but would keep retransmitting windows, with
-  // backoff, for up to maxRetries RTOs, and hold a slot: in a storm on an overloaded server that
-  // is bandwidth and slots taken from the clients still booting. A transfer of the same file to
-  // the same address that is already retransmitting (no ACK for at least one RTO) is therefore
-  // ended when the new request comes. A healthy parallel transfer (clients sharing an address)
-  // is never retransmitting at that moment, and is left alone.
-  const byClientFile = new Map<string, Set<Live>>();
-  const clientFileKey = (address: string, file: string): string => `${address}|${file}`;
+  // Firmware that gives up on a transfer starts over from DISCOVER and asks for its NBP again
+  // from a new port; pxelinux and iPXE fetch one file at a time. The old transfer is dead but
+  // would keep retransmitting windows, with backoff, for up to maxRetries RTOs, and hold a slot:
+  // in a storm on an overloaded server that is bandwidth and slots taken from the clients still
+  // booting. A transfer to the same address that is already retransmitting (no ACK for at least
+  // one RTO) is therefore ended when a request comes from a new port. A healthy parallel
+  // transfer (clients sharing an address) is not retransmitting at that moment, and is left alone.
+  const byClient = new Map<string, Set<Live>>();
 
   function supersede(address: string, port: number, file: string): void {
-    const set = byClientFile.get(clientFileKey(address, file));
+    const set = byClient.get(address);
     if (set === undefined) return;
     for (const old of [...set]) {
       if (old.clientPort === port || old.finished || old.state === null || old.state.retries === 0) continue;
       counters.superseded++;
-      log?.debug({ client: `${old.clientAddress}:${old.clientPort}`, file, newPort: port }, 'tftp transfer superseded by a new request');
-      feed(old, { type: 'abort', code: ERR.NOT_DEFINED, message: 'Superseded by a new request for the same file' });
+      log?.debug({ client: `${old.clientAddress}:${old.clientPort}`, file: old.file, newFile: file, newPort: port }, 'tftp transfer superseded by a new request');
+      feed(old, { type: 'abort', code: ERR.NOT_DEFINED, message: 'Superseded by a new request from this client' });
     }
   }
 
@@ -298,11 +296,10 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     if (t.finished) return;
     t.finished = true;
     if (live.get(t.key) === t) live.delete(t.key);
-    const cf = clientFileKey(t.clientAddress, t.file);
-    const set = byClientFile.get(cf);
+    const set = byClient.get(t.clientAddress);
     if (set !== undefined) {
       set.delete(t);
-      if (set.size === 0) byClientFile.delete(cf);
+      if (set.size === 0) byClient.delete(t.clientAddress);
     }
     const n = (perClient.get(t.clientAddress) ?? 1) - 1;
     if (n <= 0) perClient.delete(t.clientAddress);
