@@ -6,7 +6,7 @@
 // server that served its NBP. For each size N:
 //   a. pxepool, 1 peer (a pool of one)
 //   b. pxepool, 3 peers
-//   c. dnsmasq, ProxyDHCP + its own TFTP (--tftp-max raised to pxepool's 1000 transfers)
+//   c. dnsmasq, ProxyDHCP + its own TFTP (--tftp-max raised to pxepool's default of 2000 transfers)
 //   d. pxepool, 3 peers, pxe-a SIGKILLed KILL_AFTER ms after the first DISCOVER reached the pool
 // Each (N, scenario) gets a fresh lab, destroyed after it (and on failure, Ctrl-C or the
 // overall limit). Storms are bounded by --time-limit; the whole script by the sum of them.
@@ -28,7 +28,7 @@ const KILL_AFTER = 1500;
 const MAX_RESTARTS = '6';
 const SEED = '505';
 const FILES = { 'vmlinuz': 10 * MiB, 'initrd.img': 20 * MiB } as const;
-const DNSMASQ_TFTP_MAX = 1000;
+const DNSMASQ_TFTP_MAX = 2000;
 /** default storm time limit: 60 s plus every client's 31 MiB at this aggregate rate (well below what the lab reaches) */
 const FLOOR_MB_PER_S = 15;
 /** lab set-up (namespaces, 1,000 addresses, Kea, servers) and teardown, per run */

@@ -125,7 +125,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   const family = net.isIPv6(host) ? 'udp6' : 'udp4';
   const maxBlksize = opts.maxBlksize ?? 1468;
   const maxWindowsize = opts.maxWindowsize ?? 64;
-  const maxTransfers = opts.maxTransfers ?? 1000;
+  const maxTransfers = opts.maxTransfers ?? 2000;
   const maxPerClient = opts.maxPerClient ?? 16;
   const maxRtoMs = opts.maxRtoMs ?? 4000;
   const log = opts.logger;
