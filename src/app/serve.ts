@@ -65,6 +65,8 @@ export async function serve(opts: ServeOptions): Promise<App> {
   const logger = opts.logger ?? createLogger(config.log.level);
   const metrics = createMetrics();
   let policy: Policy = compilePolicy(config);
+  // TFTP and HTTP mount the profile roots once, at start.
+  const mounts = profileMounts(config);
   if (config.tftp.enabled || config.http.enabled) {
     const root = checkBootRoot(config, opts.createRoot === true);
     if (root.created) logger.warn({ event: 'boot-root', root: config.root, created: true }, `created the empty boot root ${config.root}: put the boot files there (see the README, "Quick start")`);
@@ -107,11 +109,12 @@ export async function serve(opts: ServeOptions): Promise<App> {
         logger.error({ event: 'reload', ok: false, errors: r.errors }, message);
         return { ok: false, message };
       }
-      // TFTP and HTTP mount profile roots at start; a policy naming files in a tree they do not
-      // serve would send clients to files that are not there.
-      if (JSON.stringify(profileMounts(r.config)) !== JSON.stringify(profileMounts(config))) {
+      // A policy naming files in a tree TFTP and HTTP do not serve would send clients to files
+      // that are not there.
+      const newMounts = JSON.stringify(profileMounts(r.config));
+      if (newMounts !== JSON.stringify(mounts)) {
         metrics.configReloads.inc({ result: 'error' });
-        const message = `config reload refused, keeping the running config: profile roots changed (${JSON.stringify(profileMounts(r.config))}); restart pxepool to serve them`;
+        const message = `config reload refused, keeping the running config: profile roots changed (${newMounts}); restart pxepool to serve them`;
         logger.error({ event: 'reload', ok: false }, message);
         return { ok: false, message };
       }
@@ -179,7 +182,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
     }
     if (config.tftp.enabled) {
       app.tftp = await startTftpServer({
-        host: opts.listen?.[0] ?? '0.0.0.0', port: config.tftp.port, root: config.root, mounts: profileMounts(config), cache,
+        host: opts.listen?.[0] ?? '0.0.0.0', port: config.tftp.port, root: config.root, mounts, cache,
         maxBlksize: config.tftp.maxBlksize, maxWindowsize: config.tftp.maxWindowsize,
         maxTransfers: config.tftp.maxTransfers, maxPerClient: config.tftp.maxPerClient,
         logger,
@@ -195,7 +198,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
         host: config.http.address ?? opts.listen?.[0] ?? '0.0.0.0', port: config.http.port, metrics,
         status: () => app.status(),
         ipxeScript: (q) => ipxeScriptFor(policy, q),
-        files: createFileHandler({ root: config.root, mounts: profileMounts(config), cache }),
+        files: createFileHandler({ root: config.root, mounts, cache }),
         onError: (err) => logger.warn({ err }, 'http error'),
       });
       logger.info({ event: 'listen', service: 'http', port: app.http.port }, 'HTTP listening');

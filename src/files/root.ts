@@ -88,14 +88,15 @@ export async function openBootRoot(root: string, mounts: Readonly<Record<string,
   if (realMounts.size === 0) return { realRoot, resolve: (requested) => resolveIn(realRoot, requested) };
   return {
     realRoot,
-    resolve: (requested) => {
+    resolve: async (requested) => {
       const norm = normalizeBootPath(requested);
-      if (!norm.ok) return Promise.resolve(norm);
+      if (!norm.ok) return norm;
       const slash = norm.relPath.indexOf('/');
-      const mount = slash > 0 ? realMounts.get(norm.relPath.slice(0, slash)) : realMounts.has(norm.relPath) ? null : undefined;
-      if (mount === null) return Promise.resolve({ ok: false, reason: 'directory' });
-      if (mount === undefined) return resolveIn(realRoot, norm.relPath);
-      return resolveIn(mount, norm.relPath.slice(slash + 1));
+      const first = slash < 0 ? norm.relPath : norm.relPath.slice(0, slash);
+      const mount = realMounts.get(first);
+      if (mount === undefined) return resolveRel(realRoot, norm.relPath);
+      // the mount point itself is a directory, never a file
+      return slash < 0 ? { ok: false, reason: 'directory' } : resolveRel(mount, norm.relPath.slice(slash + 1));
     },
   };
 }
@@ -120,8 +121,12 @@ export async function resolveBootPath(root: string, requested: string): Promise<
 
 async function resolveIn(realRoot: string, requested: string): Promise<ResolveResult> {
   const norm = normalizeBootPath(requested);
-  if (!norm.ok) return norm;
-  const joined = path.join(realRoot, norm.relPath);
+  return norm.ok ? resolveRel(realRoot, norm.relPath) : norm;
+}
+
+/** `relPath` is already normalized (normalizeBootPath). */
+async function resolveRel(realRoot: string, relPath: string): Promise<ResolveResult> {
+  const joined = path.join(realRoot, relPath);
   let real: string;
   try {
     real = await realpath(joined);

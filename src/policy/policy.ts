@@ -190,6 +190,11 @@ function firstMatch(policy: Policy, f: ClientFacts): CompiledRule | undefined {
   }
 }
 
+/** `scheme://…`: a boot file the admin serves from elsewhere, not a path in a boot tree. */
+export function isUrl(file: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(file);
+}
+
 /**
  * A profile with a root of its own is served as /<profile>/… (openBootRoot mounts), so its
  * files are named with that prefix. pxelinux and iPXE resolve their next files relative to the
@@ -197,7 +202,7 @@ function firstMatch(policy: Policy, f: ClientFacts): CompiledRule | undefined {
  * admin's own and are left alone.
  */
 export function inProfileRoot(name: string, profile: { root?: string | undefined }, file: string): string {
-  if (profile.root === undefined || /^[a-z][a-z0-9+.-]*:\/\//i.test(file)) return file;
+  if (profile.root === undefined || isUrl(file)) return file;
   return `${name}/${file.replace(/^[\/\\]+/, '')}`;
 }
 

@@ -139,15 +139,13 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
 
   // Per interface: its address socket, and a broadcast socket bound to the device when the
   // native helper is there (tests that inject `iface` use a plain wildcard socket).
-  const sockets: dgram.Socket[] = [];
-  const bySock = new Map<dgram.Socket, RelayInterface>();
+  const sockets: { sock: dgram.Socket; iface: RelayInterface }[] = [];
   const sendSock = new Map<string, dgram.Socket>();
   try {
     for (const i of ifaces) {
       const s = await bind(i.address, listenPort);
       s.setBroadcast(true);
-      sockets.push(s);
-      bySock.set(s, i);
+      sockets.push({ sock: s, iface: i });
       sendSock.set(i.name, s);
       let w: dgram.Socket | undefined;
       if (opts.iface === undefined) {
@@ -161,11 +159,10 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
         if (ifaces.length > 1) throw new RelayStartError(`several client interfaces need the native helper (run scripts/build-native.sh): without it a broadcast's interface is unknown`);
         w = await bind('0.0.0.0', listenPort);
       }
-      sockets.push(w);
-      bySock.set(w, i);
+      sockets.push({ sock: w, iface: i });
     }
   } catch (e) {
-    for (const s of sockets) s.close();
+    for (const { sock } of sockets) sock.close();
     throw e;
   }
 
@@ -246,8 +243,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       setImmediate(drain);
     }
   };
-  for (const s of sockets) {
-    s.on('message', onMessage(bySock.get(s)!));
+  for (const { sock: s, iface: arrived } of sockets) {
+    s.on('message', onMessage(arrived));
     s.on('error', (err) => logger.error({ event: 'socket-error', err: err.message }, 'socket error'));
   }
 
@@ -318,7 +315,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     async close() {
       clearTimeout(debounce);
       for (const w of watchers) w.close();
-      await Promise.all(sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      await Promise.all(sockets.map(({ sock }) => new Promise<void>((r) => sock.close(() => r()))));
     },
   };
 }

@@ -155,7 +155,8 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   const cache = opts.cache ?? createFileCache(opts.cacheBytes !== undefined ? { maxBytes: opts.cacheBytes } : {});
 
   const live = new Map<string, Live>();
-  const perClient = new Map<string, number>();
+  /** live transfers by client address: the per-client limit and the supersede rule */
+  const byClient = new Map<string, Set<Live>>();
   const errors: Record<string, number> = Object.create(null) as Record<string, number>;
   const counters = {
     bytesSent: 0,
@@ -235,8 +236,8 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       );
       return;
     }
-    const mine = perClient.get(rinfo.address) ?? 0;
-    if (mine >= maxPerClient) {
+    const mine = byClient.get(rinfo.address);
+    if (mine !== undefined && mine.size >= maxPerClient) {
       refuse(
         rinfo.address,
         rinfo.port,
@@ -262,10 +263,8 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       idleNeeds: 0,
     };
     live.set(key, t);
-    let set = byClient.get(rinfo.address);
-    if (set === undefined) byClient.set(rinfo.address, (set = new Set()));
-    set.add(t);
-    perClient.set(rinfo.address, mine + 1);
+    if (mine === undefined) byClient.set(rinfo.address, new Set([t]));
+    else mine.add(t);
     setup(t, p).catch((err: unknown) => {
       log?.warn({ err: String(err), file: p.filename }, 'tftp transfer setup failed');
       failSetup(t, ERR.NOT_DEFINED, 'Internal error', 'internal');
@@ -279,7 +278,6 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   // booting. A transfer to the same address that is already retransmitting (no ACK for at least
   // one RTO) is therefore ended when a request comes from a new port. A healthy parallel
   // transfer (clients sharing an address) is not retransmitting at that moment, and is left alone.
-  const byClient = new Map<string, Set<Live>>();
 
   function supersede(address: string, port: number, file: string): void {
     const set = byClient.get(address);
@@ -301,9 +299,6 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       set.delete(t);
       if (set.size === 0) byClient.delete(t.clientAddress);
     }
-    const n = (perClient.get(t.clientAddress) ?? 1) - 1;
-    if (n <= 0) perClient.delete(t.clientAddress);
-    else perClient.set(t.clientAddress, n);
     t.timerAt = Infinity;
     const sock = t.sock;
     t.sock = null;
