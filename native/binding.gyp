@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "udp_device",
-      "sources": ["udp_device.c"],
+      "sources": ["udp_device.c", "udp_send.c"],
       "cflags": ["-O2", "-Wall", "-Wextra"]
     }
   ]

@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "udp_send.h"
+
 static napi_value throw_errno(napi_env env, const char *what, int err) {
   char msg[256];
   snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
@@ -69,6 +71,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "openUdpOnDevice", NAPI_AUTO_LENGTH, open_udp_on_device, NULL, &fn);
   napi_set_named_property(env, exports, "openUdpOnDevice", fn);
+  register_udp_send(env, exports);
   return exports;
 }
 

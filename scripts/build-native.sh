@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Builds the optional native helper (native/udp_device.c: SO_BINDTODEVICE for multi-homed
-# hosts) from source with node-gyp, against the headers of the Node that runs pxepool. Best
-# effort: without it pxepool still runs; `server.interface` then only selects addresses.
+# Builds the optional native helper from source with node-gyp, against the headers of the Node
+# that runs pxepool: native/udp_device.c (SO_BINDTODEVICE for multi-homed hosts) and
+# native/udp_send.c (a TFTP window in one sendmmsg). Best effort: without it pxepool still runs;
+# `server.interface` then only selects addresses, and TFTP sends each datagram through Node.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 out=native/build/Release/udp_device.node
-[ -f "$out" ] && [ "$out" -nt native/udp_device.c ] && exit 0
+fresh=1
+for src in native/*.c native/*.h native/binding.gyp; do [ "$out" -nt "$src" ] || fresh=0; done
+[ -f "$out" ] && [ "$fresh" = 1 ] && exit 0
 node_bin="$(command -v node)"
 nodedir="$(cd "$(dirname "$node_bin")/.." && pwd)"
 gyp="$(dirname "$(command -v npm)")/../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js"

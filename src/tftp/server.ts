@@ -7,8 +7,9 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { createFileCache, type FileCache, type OpenedFile } from '../files/cache.ts';
 import { isNotFound, openBootRoot, type BootRoot, type ResolveResult } from '../files/root.ts';
+import { loadNative } from '../native/helper.ts';
 import { negotiate } from './options.ts';
-import { ERR, OP, encodeError, encodeOack, parsePacket, type RequestPacket } from './packet.ts';
+import { ERR, OP, encodeDataHeader, encodeError, encodeOack, parsePacket, type RequestPacket } from './packet.ts';
 import { chunkedSource, memorySource, netasciiEncoder, netasciiSize } from './source.ts';
 import {
   startTransfer,
@@ -63,6 +64,8 @@ export type TftpServerOptions = {
   maxRtoMs?: number;
   minRtoMs?: number;
   maxRetries?: number;
+  /** send windows with the native helper's sendmmsg when it is built; default true */
+  nativeSend?: boolean;
 };
 
 export type TftpStats = {
@@ -81,6 +84,10 @@ export type TftpStats = {
   superseded: number;
   /** refused requests and failed transfers, by reason */
   errors: Record<string, number>;
+  /** how DATA leaves: `native` = windows in one sendmmsg / UDP GSO call (native helper), `node` = dgram */
+  sendPath: 'native' | 'node';
+  /** DATA datagrams that left through the native helper */
+  datagramsBatched: number;
   recvBufferSize: number;
 };
 
@@ -98,6 +105,8 @@ type Live = {
   file: string;
   startedAt: number;
   sock: dgram.Socket | null;
+  /** the transfer socket's descriptor when the native helper opened it (batched sends), else -1 */
+  fd: number;
   opened: OpenedFile | null;
   source: BlockSource | null;
   fetch: ((offset: number, length: number) => Promise<void>) | null;
@@ -152,6 +161,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     );
     return result;
   };
+  const native = opts.nativeSend === false ? null : loadNative();
   const cache = opts.cache ?? createFileCache(opts.cacheBytes !== undefined ? { maxBytes: opts.cacheBytes } : {});
 
   const live = new Map<string, Live>();
@@ -167,6 +177,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     duplicateRequestsDropped: 0,
     wrongTidPackets: 0,
     superseded: 0,
+    datagramsBatched: 0,
   };
   let closing = false;
 
@@ -254,6 +265,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       file: p.filename,
       startedAt: performance.now(),
       sock: null,
+      fd: -1,
       opened: null,
       source: null,
       fetch: null,
@@ -364,18 +376,30 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
 
     // Replies always go to an IP literal: skip dns.lookup, whose callback costs a nextTick per datagram.
     const sock = dgram.createSocket({ type: family, lookup: literalLookup });
+    // With the native helper the socket is opened there, so its descriptor is known for sendmmsg.
+    let fd = -1;
+    if (native) {
+      try {
+        fd = native.openUdp(host, 0);
+      } catch {
+        fd = -1;
+      }
+    }
     await new Promise<void>((resolve, reject) => {
       sock.once('error', reject);
-      sock.bind({ port: 0, address: host }, () => {
+      const done = () => {
         sock.off('error', reject);
         resolve();
-      });
+      };
+      if (fd >= 0) sock.bind({ fd }, done);
+      else sock.bind({ port: 0, address: host }, done);
     });
     if (t.finished) {
       sock.close();
       return;
     }
     t.sock = sock;
+    t.fd = fd;
     sock.on('error', (err) => log?.debug({ err: String(err), file: t.file }, 'tftp transfer socket error'));
     sock.on('message', (msg, rinfo) => onTransferPacket(t, msg, rinfo));
 
@@ -473,20 +497,66 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     if (next < timerDue && !closing) schedule(next, now);
   }
 
+  // DATA datagrams of one step (a window) are collected and leave in one sendmmsg through the
+  // native helper; everything else, and everything without the helper, goes through dgram.
+  const BATCH = 64;
+  const batchBlocks = new Uint16Array(new ArrayBuffer(2 * BATCH)); // off the V8 heap: no copy per call
+  const batchPayloads: Uint8Array[] = [];
+
+  function flush(t: Live, n: number): void {
+    const sock = t.sock;
+    if (!sock) return;
+    let sent = 0;
+    // Only while libuv holds nothing queued for this socket: datagrams must leave in order.
+    if (native && t.fd >= 0 && sock.getSendQueueCount() === 0) {
+      const r = native.sendBlocks(t.fd, t.clientAddress, t.clientPort, batchBlocks, batchPayloads, n);
+      if (r > 0) {
+        sent = r;
+        counters.datagramsBatched += r;
+      }
+    }
+    // What the kernel did not take now (a full send buffer) libuv queues and sends when it can.
+    for (let i = sent; i < n; i++) sock.send([encodeDataHeader(batchBlocks[i]!), batchPayloads[i]!], t.clientPort, t.clientAddress);
+    batchPayloads.length = 0;
+  }
+
   function run(t: Live, actions: readonly TransferAction[]): void {
+    let n = 0;
     for (const a of actions) {
-      if (t.finished) return;
-      switch (a.type) {
-        case 'send': {
-          const sock = t.sock;
-          if (!sock) break;
-          let len = 0;
-          for (const part of a.parts) len += part.length;
-          counters.bytesSent += len;
-          t.idleNeeds = 0;
-          sock.send(a.parts as Uint8Array[], t.clientPort, t.clientAddress);
-          break;
+      if (t.finished) {
+        batchPayloads.length = 0;
+        return;
+      }
+      if (a.type === 'send') {
+        const sock = t.sock;
+        if (!sock) continue;
+        const parts = a.parts;
+        let len = 0;
+        for (const part of parts) len += part.length;
+        counters.bytesSent += len;
+        t.idleNeeds = 0;
+        const head = parts[0]!;
+        if (native && t.fd >= 0 && parts.length === 2 && head.length === 4 && head[0] === 0 && head[1] === OP.DATA) {
+          batchBlocks[n] = (head[2]! << 8) | head[3]!;
+          batchPayloads[n] = parts[1]!;
+          if (++n === BATCH) {
+            flush(t, n);
+            n = 0;
+          }
+          continue;
         }
+        if (n > 0) {
+          flush(t, n);
+          n = 0;
+        }
+        sock.send(parts as Uint8Array[], t.clientPort, t.clientAddress);
+        continue;
+      }
+      if (n > 0) {
+        flush(t, n);
+        n = 0;
+      }
+      switch (a.type) {
         case 'setTimer':
           arm(t, a.at);
           break;
@@ -510,6 +580,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
           return;
       }
     }
+    if (n > 0) flush(t, n);
   }
 
   function complete(t: Live, a: Extract<TransferAction, { type: 'done' }>): void {
@@ -553,6 +624,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       activeTransfers: live.size,
       ...counters,
       errors: { ...errors },
+      sendPath: native ? 'native' : 'node',
       recvBufferSize,
     }),
     close: async () => {
