@@ -197,7 +197,7 @@ export const configSchema = z.strictObject({
   tftp: z.strictObject({
     enabled: bool().optional().default(true),
     port: port().optional().default(69),
-    maxBlksize: int(8, 65464, 'a block size from 8 to 65464 (RFC 2348)').optional().default(1468),
+    maxBlksize: int(8, 65464, 'a block size from 8 to 65464 (RFC 2348)').optional().default(65464),
     maxWindowsize: int(1, 65535, 'a window size from 1 to 65535 (RFC 7440)').optional().default(64),
     cacheBytes: size().optional().default(256 * 1024 * 1024),
     maxTransfers: int(1, 1_000_000).optional().default(2000),

@@ -8,7 +8,9 @@ import { performance } from 'node:perf_hooks';
 import { createFileCache, type FileCache, type OpenedFile } from '../files/cache.ts';
 import { isNotFound, openBootRoot, type BootRoot, type ResolveResult } from '../files/root.ts';
 import { loadNative } from '../native/helper.ts';
+import { linkReader } from './links.ts';
 import { negotiate } from './options.ts';
+import { pathBlksize, type Link } from './path-mtu.ts';
 import { ERR, OP, encodeDataHeader, encodeError, encodeOack, parsePacket, type RequestPacket } from './packet.ts';
 import { chunkedSource, memorySource, netasciiEncoder, netasciiSize } from './source.ts';
 import {
@@ -66,6 +68,8 @@ export type TftpServerOptions = {
   maxRetries?: number;
   /** send windows with the native helper's sendmmsg when it is built; default true */
   nativeSend?: boolean;
+  /** the host's links, for the path MTU that caps blksize (tests inject them); default: read from the kernel */
+  links?: () => readonly Link[];
 };
 
 export type TftpStats = {
@@ -132,7 +136,9 @@ const MIN_CHUNK = 256 * 1024;
 export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServer> {
   const host = opts.host ?? '0.0.0.0';
   const family = net.isIPv6(host) ? 'udp6' : 'udp4';
-  const maxBlksize = opts.maxBlksize ?? 1468;
+  // The configured cap; each client's path caps it further (pathBlksize).
+  const maxBlksize = opts.maxBlksize ?? 65464;
+  const links = opts.links ?? linkReader(() => performance.now());
   const maxWindowsize = opts.maxWindowsize ?? 64;
   const maxTransfers = opts.maxTransfers ?? 2000;
   const maxPerClient = opts.maxPerClient ?? 16;
@@ -349,7 +355,8 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
 
     const netascii = p.mode === 'netascii';
     const size = !netascii ? file.size : file.kind === 'memory' ? netasciiSize(file.data) : null;
-    const neg = negotiate(p.options, { maxBlksize, maxWindowsize }, size);
+    const pathMax = pathBlksize(t.clientAddress, links());
+    const neg = negotiate(p.options, { maxBlksize: Math.min(maxBlksize, pathMax), maxWindowsize }, size);
     const chunk = Math.ceil(Math.max(MIN_CHUNK, 2 * neg.windowsize * neg.blksize) / neg.blksize) * neg.blksize;
     if (!netascii && file.kind === 'memory') {
       t.source = memorySource(file.data);

@@ -94,6 +94,33 @@ test('curl tftp:// with --tftp-blksize 1468', { timeout: 60_000 }, async () => {
   }
 });
 
+test('blksize is capped by the path: 8192 on loopback, 1468 for a client on a 1500-byte link', { timeout: 60_000 }, async () => {
+  // loopback's MTU carries 8192-byte blocks unfragmented: granted (curl and atftp, windowed too)
+  const before = records.length;
+  const local = path.join(out, 'curl-8192-big.bin');
+  await run('curl', ['-sS', '--max-time', '30', '--tftp-blksize', '8192', '-o', local, `tftp://127.0.0.1:${server.port}/big.bin`]);
+  await check('big.bin', local);
+  await run('atftp', ['--option', 'blksize 8192', '--option', 'windowsize 16', '-g', '-r', 'small.bin', '-l', path.join(out, 'atftp-8192'), '127.0.0.1', String(server.port)], { timeout: 30_000 });
+  await check('small.bin', path.join(out, 'atftp-8192'));
+  assert.deepEqual(records.slice(before).map((r) => r.blksize), [8192, 8192]);
+  // the same request from a client whose link says MTU 1500 gets an Ethernet frame's worth
+  const eth = await startTftpServer({
+    host: '127.0.0.1',
+    port: 0,
+    root,
+    links: () => [{ name: 'eth0', family: 'IPv4', address: '127.0.0.1', prefix: 8, mtu: 1500 }],
+    onTransfer: (r) => records.push(r),
+  });
+  try {
+    const n = records.length;
+    await run('curl', ['-sS', '--max-time', '30', '--tftp-blksize', '8192', '-o', path.join(out, 'curl-1500'), `tftp://127.0.0.1:${eth.port}/small.bin`]);
+    await check('small.bin', path.join(out, 'curl-1500'));
+    assert.equal(records[n]?.blksize, 1468);
+  } finally {
+    await eth.close();
+  }
+});
+
 test('a missing file is a TFTP error for every client', { timeout: 20_000 }, async () => {
   await assert.rejects(
     run('curl', ['-sS', '--max-time', '5', '-o', path.join(out, 'x'), `tftp://127.0.0.1:${server.port}/pxelinux.cfg/01-52-54-00-12-34-56`]),

@@ -17,7 +17,7 @@ test('an empty file gets every default', () => {
   assert.equal(config.server.proxyDhcp, 'proxy');
   assert.equal(config.server.interface, undefined);
   assert.equal(config.root, '/srv/pxepool');
-  assert.deepEqual(config.tftp, { enabled: true, port: 69, maxBlksize: 1468, maxWindowsize: 64, cacheBytes: 256 * 1024 * 1024, maxTransfers: 2000, maxPerClient: 16 });
+  assert.deepEqual(config.tftp, { enabled: true, port: 69, maxBlksize: 65464, maxWindowsize: 64, cacheBytes: 256 * 1024 * 1024, maxTransfers: 2000, maxPerClient: 16 });
   assert.deepEqual(config.http, { enabled: true, port: 8080 });
   assert.equal(config.log.level, 'info');
   assert.deepEqual(config.rules, []);
@@ -31,7 +31,7 @@ test('partial sections keep the other defaults', () => {
   const { config } = load('tftp:\n  port: 1069\n  cacheBytes: 64MiB\nserver:\n  name: peer-a\n  proxyDhcp: 4011-only\n');
   assert.equal(config.tftp.port, 1069);
   assert.equal(config.tftp.cacheBytes, 64 * 1024 * 1024);
-  assert.equal(config.tftp.maxBlksize, 1468);
+  assert.equal(config.tftp.maxBlksize, 65464);
   assert.equal(config.server.name, 'peer-a');
   assert.equal(config.server.proxyDhcp, '4011-only');
 });
