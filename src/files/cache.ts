@@ -46,6 +46,8 @@ export type FileCacheStats = {
 
 export type FileCache = {
   open(file: ResolvedFile): Promise<OpenResult>;
+  /** the file at once when it is in memory (counted as a hit), else undefined: call open */
+  openCached(file: ResolvedFile): OpenResult | undefined;
   stats(): FileCacheStats;
   clear(): void;
 };
@@ -191,8 +193,20 @@ export function createFileCache(opts: FileCacheOptions = {}): FileCache {
     return { ok: true, file: memoryFile(r.info, r.data) };
   }
 
+  function openCached(file: ResolvedFile): OpenResult | undefined {
+    if (file.size > maxFileBytes) return undefined;
+    const key = keyOf(file);
+    const hit = entries.get(key);
+    if (!hit) return undefined;
+    hits++;
+    entries.delete(key);
+    entries.set(key, hit);
+    return { ok: true, file: memoryFile(hit.info, hit.data) };
+  }
+
   return {
     open: openFile,
+    openCached,
     stats: () => ({ entries: entries.size, bytes, maxBytes, hits, misses, streamed, evictions }),
     clear: () => {
       entries.clear();

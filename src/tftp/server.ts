@@ -3,6 +3,7 @@
 // (its TID). Work is queued per request, never by leaving datagrams unread in the kernel.
 
 import dgram from 'node:dgram';
+import { closeSync } from 'node:fs';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { createFileCache, type FileCache, type OpenedFile } from '../files/cache.ts';
@@ -11,6 +12,7 @@ import { loadNative } from '../native/helper.ts';
 import { linkReader } from './links.ts';
 import { negotiate } from './options.ts';
 import { pathBlksize, type Link } from './path-mtu.ts';
+import { warmUp } from './warmup.ts';
 import { ERR, OP, encodeDataHeader, encodeError, encodeOack, parsePacket, type RequestPacket } from './packet.ts';
 import { chunkedSource, memorySource, netasciiEncoder, netasciiSize } from './source.ts';
 import {
@@ -66,6 +68,10 @@ export type TftpServerOptions = {
   maxRtoMs?: number;
   minRtoMs?: number;
   maxRetries?: number;
+  /** run the transfer code on synthetic data at start (see warmup.ts); default true */
+  warmUp?: boolean;
+  /** sockets in the port's reuseport group (see startTftpServer); default 8 */
+  listeners?: number;
   /** send windows with the native helper's sendmmsg when it is built; default true */
   nativeSend?: boolean;
   /** the host's links, for the path MTU that caps blksize (tests inject them); default: read from the kernel */
@@ -145,27 +151,35 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   const maxRtoMs = opts.maxRtoMs ?? 4000;
   const log = opts.logger;
   const root: BootRoot = await openBootRoot(opts.root, opts.mounts);
+  if (opts.warmUp !== false) warmUp();
   // A boot storm asks for the same few names hundreds of times within a second. Each resolution
   // is a realpath and a stat on the libuv thread pool (4 threads), so 500 RRQs queue ~1000 pool
   // jobs and the last client waits for all of them. Successful resolutions are reused for a
   // second (concurrent misses share one), which makes a storm's hot path free of pool hops.
   // Confinement is unaffected: the reused answer is a real path that was inside the root; a file
   // replaced or a symlink swapped is seen at most RESOLVE_TTL_MS late.
-  const resolved = new Map<string, { at: number; result: Promise<ResolveResult> }>();
+  const resolved = new Map<string, { at: number; result: Promise<ResolveResult>; value?: ResolveResult }>();
   const resolveCached = (name: string): Promise<ResolveResult> => {
     const now = performance.now();
     const hit = resolved.get(name);
     if (hit && now - hit.at < RESOLVE_TTL_MS) return hit.result;
     if (resolved.size >= RESOLVE_MAX) resolved.clear();
     const result = root.resolve(name);
-    resolved.set(name, { at: now, result });
+    const entry: { at: number; result: Promise<ResolveResult>; value?: ResolveResult } = { at: now, result };
+    resolved.set(name, entry);
     void result.then(
       (r) => {
         if (!r.ok && resolved.get(name)?.result === result) resolved.delete(name);
+        else entry.value = r;
       },
       () => resolved.delete(name),
     );
     return result;
+  };
+  /** a settled, fresh resolution without waiting for a microtask: the storm's common case */
+  const resolvedNow = (name: string): ResolveResult | undefined => {
+    const hit = resolved.get(name);
+    return hit && performance.now() - hit.at < RESOLVE_TTL_MS ? hit.value : undefined;
   };
   const native = opts.nativeSend === false ? null : loadNative();
   const cache = opts.cache ?? createFileCache(opts.cacheBytes !== undefined ? { maxBytes: opts.cacheBytes } : {});
@@ -191,16 +205,32 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     errors[reason] = (errors[reason] ?? 0) + 1;
   };
 
-  const listener = dgram.createSocket({ type: family, recvBufferSize: opts.recvBufferSize ?? 4 * 1024 * 1024 });
-  await new Promise<void>((resolve, reject) => {
-    listener.once('error', reject);
-    listener.bind({ port: opts.port ?? 69, address: host, exclusive: true }, () => {
-      listener.off('error', reject);
-      resolve();
+  // A storm's RRQs arrive faster than one socket is read: libuv reads at most 32 datagrams from a
+  // socket per loop iteration, and each iteration also serves every running transfer, so the
+  // 500th RRQ of a burst waited behind 15 rounds of DATA. A reuseport group of listeners (the
+  // kernel spreads requests over them by source) reads LISTENERS × 32 requests per iteration.
+  const LISTENERS = Math.max(1, opts.listeners ?? 8);
+  const listeners: dgram.Socket[] = [];
+  const bindListener = (port: number): Promise<dgram.Socket> => {
+    const sock = dgram.createSocket({ type: family, reusePort: LISTENERS > 1, recvBufferSize: opts.recvBufferSize ?? 4 * 1024 * 1024 });
+    return new Promise<dgram.Socket>((resolve, reject) => {
+      sock.once('error', reject);
+      sock.bind({ port, address: host, exclusive: true }, () => {
+        sock.off('error', reject);
+        resolve(sock);
+      });
     });
-  });
-  listener.on('error', (err) => log?.warn({ err: String(err) }, 'tftp listener error'));
+  };
+  const listener = await bindListener(opts.port ?? 69);
+  listeners.push(listener);
   const bound = listener.address();
+  try {
+    for (let i = 1; i < LISTENERS; i++) listeners.push(await bindListener(bound.port));
+  } catch (err) {
+    for (const l of listeners) l.close();
+    throw err;
+  }
+  for (const l of listeners) l.on('error', (err) => log?.warn({ err: String(err) }, 'tftp listener error'));
   let recvBufferSize = 0;
   try {
     recvBufferSize = listener.getRecvBufferSize();
@@ -215,7 +245,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     listener.send(encodeError(code, message), port, address);
   }
 
-  listener.on('message', (msg, rinfo) => {
+  const onRequest = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
     if (closing) return;
     const parsed = parsePacket(msg);
     if (!parsed.ok) {
@@ -287,7 +317,8 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       log?.warn({ err: String(err), file: p.filename }, 'tftp transfer setup failed');
       failSetup(t, ERR.NOT_DEFINED, 'Internal error', 'internal');
     });
-  });
+  };
+  for (const l of listeners) l.on('message', onRequest);
 
   // Firmware that gives up on a transfer starts over from DISCOVER and asks for its NBP again
   // from a new port; pxelinux and iPXE fetch one file at a time. The old transfer is dead but
@@ -333,7 +364,8 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   }
 
   async function setup(t: Live, p: RequestPacket): Promise<void> {
-    const resolved = await resolveCached(p.filename);
+    // A storm's requests for a file already resolved and in memory set up without a single await.
+    const resolved = resolvedNow(p.filename) ?? (await resolveCached(p.filename));
     if (t.finished) return;
     if (!resolved.ok) {
       log?.debug({ client: t.clientAddress, file: p.filename, reason: resolved.reason }, 'tftp refused');
@@ -341,7 +373,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       else failSetup(t, ERR.ACCESS_VIOLATION, `Access violation (${resolved.reason})`, resolved.reason);
       return;
     }
-    const opened = await cache.open(resolved);
+    const opened = cache.openCached(resolved) ?? (await cache.open(resolved));
     if (t.finished) {
       if (opened.ok) void opened.file.close();
       return;
@@ -392,15 +424,22 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
         fd = -1;
       }
     }
-    await new Promise<void>((resolve, reject) => {
-      sock.once('error', reject);
-      const done = () => {
-        sock.off('error', reject);
-        resolve();
-      };
-      if (fd >= 0) sock.bind({ fd }, done);
-      else sock.bind({ port: 0, address: host }, done);
-    });
+    if (fd >= 0) {
+      try {
+        sock.bind({ fd }); // adopts the bound descriptor synchronously (throws on failure)
+      } catch (err) {
+        closeSync(fd);
+        throw err;
+      }
+    } else {
+      await new Promise<void>((resolve, reject) => {
+        sock.once('error', reject);
+        sock.bind({ port: 0, address: host }, () => {
+          sock.off('error', reject);
+          resolve();
+        });
+      });
+    }
     if (t.finished) {
       sock.close();
       return;
@@ -640,7 +679,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       if (timer) clearTimeout(timer);
       timer = null;
       for (const t of [...live.values()]) release(t);
-      await new Promise<void>((resolve) => listener.close(() => resolve()));
+      await Promise.all(listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve()))));
     },
   };
 }

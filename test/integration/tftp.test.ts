@@ -142,9 +142,9 @@ type Raw = {
   close(): Promise<void>;
 };
 
-async function rawClient(): Promise<Raw> {
+async function rawClient(address = '127.0.0.1'): Promise<Raw> {
   const sock = dgram.createSocket('udp4');
-  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => sock.bind(0, address, () => r()));
   const inbox: { p: TftpPacket; port: number }[] = [];
   const pending = new Set<Promise<void>>();
   const waiters: ((v: { p: TftpPacket; port: number }) => void)[] = [];
@@ -308,6 +308,20 @@ test('a burst of 500 RRQs is answered at once, none left to the client retransmi
     while (server.stats().probes < probes + n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     assert.equal(server.stats().probes, probes + n);
     assert.equal(server.stats().activeTransfers, 0);
+  } finally {
+    await Promise.all(cs.map((c) => c.close()));
+  }
+});
+
+test('every socket of the reuseport group answers: 64 clients from 64 addresses all get their OACK', { timeout: 20_000 }, async () => {
+  // The kernel spreads requests over the group by source address and port; a listener that was
+  // bound but never read would leave some of these clients without an answer.
+  const cs = await Promise.all(Array.from({ length: 64 }, (_, i) => rawClient(`127.0.${40 + (i >> 5)}.${1 + (i & 31)}`)));
+  try {
+    for (const c of cs) c.send(encodeRequest('RRQ', 'exact.bin', 'octet', [['tsize', '0']]), server.port);
+    const replies = await Promise.all(cs.map((c) => c.next(3000)));
+    assert.ok(replies.every((r) => r.p.op === 'OACK'));
+    cs.forEach((c, i) => c.send(encodeError(8, 'probe'), replies[i]!.port));
   } finally {
     await Promise.all(cs.map((c) => c.close()));
   }

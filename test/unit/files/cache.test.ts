@@ -76,3 +76,14 @@ test('files above the per-file cap are streamed in chunks, never cached', async 
   assert.equal(cache.stats().entries, 0);
   assert.equal(cache.stats().streamed, 1);
 });
+
+test('openCached answers at once for a file in memory, and only then', async () => {
+  const cache = createFileCache({ maxBytes: 10_000, maxFileBytes: 2000 });
+  const a = await resolved('a');
+  assert.equal(cache.openCached(a), undefined, 'not loaded yet');
+  assert.ok((await cache.open(a)).ok);
+  const hit = cache.openCached(a);
+  assert.ok(hit?.ok && hit.file.kind === 'memory' && hit.file.data.length === 1000);
+  assert.equal(cache.stats().hits, 1);
+  assert.equal(cache.openCached(await resolved('big')), undefined, 'streamed files never come from memory');
+});
