@@ -221,7 +221,21 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       });
     });
   };
-  const listener = await bindListener(opts.port ?? 69);
+  // A reuseport group would let a second server on this host (same user) join ours and take a
+  // share of the requests silently: a plain bind first proves the port is free, as it did before.
+  const wanted = opts.port ?? 69;
+  if (wanted !== 0 && LISTENERS > 1) {
+    const probe = dgram.createSocket({ type: family });
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.bind({ port: wanted, address: host, exclusive: true }, () => {
+        probe.off('error', reject);
+        resolve();
+      });
+    });
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+  }
+  const listener = await bindListener(wanted);
   listeners.push(listener);
   const bound = listener.address();
   try {

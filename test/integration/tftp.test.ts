@@ -327,6 +327,15 @@ test('every socket of the reuseport group answers: 64 clients from 64 addresses 
   }
 });
 
+test('a second server on a port already served refuses to start instead of sharing it', async () => {
+  const second = await startTftpServer({ host: '127.0.0.1', port: server.port, root }).then(
+    (s) => s,
+    (err: unknown) => err as Error,
+  );
+  if (!(second instanceof Error)) await second.close();
+  assert.ok(second instanceof Error && /EADDRINUSE/.test(second.message), 'the second server must not start');
+});
+
 test('stats add up', () => {
   const s = server.stats();
   assert.ok(s.transfersOk >= 17, `ok ${s.transfersOk}`);
