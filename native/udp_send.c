@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <node_api.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -212,7 +213,9 @@ static napi_value send_blocks(napi_env env, napi_callback_info info) {
   int err = 0;
   // GSO needs every datagram but the last of equal size (a window of full blocks, the file's
   // short last block at its end).
-  int equal = count >= 2 && lens[0] > 0 && !gso_unsupported;
+  static int gso_off = -1;
+  if (gso_off < 0) gso_off = getenv("PXEPOOL_NO_GSO") != NULL;
+  int equal = count >= 2 && lens[0] > 0 && !gso_unsupported && !gso_off;
   for (uint32_t i = 1; equal && i < count; i++)
     if (i + 1 < count ? lens[i] != lens[0] : lens[i] > lens[0]) equal = 0;
   if (equal) {

@@ -191,7 +191,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
           if (t.ok) metrics.tftpBytes.inc(t.bytes);
         },
       });
-      logger.info({ event: 'listen', service: 'tftp', port: app.tftp.port, root: config.root }, 'TFTP listening');
+      logger.info({ event: 'listen', service: 'tftp', port: app.tftp.port, root: config.root, sendPath: app.tftp.stats().sendPath }, 'TFTP listening');
     }
     if (config.http.enabled) {
       app.http = await startHttpServer({
