@@ -18,13 +18,17 @@ const WRITE = !args.includes('--no-write');
 const MiB = 1024 * 1024;
 const log = (...xs: unknown[]): void => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...xs);
 
-// [label, file size, blksize, windowsize]
-const ROWS: Array<[string, number, number, number]> = [
+// [label, file size, blksize, windowsize, ACK delay ms (an emulated LAN round trip, as in bench/tftp.ts)]
+const ROWS: Array<[string, number, number, number, number?]> = [
   ['lock-step blk 512 (8 MiB)', 8 * MiB, 512, 1],
   ['lock-step blk 1468 (32 MiB)', 32 * MiB, 1468, 1],
   ['lock-step blk 8192 (32 MiB)', 32 * MiB, 8192, 1],
   ['windowed blk 1468 win 16 (100 MiB)', 100 * MiB, 1468, 16],
   ['windowed blk 1468 win 64 (100 MiB)', 100 * MiB, 1468, 64],
+  ['RTT 0.5 ms: lock-step blk 1468 (4 MiB)', 4 * MiB, 1468, 1, 0.5],
+  ['RTT 0.5 ms: blk 512 win 16 (4 MiB)', 4 * MiB, 512, 16, 0.5],
+  ['RTT 0.5 ms: blk 1468 win 16 (4 MiB)', 4 * MiB, 1468, 16, 0.5],
+  ['RTT 0.5 ms: blk 8192 win 64 (4 MiB)', 4 * MiB, 8192, 64, 0.5],
 ];
 
 const base = mkdtempSync(path.join(os.tmpdir(), 'pxepool-ab-'));
@@ -67,13 +71,14 @@ try {
   const note = new Map<string, Map<ServerKind, string>>();
   for (const s of servers) await tftpGet({ host: '127.0.0.1', port: s.port, file: `f${32 * MiB}`, blksize: 1468, deadlineMs: 120_000 });
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [label, size, blk, win] of ROWS) {
+    for (const [label, size, blk, win, delay] of ROWS) {
       for (const s of servers) {
         if (note.get(label)?.get(s.kind) === 'no windowsize') continue;
         const c0 = s.cpuSeconds();
         const r = await tftpGet({
           host: '127.0.0.1', port: s.port, file: `f${size}`, blksize: blk, tsize: true,
-          ...(win > 1 ? { windowsize: win } : {}), expect: files.get(size)!, deadlineMs: 180_000,
+          ...(win > 1 ? { windowsize: win } : {}), ...(delay ? { ackDelayMs: delay } : {}),
+          expect: files.get(size)!, deadlineMs: 180_000,
         });
         const n = note.get(label) ?? note.set(label, new Map()).get(label)!;
         if (!r.ok) { n.set(s.kind, `fail: ${r.error?.slice(0, 40)}`); continue; }
