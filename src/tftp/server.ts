@@ -132,6 +132,17 @@ const literalLookup = ((address: string, _opts: unknown, cb: (err: Error | null,
   cb(null, address, address.includes(':') ? 6 : 4);
 }) as unknown as NonNullable<dgram.SocketOptions['lookup']>;
 
+/** bind, resolved once listening, rejected on the socket's first error */
+function bindSocket(sock: dgram.Socket, opts: dgram.BindOptions): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    sock.once('error', reject);
+    sock.bind(opts, () => {
+      sock.off('error', reject);
+      resolve();
+    });
+  });
+}
+
 const RESOLVE_TTL_MS = 1000;
 const RESOLVE_MAX = 4096;
 
@@ -211,28 +222,17 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   // kernel spreads requests over them by source) reads LISTENERS × 32 requests per iteration.
   const LISTENERS = Math.max(1, opts.listeners ?? 8);
   const listeners: dgram.Socket[] = [];
-  const bindListener = (port: number): Promise<dgram.Socket> => {
+  const bindListener = async (port: number): Promise<dgram.Socket> => {
     const sock = dgram.createSocket({ type: family, reusePort: LISTENERS > 1, recvBufferSize: opts.recvBufferSize ?? 4 * 1024 * 1024 });
-    return new Promise<dgram.Socket>((resolve, reject) => {
-      sock.once('error', reject);
-      sock.bind({ port, address: host, exclusive: true }, () => {
-        sock.off('error', reject);
-        resolve(sock);
-      });
-    });
+    await bindSocket(sock, { port, address: host, exclusive: true });
+    return sock;
   };
   // A reuseport group would let a second server on this host (same user) join ours and take a
   // share of the requests silently: a plain bind first proves the port is free, as it did before.
   const wanted = opts.port ?? 69;
   if (wanted !== 0 && LISTENERS > 1) {
     const probe = dgram.createSocket({ type: family });
-    await new Promise<void>((resolve, reject) => {
-      probe.once('error', reject);
-      probe.bind({ port: wanted, address: host, exclusive: true }, () => {
-        probe.off('error', reject);
-        resolve();
-      });
-    });
+    await bindSocket(probe, { port: wanted, address: host, exclusive: true });
     await new Promise<void>((resolve) => probe.close(() => resolve()));
   }
   const listener = await bindListener(wanted);
@@ -446,13 +446,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
         throw err;
       }
     } else {
-      await new Promise<void>((resolve, reject) => {
-        sock.once('error', reject);
-        sock.bind({ port: 0, address: host }, () => {
-          sock.off('error', reject);
-          resolve();
-        });
-      });
+      await bindSocket(sock, { port: 0, address: host });
     }
     if (t.finished) {
       sock.close();
@@ -557,18 +551,19 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     if (next < timerDue && !closing) schedule(next, now);
   }
 
-  // DATA datagrams of one step (a window) are collected and leave in one sendmmsg through the
-  // native helper; everything else, and everything without the helper, goes through dgram.
+  // DATA datagrams of one step (a window) are collected and leave in one GSO / sendmmsg call
+  // through the native helper; everything else, and everything without the helper, goes through
+  // dgram. t.fd >= 0 only when the helper opened the transfer socket.
   const BATCH = 64;
   const batchBlocks = new Uint16Array(new ArrayBuffer(2 * BATCH)); // off the V8 heap: no copy per call
   const batchPayloads: Uint8Array[] = [];
 
   function flush(t: Live, n: number): void {
     const sock = t.sock;
-    if (!sock) return;
+    if (!sock || !native) return;
     let sent = 0;
     // Only while libuv holds nothing queued for this socket: datagrams must leave in order.
-    if (native && t.fd >= 0 && sock.getSendQueueCount() === 0) {
+    if (sock.getSendQueueCount() === 0) {
       const r = native.sendBlocks(t.fd, t.clientAddress, t.clientPort, batchBlocks, batchPayloads, n);
       if (r > 0) {
         sent = r;
@@ -581,35 +576,22 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   }
 
   function run(t: Live, actions: readonly TransferAction[]): void {
-    let n = 0;
+    let n = 0; // DATA batched, not sent yet
     for (const a of actions) {
-      if (t.finished) {
-        batchPayloads.length = 0;
-        return;
-      }
-      if (a.type === 'send') {
-        const sock = t.sock;
-        if (!sock) continue;
-        const parts = a.parts;
-        let len = 0;
-        for (const part of parts) len += part.length;
-        counters.bytesSent += len;
+      if (t.finished || !t.sock) break;
+      if (a.type === 'data') {
+        counters.bytesSent += 4 + a.payload.length;
         t.idleNeeds = 0;
-        const head = parts[0]!;
-        if (native && t.fd >= 0 && parts.length === 2 && head.length === 4 && head[0] === 0 && head[1] === OP.DATA) {
-          batchBlocks[n] = (head[2]! << 8) | head[3]!;
-          batchPayloads[n] = parts[1]!;
-          if (++n === BATCH) {
-            flush(t, n);
-            n = 0;
-          }
+        if (t.fd < 0) {
+          t.sock.send([encodeDataHeader(a.block), a.payload], t.clientPort, t.clientAddress);
           continue;
         }
-        if (n > 0) {
+        batchBlocks[n] = a.block;
+        batchPayloads[n] = a.payload;
+        if (++n === BATCH) {
           flush(t, n);
           n = 0;
         }
-        sock.send(parts as Uint8Array[], t.clientPort, t.clientAddress);
         continue;
       }
       if (n > 0) {
@@ -617,6 +599,11 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
         n = 0;
       }
       switch (a.type) {
+        case 'send':
+          counters.bytesSent += a.datagram.length;
+          t.idleNeeds = 0;
+          t.sock.send(a.datagram, t.clientPort, t.clientAddress);
+          break;
         case 'setTimer':
           arm(t, a.at);
           break;
@@ -641,6 +628,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       }
     }
     if (n > 0) flush(t, n);
+    batchPayloads.length = 0;
   }
 
   function complete(t: Live, a: Extract<TransferAction, { type: 'done' }>): void {

@@ -3,7 +3,7 @@
 // retransmission timer (RFC 6298 estimator, Karn's rule), exponential backoff, bounded retries.
 // No sockets, no timers, no clock: the edge feeds events and performs the actions.
 
-import { encodeDataHeader, encodeError } from './packet.ts';
+import { encodeError } from './packet.ts';
 
 /**
  * Bytes of the transfer, already in wire form (netascii converted). `read` is synchronous: it
@@ -79,8 +79,13 @@ export type TransferEvent =
   | { type: 'abort'; code: number; message: string };
 
 export type TransferAction =
-  /** one datagram, the concatenation of `parts` (header and payload kept apart to avoid a copy) */
-  | { type: 'send'; parts: readonly Uint8Array[] }
+  /** one datagram (OACK, ERROR) */
+  | { type: 'send'; datagram: Uint8Array }
+  /**
+   * DATA `block` (16-bit, as on the wire) carrying `payload`: the edge builds the header, so a
+   * window can leave in one batched call and no header is made only to be taken apart again
+   */
+  | { type: 'data'; block: number; payload: Uint8Array }
   | { type: 'setTimer'; at: number }
   | { type: 'need'; offset: number; length: number }
   | { type: 'done'; ok: true; bytes: number }
@@ -126,7 +131,7 @@ export function startTransfer(params: TransferParams, now: number, source: Block
   if (s.oack) {
     s.sample = { block: 0, at: now };
     s.packetsSent++;
-    actions.push({ type: 'send', parts: [s.oack] }, { type: 'setTimer', at: s.deadline });
+    actions.push({ type: 'send', datagram: s.oack }, { type: 'setTimer', at: s.deadline });
   } else {
     sendRange(s, 1, s.windowsize, now, source, actions);
   }
@@ -149,7 +154,7 @@ export function step(state: TransferState, event: TransferEvent, now: number, so
       return {
         state: s,
         actions: [
-          { type: 'send', parts: [encodeError(event.code, event.message)] },
+          { type: 'send', datagram: encodeError(event.code, event.message) },
           { type: 'done', ok: false, reason: 'server-abort', detail: event.message },
         ],
       };
@@ -236,7 +241,7 @@ function onTick(state: TransferState, now: number, source: BlockSource): StepRes
     s.packetsSent++;
     s.retransmits++;
     s.deadline = now + s.rto;
-    actions.push({ type: 'send', parts: [s.oack!] }, { type: 'setTimer', at: s.deadline });
+    actions.push({ type: 'send', datagram: s.oack! }, { type: 'setTimer', at: s.deadline });
   } else {
     // Go back to the last acknowledged block and resend one window from there.
     s.pending = null;
@@ -304,7 +309,7 @@ function sendRange(
     }
     s.packetsSent++;
     s.payloadBytesSent += data.length;
-    actions.push({ type: 'send', parts: [encodeDataHeader(b & 0xffff), data] });
+    actions.push({ type: 'data', block: b & 0xffff, payload: data });
   }
   s.deadline = now + s.rto;
   s.windowAt = now;

@@ -16,7 +16,7 @@ export function warmUp(rounds = 400): number {
   const rrq = encodeRequest('RRQ', 'pxelinux.0', 'octet', [['tsize', '0'], ['blksize', '1468'], ['windowsize', '4']]);
   let sent = 0;
   const count = (actions: readonly TransferAction[]) => {
-    for (const a of actions) if (a.type === 'send') sent++;
+    for (const a of actions) if (a.type === 'send' || a.type === 'data') sent++;
   };
   for (let i = 0; i < rounds; i++) {
     const parsed = parsePacket(rrq);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import { encodeOack, parsePacket } from '../../../src/tftp/packet.ts';
+import { encodeData, encodeOack, parsePacket } from '../../../src/tftp/packet.ts';
 import { memorySource } from '../../../src/tftp/source.ts';
 import {
   startTransfer,
@@ -16,11 +16,17 @@ import {
 
 type Sent = { kind: 'data'; block: number; data: Uint8Array } | { kind: 'oack' } | { kind: 'error'; code: number };
 
+/** the datagram a send or data action puts on the wire */
+function wire(a: Extract<TransferAction, { type: 'send' | 'data' }>): Buffer {
+  const bytes = a.type === 'send' ? a.datagram : encodeData(a.block, a.payload);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+
 function sends(actions: readonly TransferAction[]): Sent[] {
   const out: Sent[] = [];
   for (const a of actions) {
-    if (a.type !== 'send') continue;
-    const buf = Buffer.concat(a.parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.length)));
+    if (a.type !== 'send' && a.type !== 'data') continue;
+    const buf = wire(a);
     const p = parsePacket(buf);
     assert.ok(p.ok);
     if (p.value.op === 'DATA') out.push({ kind: 'data', block: p.value.block, data: Uint8Array.from(p.value.data) });
@@ -308,8 +314,8 @@ function simulate(o: SimOptions): SimResult {
   const clientAck = (abs: number) => channel('server', { ack: abs & 0xffff }, now);
   const apply = (r: StepResult) => {
     for (const a of r.actions) {
-      if (a.type === 'send') {
-        const buf = Buffer.concat(a.parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.length)));
+      if (a.type === 'send' || a.type === 'data') {
+        const buf = wire(a);
         if (buf[1] === 3) {
           dataPackets++;
           if (!firstAckSeen) sentBeforeFirstAck.add((buf[2]! << 8) | buf[3]!);
