@@ -6,10 +6,11 @@
 // Usage: npm run bench:tftp-ab [-- --rounds 7] [-- --no-write]
 
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { tftpGet } from './lib/tftp-client.ts';
+import { loadavg, median, writeDocSection } from './lib/report.ts';
 import { findAtftpd, startServer, type RunningServer, type ServerKind } from './lib/servers.ts';
 
 const args = process.argv.slice(2);
@@ -54,16 +55,11 @@ const cleanup = async () => {
 };
 process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const q = (xs: number[], f: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(f * xs.length))]!;
 
 try {
   for (const k of kinds) servers.push(await startServer(k, root, atftpd));
-  const loadBefore = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  const loadBefore = loadavg();
   const started = new Date();
   // rate[row][kind] = MiB/s per run; cpu[row][kind] = server CPU seconds per run
   const rate = new Map<string, Map<ServerKind, number[]>>();
@@ -103,10 +99,9 @@ try {
     `| row | ${kinds.join(' | ')} |\n|---|${kinds.map(() => '---').join('|')}|\n` +
     ROWS.map(([label]) => `| ${label} | ${kinds.map((k) => cell(label, k)).join(' | ')} |`).join('\n') + '\n';
   console.log(md);
-  const loadAfter = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  const loadAfter = loadavg();
   if (WRITE) {
-    const section = [
-      '<!-- tftp-ab:start -->',
+    const docPath = writeDocSection('tftp-ab', [
       '### TFTP single transfers, interleaved',
       '',
       `Command: \`npm run bench:tftp-ab\` (bench/tftp-ab.ts), ${ROUNDS} rounds. Measured ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC,`,
@@ -117,14 +112,7 @@ try {
       'bound), and "blk N" where the server granted a smaller block than asked.',
       '',
       md,
-      '<!-- tftp-ab:end -->',
-      '',
-    ].join('\n');
-    const docPath = path.join('docs', 'benchmarks.md');
-    let doc = existsSync(docPath) ? readFileSync(docPath, 'utf8') : '# Benchmarks\n\n';
-    const re = /<!-- tftp-ab:start -->[\s\S]*?<!-- tftp-ab:end -->\n?/;
-    doc = re.test(doc) ? doc.replace(re, section) : doc.replace('<!-- tftp-bench:end -->\n', `<!-- tftp-bench:end -->\n\n${section}`);
-    writeFileSync(docPath, doc);
+    ], 'tftp-bench');
     log(`wrote ${docPath}`);
   }
 } finally {

@@ -4,11 +4,12 @@
 
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { clientAddress, tftpGet, tftpGetMany, type GetOptions, type GetResult } from './lib/tftp-client.ts';
+import { loadavg, median, writeDocSection } from './lib/report.ts';
 import { findAtftpd, startServer, type RunningServer, type ServerKind } from './lib/servers.ts';
 
 const args = process.argv.slice(2);
@@ -38,11 +39,6 @@ function put(row: string, kind: ServerKind, cell: Cell): void {
   table.get(row)!.set(kind, cell);
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const pct = (xs: number[], p: number): number => {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
@@ -230,13 +226,6 @@ async function cleanup(): Promise<void> {
 process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
 process.on('SIGTERM', () => void cleanup().then(() => process.exit(143)));
 
-function loadavg(): string {
-  return os
-    .loadavg()
-    .map((x) => x.toFixed(2))
-    .join(' ');
-}
-
 function version(kind: ServerKind, atftpd: string | null): string {
   try {
     if (kind === 'pxepool') return `pxepool ${JSON.parse(readFileSync('package.json', 'utf8')).version} (Node ${process.version})`;
@@ -268,8 +257,7 @@ async function main(): Promise<void> {
   console.log(md);
   if (!WRITE) return;
   const cmd = `npm run bench:tftp${QUICK ? ' -- --quick' : ''}`;
-  const section = [
-    '<!-- tftp-bench:start -->',
+  const docPath = writeDocSection('tftp-bench', [
     '## TFTP',
     '',
     `Command: \`${cmd}\` (bench/tftp.ts). Measured ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on`,
@@ -310,14 +298,7 @@ async function main(): Promise<void> {
     'process on the same 2 cores as the server, and other engineers\' test runs were sharing the',
     'machine (see the load averages), so absolute numbers move by ±20% between runs; compare columns',
     'within one run. dnsmasq serves TFTP on port 69 only.',
-    '<!-- tftp-bench:end -->',
-    '',
-  ].join('\n');
-  const docPath = path.join('docs', 'benchmarks.md');
-  let doc = existsSync(docPath) ? readFileSync(docPath, 'utf8') : '# Benchmarks\n\n';
-  const re = /<!-- tftp-bench:start -->[\s\S]*?<!-- tftp-bench:end -->\n?/;
-  doc = re.test(doc) ? doc.replace(re, section) : doc.trimEnd() + '\n\n' + section;
-  writeFileSync(docPath, doc);
+  ]);
   log(`wrote ${docPath}`);
 }
 
