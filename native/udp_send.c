@@ -179,12 +179,9 @@ static napi_value send_blocks(napi_env env, napi_callback_info info) {
     return result;
   }
   const uint16_t *blocks = (const uint16_t *)bdata;
-  struct mmsghdr msgs[MAX_BATCH];
-  struct iovec iov[2 * MAX_BATCH];
   uint8_t hdr[4 * MAX_BATCH];
   uint8_t *ptrs[MAX_BATCH];
   size_t lens[MAX_BATCH];
-  memset(msgs, 0, sizeof msgs[0] * count);
   for (uint32_t i = 0; i < count; i++) {
     napi_value el;
     void *p = NULL;
@@ -198,16 +195,8 @@ static napi_value send_blocks(napi_env env, napi_callback_info info) {
     hdr[4 * i + 1] = 3;
     hdr[4 * i + 2] = (uint8_t)(blocks[i] >> 8);
     hdr[4 * i + 3] = (uint8_t)(blocks[i] & 0xff);
-    iov[2 * i].iov_base = hdr + 4 * i;
-    iov[2 * i].iov_len = 4;
-    iov[2 * i + 1].iov_base = p;
-    iov[2 * i + 1].iov_len = plen;
     ptrs[i] = p;
     lens[i] = plen;
-    msgs[i].msg_hdr.msg_name = &ss;
-    msgs[i].msg_hdr.msg_namelen = sslen;
-    msgs[i].msg_hdr.msg_iov = &iov[2 * i];
-    msgs[i].msg_hdr.msg_iovlen = plen > 0 ? 2 : 1;
   }
   int sent = 0;
   int err = 0;
@@ -227,6 +216,20 @@ static napi_value send_blocks(napi_env env, napi_callback_info info) {
     }
     // No GSO here (old kernel), or not for this path (a segment larger than the MTU): sendmmsg.
     if (r == -ENOPROTOOPT || r == -EOPNOTSUPP) gso_unsupported = 1;
+  }
+  // One message per block, header and payload as two iovecs (built only when GSO did not send).
+  struct mmsghdr msgs[MAX_BATCH];
+  struct iovec iov[2 * MAX_BATCH];
+  memset(msgs, 0, sizeof msgs[0] * count);
+  for (uint32_t i = 0; i < count; i++) {
+    iov[2 * i].iov_base = hdr + 4 * i;
+    iov[2 * i].iov_len = 4;
+    iov[2 * i + 1].iov_base = ptrs[i];
+    iov[2 * i + 1].iov_len = lens[i];
+    msgs[i].msg_hdr.msg_name = &ss;
+    msgs[i].msg_hdr.msg_namelen = sslen;
+    msgs[i].msg_hdr.msg_iov = &iov[2 * i];
+    msgs[i].msg_hdr.msg_iovlen = lens[i] > 0 ? 2 : 1;
   }
   while ((uint32_t)sent < count) {
     int r = sendmmsg(fd, msgs + sent, count - sent, MSG_DONTWAIT);
