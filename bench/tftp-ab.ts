@@ -3,7 +3,7 @@
 // machine whose speed drifts over minutes (a shared VM: the lock-step rows are bound by how fast
 // an idle vCPU wakes up, not by the server) drifts for every server alike. bench/tftp.ts runs the
 // servers one after the other, minutes apart; this is the fair comparison of those rows.
-// Usage: npm run bench:tftp-ab [-- --rounds 7] [-- --no-write]
+// Usage: npm run bench:tftp-ab [-- --rounds 7] [-- --no-write] [-- --rows 2,4]
 
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,12 +15,12 @@ import { findAtftpd, startServer, type RunningServer, type ServerKind } from './
 
 const args = process.argv.slice(2);
 const ROUNDS = Number(args[args.indexOf('--rounds') + 1] ?? 7) || 7;
-const WRITE = !args.includes('--no-write');
+const WRITE = !args.includes('--no-write') && !args.includes('--rows');
 const MiB = 1024 * 1024;
 const log = (...xs: unknown[]): void => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...xs);
 
 // [label, file size, blksize, windowsize, ACK delay ms (an emulated LAN round trip, as in bench/tftp.ts)]
-const ROWS: Array<[string, number, number, number, number?]> = [
+const ALL_ROWS: Array<[string, number, number, number, number?]> = [
   ['lock-step blk 512 (8 MiB)', 8 * MiB, 512, 1],
   ['lock-step blk 1468 (32 MiB)', 32 * MiB, 1468, 1],
   ['lock-step blk 8192 (32 MiB)', 32 * MiB, 8192, 1],
@@ -31,6 +31,9 @@ const ROWS: Array<[string, number, number, number, number?]> = [
   ['RTT 0.5 ms: blk 1468 win 16 (4 MiB)', 4 * MiB, 1468, 16, 0.5],
   ['RTT 0.5 ms: blk 8192 win 64 (4 MiB)', 4 * MiB, 8192, 64, 0.5],
 ];
+// --rows 2,4: only those rows (1-based), e.g. to iterate on one; the document is then not written.
+const pick = args.includes('--rows') ? (args[args.indexOf('--rows') + 1] ?? '').split(',').map(Number) : null;
+const ROWS = pick ? ALL_ROWS.filter((_, i) => pick.includes(i + 1)) : ALL_ROWS;
 
 const base = mkdtempSync(path.join(os.tmpdir(), 'pxepool-ab-'));
 const root = path.join(base, 'root');

@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "udp_device",
-      "sources": ["udp_device.c", "udp_send.c"],
+      "sources": ["udp_device.c", "udp_send.c", "tftp_socket.c"],
       "cflags": ["-O2", "-Wall", "-Wextra"]
     }
   ]

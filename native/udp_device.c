@@ -72,6 +72,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_create_function(env, "openUdpOnDevice", NAPI_AUTO_LENGTH, open_udp_on_device, NULL, &fn);
   napi_set_named_property(env, exports, "openUdpOnDevice", fn);
   register_udp_send(env, exports);
+  register_tftp_socket(env, exports);
   return exports;
 }
 

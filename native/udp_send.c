@@ -15,7 +15,7 @@
 
 #include "udp_send.h"
 
-#define MAX_BATCH 64
+
 
 #ifndef SOL_UDP
 #define SOL_UDP 17
@@ -77,7 +77,7 @@ static int send_gso(int fd, const struct sockaddr_storage *ss, socklen_t sslen, 
   return (int)done;
 }
 
-static int parse_address(const char *addr, int port, struct sockaddr_storage *ss, socklen_t *len) {
+int parse_address(const char *addr, int port, struct sockaddr_storage *ss, socklen_t *len) {
   memset(ss, 0, sizeof *ss);
   struct sockaddr_in *sin = (struct sockaddr_in *)ss;
   struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
@@ -94,6 +94,59 @@ static int parse_address(const char *addr, int port, struct sockaddr_storage *ss
     return AF_INET6;
   }
   return -1;
+}
+
+// Sends DATA datagrams (opcode 3, blocks[i], payloads ptrs[i]/lens[i]) for i < count (<= 64), in
+// order. Returns how many left (the rest are the caller's to send later), or -errno when none did.
+int send_data_blocks(int fd, const struct sockaddr_storage *ss, socklen_t sslen, const uint16_t *blocks,
+                     uint8_t *const *ptrs, const size_t *lens, uint32_t count) {
+  uint8_t hdr[4 * MAX_BATCH];
+  for (uint32_t i = 0; i < count; i++) {
+    hdr[4 * i] = 0;
+    hdr[4 * i + 1] = 3;
+    hdr[4 * i + 2] = (uint8_t)(blocks[i] >> 8);
+    hdr[4 * i + 3] = (uint8_t)(blocks[i] & 0xff);
+  }
+  int sent = 0;
+  int err = 0;
+  // GSO needs every datagram but the last of equal size (a window of full blocks, the file's
+  // short last block at its end).
+  static int gso_off = -1;
+  if (gso_off < 0) gso_off = getenv("PXEPOOL_NO_GSO") != NULL;
+  int equal = count >= 2 && lens[0] > 0 && !gso_unsupported && !gso_off;
+  for (uint32_t i = 1; equal && i < count; i++)
+    if (i + 1 < count ? lens[i] != lens[0] : lens[i] > lens[0]) equal = 0;
+  if (equal) {
+    int r = send_gso(fd, ss, sslen, hdr, ptrs, lens, count, 4 + lens[0]);
+    if (r >= 0 || r == -EAGAIN || r == -EWOULDBLOCK) return r;
+    // No GSO here (old kernel), or not for this path (a segment larger than the MTU): sendmmsg.
+    if (r == -ENOPROTOOPT || r == -EOPNOTSUPP) gso_unsupported = 1;
+  }
+  // One message per block, header and payload as two iovecs (built only when GSO did not send).
+  struct mmsghdr msgs[MAX_BATCH];
+  struct iovec iov[2 * MAX_BATCH];
+  memset(msgs, 0, sizeof msgs[0] * count);
+  for (uint32_t i = 0; i < count; i++) {
+    iov[2 * i].iov_base = hdr + 4 * i;
+    iov[2 * i].iov_len = 4;
+    iov[2 * i + 1].iov_base = ptrs[i];
+    iov[2 * i + 1].iov_len = lens[i];
+    msgs[i].msg_hdr.msg_name = (void *)ss;
+    msgs[i].msg_hdr.msg_namelen = sslen;
+    msgs[i].msg_hdr.msg_iov = &iov[2 * i];
+    msgs[i].msg_hdr.msg_iovlen = lens[i] > 0 ? 2 : 1;
+  }
+  while ((uint32_t)sent < count) {
+    int r = sendmmsg(fd, msgs + sent, count - sent, MSG_DONTWAIT);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      err = errno;
+      break;
+    }
+    if (r == 0) break;
+    sent += r;
+  }
+  return sent > 0 || err == 0 ? sent : -err;
 }
 
 // openUdp(address: string, port: number) -> fd, bound, for dgram's bind({ fd }): a socket whose
@@ -179,7 +232,6 @@ static napi_value send_blocks(napi_env env, napi_callback_info info) {
     return result;
   }
   const uint16_t *blocks = (const uint16_t *)bdata;
-  uint8_t hdr[4 * MAX_BATCH];
   uint8_t *ptrs[MAX_BATCH];
   size_t lens[MAX_BATCH];
   for (uint32_t i = 0; i < count; i++) {
@@ -191,58 +243,11 @@ static napi_value send_blocks(napi_env env, napi_callback_info info) {
       napi_throw_type_error(env, NULL, "sendBlocks: payloads must be Uint8Arrays");
       return NULL;
     }
-    hdr[4 * i] = 0;
-    hdr[4 * i + 1] = 3;
-    hdr[4 * i + 2] = (uint8_t)(blocks[i] >> 8);
-    hdr[4 * i + 3] = (uint8_t)(blocks[i] & 0xff);
     ptrs[i] = p;
     lens[i] = plen;
   }
-  int sent = 0;
-  int err = 0;
-  // GSO needs every datagram but the last of equal size (a window of full blocks, the file's
-  // short last block at its end).
-  static int gso_off = -1;
-  if (gso_off < 0) gso_off = getenv("PXEPOOL_NO_GSO") != NULL;
-  int equal = count >= 2 && lens[0] > 0 && !gso_unsupported && !gso_off;
-  for (uint32_t i = 1; equal && i < count; i++)
-    if (i + 1 < count ? lens[i] != lens[0] : lens[i] > lens[0]) equal = 0;
-  if (equal) {
-    int r = send_gso(fd, &ss, sslen, hdr, ptrs, lens, count, 4 + lens[0]);
-    if (r >= 0 || r == -EAGAIN || r == -EWOULDBLOCK) {
-      napi_value result;
-      napi_create_int32(env, r, &result);
-      return result;
-    }
-    // No GSO here (old kernel), or not for this path (a segment larger than the MTU): sendmmsg.
-    if (r == -ENOPROTOOPT || r == -EOPNOTSUPP) gso_unsupported = 1;
-  }
-  // One message per block, header and payload as two iovecs (built only when GSO did not send).
-  struct mmsghdr msgs[MAX_BATCH];
-  struct iovec iov[2 * MAX_BATCH];
-  memset(msgs, 0, sizeof msgs[0] * count);
-  for (uint32_t i = 0; i < count; i++) {
-    iov[2 * i].iov_base = hdr + 4 * i;
-    iov[2 * i].iov_len = 4;
-    iov[2 * i + 1].iov_base = ptrs[i];
-    iov[2 * i + 1].iov_len = lens[i];
-    msgs[i].msg_hdr.msg_name = &ss;
-    msgs[i].msg_hdr.msg_namelen = sslen;
-    msgs[i].msg_hdr.msg_iov = &iov[2 * i];
-    msgs[i].msg_hdr.msg_iovlen = lens[i] > 0 ? 2 : 1;
-  }
-  while ((uint32_t)sent < count) {
-    int r = sendmmsg(fd, msgs + sent, count - sent, MSG_DONTWAIT);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      err = errno;
-      break;
-    }
-    if (r == 0) break;
-    sent += r;
-  }
   napi_value result;
-  napi_create_int32(env, sent > 0 || err == 0 ? sent : -err, &result);
+  napi_create_int32(env, send_data_blocks(fd, &ss, sslen, blocks, ptrs, lens, count), &result);
   return result;
 }
 

@@ -185,6 +185,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
         host: opts.listen?.[0] ?? '0.0.0.0', port: config.tftp.port, root: config.root, mounts, cache,
         maxBlksize: config.tftp.maxBlksize, maxWindowsize: config.tftp.maxWindowsize,
         maxTransfers: config.tftp.maxTransfers, maxPerClient: config.tftp.maxPerClient,
+        busyPollUs: config.tftp.busyPollUs,
         logger,
         onTransfer: (t) => {
           metrics.tftpTransfers.inc({ result: t.ok ? 'ok' : (t.reason ?? 'failed') });

@@ -202,6 +202,7 @@ export const configSchema = z.strictObject({
     cacheBytes: size().optional().default(256 * 1024 * 1024),
     maxTransfers: int(1, 1_000_000).optional().default(2000),
     maxPerClient: int(1, 65535).optional().default(16),
+    busyPollUs: int(0, 10000, 'microseconds from 0 (never wait) to 10000').optional().default(300),
   }).prefault({}),
   http: z.strictObject({
     enabled: bool().optional().default(true),

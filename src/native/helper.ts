@@ -15,6 +15,60 @@ export interface NativeHelper {
    * Returns how many left, or -errno when none did.
    */
   sendBlocks(fd: number, address: string, port: number, blocks: Uint16Array, payloads: readonly Uint8Array[], count: number): number;
+  /** the TFTP transfer socket of native/tftp_socket.c; absent in a helper built from older source */
+  tftpSocket?: NativeTftpSocket;
+}
+
+/** A UDP socket read by the helper on Node's loop; `socket` is an opaque handle. */
+export interface NativeTftpSocket {
+  /** shared receive slots: onPackets(n) says n of them are filled (see native/tftp_socket.c) */
+  rxBuffer: Uint8Array;
+  rxSlot: number;
+  /** binds address:0; onPackets(n): n datagrams in rxBuffer, or -1: room to send again */
+  open(address: string, onPackets: (n: number) => void): { socket: unknown; port: number };
+  /** 0, or -1 for an address the helper cannot parse */
+  peer(socket: unknown, address: string, port: number): number;
+  /** DATA to the peer; datagrams sent, or -errno (-11: the send buffer is full) */
+  sendBlocks(socket: unknown, blocks: Uint16Array, payloads: readonly Uint8Array[], count: number): number;
+  /** 1 sent, 0 would block, -errno */
+  sendTo(socket: unknown, datagram: Uint8Array, address: string, port: number): number;
+  arm(socket: unknown, ack: number, blocks: Uint16Array, payloads: readonly Uint8Array[], count: number): void;
+  wantWritable(socket: unknown): void;
+  /** returns how many windows the armed path sent */
+  close(socket: unknown): number;
+  /** how long the lone transfer waits for its client's next ACK before sleeping (0 = never) */
+  setSpin(microseconds: number): void;
+}
+
+type RawHelper = Omit<NativeHelper, 'tftpSocket'> & {
+  tsockOpen?: NativeTftpSocket['open'];
+  tsockPeer: NativeTftpSocket['peer'];
+  tsockSendBlocks: NativeTftpSocket['sendBlocks'];
+  tsockSendTo: NativeTftpSocket['sendTo'];
+  tsockArm: NativeTftpSocket['arm'];
+  tsockWantWritable: NativeTftpSocket['wantWritable'];
+  tsockClose: NativeTftpSocket['close'];
+  tsockRxBuffer: () => Uint8Array | undefined;
+  tsockRxSlot: number;
+  tsockSetSpin: (microseconds: number) => void;
+};
+
+function tftpSocketOf(m: RawHelper): NativeTftpSocket | undefined {
+  if (typeof m.tsockOpen !== 'function' || process.env.PXEPOOL_NO_NATIVE_RECV === '1') return undefined;
+  const rxBuffer = m.tsockRxBuffer();
+  if (!rxBuffer) return undefined; // loaded first by another thread
+  return {
+    rxBuffer,
+    rxSlot: m.tsockRxSlot,
+    open: m.tsockOpen,
+    peer: m.tsockPeer,
+    sendBlocks: m.tsockSendBlocks,
+    sendTo: m.tsockSendTo,
+    arm: m.tsockArm,
+    wantWritable: m.tsockWantWritable,
+    close: m.tsockClose,
+    setSpin: m.tsockSetSpin,
+  };
 }
 
 let native: NativeHelper | null | undefined;
@@ -27,9 +81,15 @@ export function loadNative(): NativeHelper | null {
   const built = fileURLToPath(new URL('../../../native/build/Release/udp_device.node', import.meta.url));
   const file = existsSync(here) ? here : existsSync(built) ? built : undefined;
   try {
-    const mod = file !== undefined ? (createRequire(import.meta.url)(file) as Partial<NativeHelper>) : null;
+    const mod = file !== undefined ? (createRequire(import.meta.url)(file) as Partial<RawHelper>) : null;
     // A helper built from an older source lacks the newer functions: treat it as absent for those.
-    native = mod && typeof mod.openUdpOnDevice === 'function' ? (mod as NativeHelper) : null;
+    if (mod && typeof mod.openUdpOnDevice === 'function') {
+      const raw = mod as RawHelper;
+      const tftpSocket = tftpSocketOf(raw);
+      native = { ...raw, ...(tftpSocket ? { tftpSocket } : {}) };
+    } else {
+      native = null;
+    }
   } catch {
     native = null;
   }

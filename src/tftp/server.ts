@@ -3,7 +3,6 @@
 // (its TID). Work is queued per request, never by leaving datagrams unread in the kernel.
 
 import dgram from 'node:dgram';
-import { closeSync } from 'node:fs';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { createFileCache, type FileCache, type OpenedFile } from '../files/cache.ts';
@@ -13,7 +12,8 @@ import { linkReader } from './links.ts';
 import { negotiate } from './options.ts';
 import { pathBlksize, type Link } from './path-mtu.ts';
 import { warmUp } from './warmup.ts';
-import { ERR, OP, encodeDataHeader, encodeError, encodeOack, parsePacket, type RequestPacket } from './packet.ts';
+import { bindSocket, openTransferSocket, type SendPath, type TransferSocket } from './transfer-socket.ts';
+import { ERR, OP, encodeError, encodeOack, parsePacket, type RequestPacket } from './packet.ts';
 import { chunkedSource, memorySource, netasciiEncoder, netasciiSize } from './source.ts';
 import {
   startTransfer,
@@ -23,6 +23,7 @@ import {
   type TransferEvent,
   type TransferFailure,
   type TransferState,
+  nextOnFullAck,
 } from './transfer.ts';
 
 export type TftpLogger = {
@@ -74,6 +75,10 @@ export type TftpServerOptions = {
   listeners?: number;
   /** send windows with the native helper's sendmmsg when it is built; default true */
   nativeSend?: boolean;
+  /** false: transfer sockets stay dgram sockets even with the helper (no armed windows) */
+  nativeReceive?: boolean;
+  /** how long a lone transfer waits awake for its client's next ACK (native socket only); default 300 */
+  busyPollUs?: number;
   /** the host's links, for the path MTU that caps blksize (tests inject them); default: read from the kernel */
   links?: () => readonly Link[];
 };
@@ -95,9 +100,12 @@ export type TftpStats = {
   /** refused requests and failed transfers, by reason */
   errors: Record<string, number>;
   /** how DATA leaves: `native` = windows in one sendmmsg / UDP GSO call (native helper), `node` = dgram */
-  sendPath: 'native' | 'node';
+  /** how transfer sockets send: the helper's own socket, dgram with batched sends, or plain dgram */
+  sendPath: SendPath;
   /** DATA datagrams that left through the native helper */
   datagramsBatched: number;
+  /** windows that left from the native socket's armed path, before JavaScript saw their ACK */
+  windowsArmedSent: number;
   recvBufferSize: number;
 };
 
@@ -114,9 +122,14 @@ type Live = {
   clientPort: number;
   file: string;
   startedAt: number;
-  sock: dgram.Socket | null;
-  /** the transfer socket's descriptor when the native helper opened it (batched sends), else -1 */
-  fd: number;
+  sock: TransferSocket | null;
+  /** the window armed in the native socket (blocks in order), and how many of them */
+  armBlocks: Uint16Array | null;
+  armCount: number;
+  /** payloads of the armed window: the native side points into them, so they are kept alive here */
+  armPayloads: Uint8Array[];
+  /** blocks at the head of the current step's DATA that the armed path already sent */
+  skip: number;
   opened: OpenedFile | null;
   source: BlockSource | null;
   fetch: ((offset: number, length: number) => Promise<void>) | null;
@@ -127,21 +140,6 @@ type Live = {
   /** `need` actions answered without the machine moving on; guards against a source that never fills */
   idleNeeds: number;
 };
-
-const literalLookup = ((address: string, _opts: unknown, cb: (err: Error | null, a: string, f: number) => void) => {
-  cb(null, address, address.includes(':') ? 6 : 4);
-}) as unknown as NonNullable<dgram.SocketOptions['lookup']>;
-
-/** bind, resolved once listening, rejected on the socket's first error */
-function bindSocket(sock: dgram.Socket, opts: dgram.BindOptions): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    sock.once('error', reject);
-    sock.bind(opts, () => {
-      sock.off('error', reject);
-      resolve();
-    });
-  });
-}
 
 const RESOLVE_TTL_MS = 1000;
 const RESOLVE_MAX = 4096;
@@ -193,6 +191,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     return hit && performance.now() - hit.at < RESOLVE_TTL_MS ? hit.value : undefined;
   };
   const native = opts.nativeSend === false ? null : loadNative();
+  native?.tftpSocket?.setSpin(opts.busyPollUs ?? 300);
   const cache = opts.cache ?? createFileCache(opts.cacheBytes !== undefined ? { maxBytes: opts.cacheBytes } : {});
 
   const live = new Map<string, Live>();
@@ -209,6 +208,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     wrongTidPackets: 0,
     superseded: 0,
     datagramsBatched: 0,
+    windowsArmedSent: 0,
   };
   let closing = false;
 
@@ -315,7 +315,10 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       file: p.filename,
       startedAt: performance.now(),
       sock: null,
-      fd: -1,
+      armBlocks: null,
+      armCount: 0,
+      armPayloads: [],
+      skip: 0,
       opened: null,
       source: null,
       fetch: null,
@@ -365,8 +368,8 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     t.timerAt = Infinity;
     const sock = t.sock;
     t.sock = null;
-    // Let a final ERROR datagram leave before the socket goes.
-    if (sock) setImmediate(() => sock.close());
+    sock?.close();
+    t.armPayloads = [];
     void t.opened?.close();
     t.opened = null;
   }
@@ -420,42 +423,28 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
         // A released chunk is only rewritten once the transfer socket has no send queued: a
         // datagram handed to the kernel has been copied, one still queued in libuv has not.
         src = chunkedSource(chunk, async (k, reuse) => raw(k * chunk, chunk, reuse), false, () =>
-          t.sock ? t.sock.getSendQueueCount() === 0 : false,
+          t.sock ? t.sock.idle() : false,
         );
       }
       t.source = src;
       t.fetch = src.fetch;
     }
 
-    // Replies always go to an IP literal: skip dns.lookup, whose callback costs a nextTick per datagram.
-    const sock = dgram.createSocket({ type: family, lookup: literalLookup });
-    // With the native helper the socket is opened there, so its descriptor is known for sendmmsg.
-    let fd = -1;
-    if (native) {
-      try {
-        fd = native.openUdp(host, 0);
-      } catch {
-        fd = -1;
-      }
-    }
-    if (fd >= 0) {
-      try {
-        sock.bind({ fd }); // adopts the bound descriptor synchronously (throws on failure)
-      } catch (err) {
-        closeSync(fd);
-        throw err;
-      }
-    } else {
-      await bindSocket(sock, { port: 0, address: host });
-    }
+    const sock = await openTransferSocket({
+      host,
+      peerAddress: t.clientAddress,
+      peerPort: t.clientPort,
+      native,
+      nativeReceive: opts.nativeReceive !== false,
+      onPacket: (buf, off, len, fromPeer, address, port, fired) => onTransferPacket(t, buf, off, len, fromPeer, address, port, fired),
+      onError: (err) => log?.debug({ err: String(err), file: t.file }, 'tftp transfer socket error'),
+    });
     if (t.finished) {
       sock.close();
       return;
     }
     t.sock = sock;
-    t.fd = fd;
-    sock.on('error', (err) => log?.debug({ err: String(err), file: t.file }, 'tftp transfer socket error'));
-    sock.on('message', (msg, rinfo) => onTransferPacket(t, msg, rinfo));
+    if (sock.path === 'native') t.armBlocks = new Uint16Array(new ArrayBuffer(2 * BATCH));
 
     const r = startTransfer(
       {
@@ -477,20 +466,39 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     run(t, r.actions);
   }
 
-  function onTransferPacket(t: Live, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+  function onTransferPacket(
+    t: Live,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    fromPeer: boolean,
+    address: string,
+    port: number,
+    fired: boolean,
+  ): void {
     if (t.finished || !t.sock) return;
-    if (rinfo.port !== t.clientPort || rinfo.address !== t.clientAddress) {
+    if (!fromPeer) {
       // RFC 1350: a packet from a wrong TID gets ERROR 5 and leaves the transfer alone.
       counters.wrongTidPackets++;
-      t.sock.send(encodeError(ERR.UNKNOWN_TID, 'Unknown transfer ID'), rinfo.port, rinfo.address);
+      t.sock.send(encodeError(ERR.UNKNOWN_TID, 'Unknown transfer ID'), port, address);
       return;
     }
-    if (msg.length < 4) return;
-    const op = (msg[0]! << 8) | msg[1]!;
+    if (len < 4) return;
+    const op = (buf[off]! << 8) | buf[off + 1]!;
     // Hot path: ACKs are decoded in place, no packet object.
-    if (op === OP.ACK) feed(t, { type: 'ack', block: (msg[2]! << 8) | msg[3]! });
-    else if (op === OP.ERROR) {
-      const parsed = parsePacket(msg);
+    if (op === OP.ACK) {
+      if (fired) {
+        // The armed window already left (and the native side disarmed): the step about to run
+        // would send it again unless told.
+        t.skip = t.armCount;
+        t.armCount = 0;
+        counters.windowsArmedSent++;
+        counters.datagramsBatched += t.skip;
+      }
+      feed(t, { type: 'ack', block: (buf[off + 2]! << 8) | buf[off + 3]! });
+      t.skip = 0;
+    } else if (op === OP.ERROR) {
+      const parsed = parsePacket(buf.subarray(off, off + len));
       if (parsed.ok && parsed.value.op === 'ERROR') {
         feed(t, { type: 'error', code: parsed.value.code, message: parsed.value.message });
       }
@@ -551,27 +559,15 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     if (next < timerDue && !closing) schedule(next, now);
   }
 
-  // DATA datagrams of one step (a window) are collected and leave in one GSO / sendmmsg call
-  // through the native helper; everything else, and everything without the helper, goes through
-  // dgram. t.fd >= 0 only when the helper opened the transfer socket.
+  // DATA datagrams of one step (a window) are collected and leave in one GSO / sendmmsg call when
+  // the helper is there (the transfer socket decides how); everything else is sent one by one.
   const BATCH = 64;
   const batchBlocks = new Uint16Array(new ArrayBuffer(2 * BATCH)); // off the V8 heap: no copy per call
   const batchPayloads: Uint8Array[] = [];
 
   function flush(t: Live, n: number): void {
-    const sock = t.sock;
-    if (!sock || !native) return;
-    let sent = 0;
-    // Only while libuv holds nothing queued for this socket: datagrams must leave in order.
-    if (sock.getSendQueueCount() === 0) {
-      const r = native.sendBlocks(t.fd, t.clientAddress, t.clientPort, batchBlocks, batchPayloads, n);
-      if (r > 0) {
-        sent = r;
-        counters.datagramsBatched += r;
-      }
-    }
-    // What the kernel did not take now (a full send buffer) libuv queues and sends when it can.
-    for (let i = sent; i < n; i++) sock.send([encodeDataHeader(batchBlocks[i]!), batchPayloads[i]!], t.clientPort, t.clientAddress);
+    const r = t.sock ? t.sock.sendData(batchBlocks, batchPayloads, n) : 0;
+    if (t.sock?.path !== 'node') counters.datagramsBatched += r;
     batchPayloads.length = 0;
   }
 
@@ -582,9 +578,13 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       if (a.type === 'data') {
         counters.bytesSent += 4 + a.payload.length;
         t.idleNeeds = 0;
-        if (t.fd < 0) {
-          t.sock.send([encodeDataHeader(a.block), a.payload], t.clientPort, t.clientAddress);
-          continue;
+        if (t.skip > 0) {
+          // Already sent by the armed path, if this is the block it sent; anything else ends the skip.
+          if (t.armBlocks![t.armBlocks!.length - t.skip] === a.block) {
+            t.skip--;
+            continue;
+          }
+          t.skip = 0;
         }
         batchBlocks[n] = a.block;
         batchPayloads[n] = a.payload;
@@ -629,6 +629,25 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     }
     if (n > 0) flush(t, n);
     batchPayloads.length = 0;
+    if (t.armBlocks !== null && !t.finished) armNext(t);
+  }
+
+  // After each step, the window the machine will send on the ACK of everything in flight is handed
+  // to the native socket, which sends it the moment that ACK arrives (tftp_socket.c).
+  function armNext(t: Live): void {
+    const blocks = t.armBlocks!;
+    const next = t.state && t.source ? nextOnFullAck(t.state, t.source, BATCH) : null;
+    if (next === null) {
+      if (t.armCount > 0) t.sock!.arm(0, blocks, [], 0);
+      t.armCount = 0;
+      return;
+    }
+    // The armed blocks sit at the end of armBlocks, so `skip` counts down to its last entry.
+    const n = next.blocks.length;
+    blocks.set(next.blocks, blocks.length - n);
+    t.armPayloads = next.payloads;
+    t.sock!.arm(next.ack, blocks.subarray(blocks.length - n), next.payloads, n);
+    t.armCount = n;
   }
 
   function complete(t: Live, a: Extract<TransferAction, { type: 'done' }>): void {
@@ -672,7 +691,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       activeTransfers: live.size,
       ...counters,
       errors: { ...errors },
-      sendPath: native ? 'native' : 'node',
+      sendPath: native?.tftpSocket && opts.nativeReceive !== false ? 'native' : native ? 'batched' : 'node',
       recvBufferSize,
     }),
     close: async () => {

@@ -316,3 +316,32 @@ function sendRange(
   s.dupHastened = false;
   actions.push({ type: 'setTimer', at: s.deadline });
 }
+
+/**
+ * What `step` will send when the ACK that acknowledges everything sent so far arrives: that ACK's
+ * wire number and the window's first `max` DATA blocks, read from `source` by the same rules as
+ * `sendRange` (a short block ends the file; a range not in memory yet ends the window early, as
+ * `step` would stop there and ask for it). null when that ACK would end the transfer, or when the
+ * machine is not sending DATA (OACK phase, waiting for the source, nothing in flight). The edge
+ * arms this window in the native socket so it leaves the moment its ACK does; `onAck`
+ * (n === sent) is the rule this mirrors, and a test holds the two together.
+ */
+export function nextOnFullAck(
+  s: TransferState,
+  source: BlockSource,
+  max: number,
+): { ack: number; blocks: number[]; payloads: Uint8Array[] } | null {
+  if (s.phase !== 'data' || s.pending !== null || s.sent <= s.acked) return null;
+  if (s.lastBlock !== null && s.sent >= s.lastBlock) return null;
+  const last = Math.min(s.sent + Math.min(s.windowsize, max), s.lastBlock ?? Infinity);
+  const blocks: number[] = [];
+  const payloads: Uint8Array[] = [];
+  for (let b = s.sent + 1; b <= last; b++) {
+    const data = s.blksize > 0 ? source.read((b - 1) * s.blksize, s.blksize) : null;
+    if (data === null) break;
+    blocks.push(b & 0xffff);
+    payloads.push(data.length > s.blksize ? data.subarray(0, s.blksize) : data);
+    if (data.length < s.blksize) break;
+  }
+  return blocks.length > 0 ? { ack: s.sent & 0xffff, blocks, payloads } : null;
+}

@@ -35,6 +35,7 @@ async function receiver(type: 'udp4' | 'udp6', address: string) {
   const got: Buffer[] = [];
   sock.on('message', (m) => got.push(m));
   return {
+    sock,
     port: sock.address().port,
     got,
     async waitFor(n: number) {
@@ -100,31 +101,118 @@ test('sendBlocks over IPv6, and an address it cannot parse is a negative result,
   }
 });
 
-test('windowed downloads by atftp are byte-exact with and without the native path, and stats say which was used', { timeout: 60_000 }, async () => {
+test('windowed downloads by atftp are byte-exact on every send path, and stats say which was used', { timeout: 90_000 }, async () => {
   const root = path.join(base, 'root');
   const out = path.join(base, 'out');
   await mkdir(root, { recursive: true });
   await mkdir(out, { recursive: true });
   const files = { 'mem.bin': randomBytes(300_000), 'stream.bin': randomBytes(3 * 1024 * 1024 + 17) };
   for (const [n, d] of Object.entries(files)) await writeFile(path.join(root, n), d);
-  for (const nativeSend of disabled ? [false] : [true, false]) {
+  const modes = [
+    { path: 'native', nativeSend: true, nativeReceive: true },
+    { path: 'batched', nativeSend: true, nativeReceive: false },
+    { path: 'node', nativeSend: false, nativeReceive: false },
+  ].filter((m) => !disabled || m.path === 'node');
+  for (const mode of modes) {
     // cache 1 MiB: mem.bin is served from memory, stream.bin in chunks from disk
-    const server = await startTftpServer({ host: '127.0.0.1', port: 0, root, cacheBytes: 1024 * 1024, nativeSend });
+    const server = await startTftpServer({ host: '127.0.0.1', port: 0, root, cacheBytes: 1024 * 1024, nativeSend: mode.nativeSend, nativeReceive: mode.nativeReceive });
     try {
       for (const [name, data] of Object.entries(files)) {
-        for (const win of ['16', '7']) {
-          const local = path.join(out, `${nativeSend}-${win}-${name}`);
-          await run('atftp', ['--option', 'blksize 1468', '--option', `windowsize ${win}`, '-g', '-r', name, '-l', local, '127.0.0.1', String(server.port)], { timeout: 30_000 });
-          assert.equal(sha(await readFile(local)), sha(data), `${name} windowsize ${win} native ${nativeSend}`);
+        for (const win of ['16', '7', '1']) {
+          const local = path.join(out, `${mode.path}-${win}-${name}`);
+          await run('atftp', ['--option', 'blksize 1468', ...(win === '1' ? [] : ['--option', `windowsize ${win}`]), '-g', '-r', name, '-l', local, '127.0.0.1', String(server.port)], { timeout: 30_000 });
+          assert.equal(sha(await readFile(local)), sha(data), `${name} windowsize ${win} via ${mode.path}`);
         }
       }
       const st = server.stats();
-      assert.equal(st.transfersOk, 4);
-      assert.equal(st.sendPath, nativeSend ? 'native' : 'node');
-      if (nativeSend) assert.ok(st.datagramsBatched > 4000, `batched ${st.datagramsBatched}`);
+      assert.equal(st.transfersOk, 6);
+      assert.equal(st.sendPath, mode.path);
+      if (mode.path !== 'node') assert.ok(st.datagramsBatched > 6000, `batched ${st.datagramsBatched}`);
       else assert.equal(st.datagramsBatched, 0);
+      // Armed windows: every window after the first of each transfer, from memory and from disk.
+      if (mode.path === 'native') assert.ok(st.windowsArmedSent > 2000, `armed ${st.windowsArmedSent}`);
+      else assert.equal(st.windowsArmedSent, 0);
     } finally {
       await server.close();
     }
   }
 });
+
+// The helper's own transfer socket (native/tftp_socket.c): datagrams read in place, and a window
+// armed to leave the moment its ACK arrives from the client, before JavaScript runs.
+for (const [type, host] of [['udp4', '127.0.0.1'], ['udp6', '::1']] as const) {
+  test(`tftp socket (${type}): an armed window leaves on exactly its ACK from the client, once`, { skip: disabled }, async () => {
+    const api = native.tftpSocket;
+    assert.ok(api, 'helper built without the tftp socket');
+    type Rec = { bytes: number[]; fromPeer: boolean; fired: boolean; port: number; family: number };
+    const recs: Rec[] = [];
+    let wakes = 0;
+    const view = new DataView(api.rxBuffer.buffer, api.rxBuffer.byteOffset, api.rxBuffer.byteLength);
+    const { socket, port } = api.open(host, (n) => {
+      wakes++;
+      for (let i = 0; i < n; i++) {
+        const b = i * api.rxSlot;
+        const len = view.getUint16(b, true);
+        recs.push({
+          bytes: [...api.rxBuffer.subarray(b + 32, b + 32 + len)],
+          fromPeer: (api.rxBuffer[b + 2]! & 1) !== 0,
+          fired: (api.rxBuffer[b + 2]! & 2) !== 0,
+          port: view.getUint16(b + 4, true),
+          family: api.rxBuffer[b + 3]!,
+        });
+      }
+    });
+    const client = await receiver(type, host);
+    const stranger = await receiver(type, host);
+    const from = async (who: 'client' | 'stranger', block: number) => {
+      const s = (who === 'client' ? client : stranger).sock;
+      await new Promise<void>((r) => s.send(Buffer.from([0, 4, block >> 8, block & 0xff]), port, host, () => r()));
+      const want = recs.length + 1;
+      const deadline = Date.now() + 3000;
+      while (recs.length < want && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      return recs.at(-1)!;
+    };
+    try {
+      assert.ok(port > 0);
+      assert.equal(api.peer(socket, host, client.port), 0);
+      const payloads = [randomBytes(1468), randomBytes(1468), randomBytes(300)];
+      api.arm(socket, 0xffff, blocksOf(0x10000, 3), payloads, 3); // armed across the 16-bit wrap
+
+      let r = await from('stranger', 0xffff); // right ACK, wrong TID: must not fire
+      assert.deepEqual([r.fromPeer, r.fired, r.port, r.family], [false, false, stranger.port, type === 'udp4' ? 4 : 6]);
+      r = await from('client', 0xfffe); // the client, but not the armed ACK
+      assert.deepEqual([r.fromPeer, r.fired, r.bytes], [true, false, [0, 4, 0xff, 0xfe]]);
+      await new Promise((res) => setTimeout(res, 50));
+      assert.equal(client.got.length, 0, 'nothing may leave before the armed ACK');
+
+      r = await from('client', 0xffff);
+      assert.deepEqual([r.fromPeer, r.fired], [true, true]);
+      const got = await client.waitFor(3);
+      assert.deepEqual(
+        got.map((d) => [d.readUInt16BE(0), d.readUInt16BE(2), sha(d.subarray(4))]),
+        payloads.map((p, i) => [3, i & 0xffff, sha(p)]),
+      );
+      r = await from('client', 0xffff); // the same ACK again: fired once, now disarmed
+      assert.equal(r.fired, false);
+
+      api.arm(socket, 5, blocksOf(6, 1), [payloads[0]!], 1);
+      api.arm(socket, 0, blocksOf(0, 0), [], 0); // disarm
+      r = await from('client', 5);
+      assert.equal(r.fired, false);
+      await new Promise((res) => setTimeout(res, 50));
+      assert.equal(client.got.length, 3, 'a disarmed window must not leave');
+      assert.equal(stranger.got.length, 0);
+
+      assert.equal(api.sendTo(socket, Uint8Array.from([0, 5, 0, 5, 0]), host, stranger.port), 1);
+      assert.deepEqual([...(await stranger.waitFor(1))[0]!], [0, 5, 0, 5, 0]);
+      assert.equal(api.sendBlocks(socket, blocksOf(9, 2), [payloads[0]!, payloads[2]!], 2), 2);
+      assert.deepEqual((await client.waitFor(5)).slice(3).map((d) => d.readUInt16BE(2)), [9, 10]);
+      assert.ok(wakes >= 5);
+    } finally {
+      assert.equal(api.close(socket), 1, 'one window left through the armed path');
+      await client.close();
+      await stranger.close();
+    }
+    assert.throws(() => api.arm(socket, 1, blocksOf(2, 1), [randomBytes(4)], 1), /closed/);
+  });
+}

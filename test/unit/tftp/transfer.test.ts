@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { encodeData, encodeOack, parsePacket } from '../../../src/tftp/packet.ts';
 import { memorySource } from '../../../src/tftp/source.ts';
 import {
+  nextOnFullAck,
   startTransfer,
   step,
   type BlockSource,
@@ -250,6 +251,8 @@ type SimResult = {
   state: TransferState;
   maxBeforeFirstAck: number;
   wireBlocksSeen: Set<number>;
+  /** ACKs on which nextOnFullAck's armed window was compared with what step sent */
+  predictionsChecked: number;
 };
 
 function simulate(o: SimOptions): SimResult {
@@ -310,6 +313,7 @@ function simulate(o: SimOptions): SimResult {
   let finished = false;
   let clientTimer = now + 300;
   let result: StepResult;
+  let predictionsChecked = 0;
 
   const clientAck = (abs: number) => channel('server', { ack: abs & 0xffff }, now);
   const apply = (r: StepResult) => {
@@ -349,7 +353,21 @@ function simulate(o: SimOptions): SimResult {
     const ev = queue.shift()!;
     if (ev.to === 'server') {
       firstAckSeen = true;
-      apply(step(result!.state, { type: 'ack', block: (ev.pkt as { ack: number }).ack }, now, src));
+      const ack = (ev.pkt as { ack: number }).ack;
+      const before = result!.state;
+      const predicted = nextOnFullAck(before, src, 64);
+      const r = step(before, { type: 'ack', block: ack }, now, src);
+      // The native socket sends the armed window on this ACK before the machine sees it: what
+      // nextOnFullAck promised must be exactly what the machine then sends, byte for byte.
+      if (predicted !== null && ack === predicted.ack) {
+        const sent = sends(r.actions).flatMap((x) => (x.kind === 'data' ? [x] : []));
+        assert.deepEqual(sent.map((x) => x.block), predicted.blocks, `armed window for ACK ${ack}`);
+        sent.forEach((x, i) => assert.ok(Buffer.from(x.data).equals(predicted.payloads[i]!), `payload of block ${x.block}`));
+        predictionsChecked++;
+      } else if (predicted === null && before.phase === 'data' && before.sent > before.acked && ack === (before.sent & 0xffff)) {
+        assert.deepEqual(dataBlocks(r), [], 'no window was armed, yet the full ACK sent one');
+      }
+      apply(r);
       continue;
     }
     const p = parsePacket(ev.pkt as Uint8Array);
@@ -403,6 +421,7 @@ function simulate(o: SimOptions): SimResult {
     state: result!.state,
     maxBeforeFirstAck: sentBeforeFirstAck.size,
     wireBlocksSeen,
+    predictionsChecked,
   };
 }
 
@@ -422,6 +441,8 @@ test('lossless windowed transfer sends each block exactly once', () => {
   assert.equal(r.dataPackets, Math.floor(200_000 / 1468) + 1);
   assert.equal(r.state.retransmits, 0);
   assert.equal(r.maxBeforeFirstAck, 0, 'with an OACK no DATA may precede ACK 0');
+  // every window after the first was armed and checked
+  assert.equal(r.predictionsChecked, Math.ceil((Math.floor(200_000 / 1468) + 1) / 16) - 1);
 });
 
 test('property: loss, duplication and reordering never corrupt the file and never amplify', () => {
