@@ -54,7 +54,6 @@ typedef struct {
   int closing;
   napi_env env;
   napi_ref cb;
-  napi_async_context actx;
   struct sockaddr_storage peer;
   socklen_t peerlen;
   int have_peer;
@@ -71,6 +70,9 @@ typedef struct {
 static uint64_t spin_ns = 0;
 #define SPIN_SLICE_NS 2000000u
 static int open_sockets = 0;
+// One async context for every transfer socket: creating one per socket cost more than the socket
+// itself in a 500-request burst, and they would all carry the same name anyway.
+static napi_async_context actx = NULL;
 
 static int same_peer(const tsock *s, const struct sockaddr_storage *a) {
   if (!s->have_peer || a->ss_family != s->peer.ss_family) return 0;
@@ -96,7 +98,7 @@ static void call_js(tsock *s, int n) {
     napi_value result;
     // make_callback, not call_function: promise jobs and nextTicks queued by the handler run
     // afterwards, exactly as after a dgram 'message' event.
-    if (napi_make_callback(env, s->actx, recv, cb, 1, &arg, &result) == napi_pending_exception) {
+    if (napi_make_callback(env, actx, recv, cb, 1, &arg, &result) == napi_pending_exception) {
       napi_value err;
       napi_get_and_clear_last_exception(env, &err);
       napi_fatal_exception(env, err);
@@ -194,7 +196,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   // spin_ns per ACK, at most SPIN_SLICE_NS before the loop gets control back (timers, other
   // sockets); and after a miss the client is deemed slow and not waited for again for a while.
   uint64_t start = now_ns(), last = start;
-  while (!s->closing && s->spin_skip == 0) {
+  while (!s->closing && s->spin_skip == 0 && open_sockets == 1) {
     uint64_t t = now_ns();
     if (t - last > spin_ns) {
       s->spin_skip = 16;
@@ -271,10 +273,12 @@ static napi_value tsock_open(napi_env env, napi_callback_info info) {
   s->env = env;
   s->events = UV_READABLE;
   napi_create_reference(env, argv[1], 1, &s->cb);
-  napi_value resource, name;
-  napi_create_object(env, &resource);
-  napi_create_string_utf8(env, "pxepool:tftp-transfer", NAPI_AUTO_LENGTH, &name);
-  napi_async_init(env, resource, name, &s->actx);
+  if (actx == NULL) {
+    napi_value resource, name;
+    napi_create_object(env, &resource);
+    napi_create_string_utf8(env, "pxepool:tftp-transfer", NAPI_AUTO_LENGTH, &name);
+    napi_async_init(env, resource, name, &actx);
+  }
   uv_poll_start(&s->poll, s->events, on_poll);
   open_sockets++;
   napi_value obj, ext;
@@ -445,7 +449,6 @@ static napi_value tsock_close(napi_env env, napi_callback_info info) {
   uv_poll_stop(&s->poll);
   napi_delete_reference(env, s->cb);
   s->cb = NULL;
-  napi_async_destroy(env, s->actx);
   uint32_t fired = s->fired;
   uv_close((uv_handle_t *)&s->poll, on_closed);
   return int32(env, (int32_t)fired);

@@ -35,21 +35,53 @@ export function onLink(client: string, links: readonly Link[]): Link | null {
   const type = net.isIPv4(addr) ? 'ipv4' : net.isIPv6(addr) ? 'ipv6' : null;
   if (type === null) return null;
   let best: Link | null = null;
-  for (const l of links) {
+  for (const { link: l, subnet } of subnetsOf(links)) {
     if ((l.family === 'IPv4') !== (type === 'ipv4') || (best && l.prefix <= best.prefix)) continue;
-    if (type === 'ipv4' ? !net.isIPv4(l.address) : !net.isIPv6(l.address)) continue;
-    const subnet = new net.BlockList();
-    subnet.addSubnet(l.address, l.prefix, type);
     if (subnet.check(addr, type)) best = l;
   }
   return best;
 }
+
+/** each link with its subnet as a BlockList, built once per links snapshot */
+function subnetsOf(links: readonly Link[]): ReadonlyArray<{ link: Link; subnet: net.BlockList }> {
+  let built = subnets.get(links);
+  if (built === undefined) {
+    built = [];
+    for (const link of links) {
+      const type = link.family === 'IPv4' ? 'ipv4' : 'ipv6';
+      if (type === 'ipv4' ? !net.isIPv4(link.address) : !net.isIPv6(link.address)) continue;
+      const subnet = new net.BlockList();
+      subnet.addSubnet(link.address, link.prefix, type);
+      built.push({ link, subnet });
+    }
+    subnets.set(links, built);
+  }
+  return built;
+}
+
+const subnets = new WeakMap<readonly Link[], Array<{ link: Link; subnet: net.BlockList }>>();
 
 /**
  * The largest blksize for this client: its link's MTU when it is on one of ours, else that of an
  * Ethernet path (1468 over IPv4, 1448 over IPv6).
  */
 export function pathBlksize(client: string, links: readonly Link[]): number {
+  // A storm asks this for hundreds of addresses a second, and matching builds a BlockList per
+  // link: answers are kept per links snapshot (the edge replaces the snapshot when links change).
+  let memo = memos.get(links);
+  if (memo === undefined) memos.set(links, (memo = new Map()));
+  const hit = memo.get(client);
+  if (hit !== undefined) return hit;
+  if (memo.size >= MEMO_MAX) memo.clear();
+  const v = computeBlksize(client, links);
+  memo.set(client, v);
+  return v;
+}
+
+const memos = new WeakMap<readonly Link[], Map<string, number>>();
+const MEMO_MAX = 65536;
+
+function computeBlksize(client: string, links: readonly Link[]): number {
   const addr = unmapV4(client);
   const family = net.isIPv4(addr) ? 'IPv4' : 'IPv6';
   const link = onLink(addr, links);

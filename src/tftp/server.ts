@@ -124,7 +124,7 @@ type Live = {
   startedAt: number;
   sock: TransferSocket | null;
   /** the window armed in the native socket (blocks in order), and how many of them */
-  armBlocks: Uint16Array | null;
+  armBlocks: readonly number[];
   armCount: number;
   /** payloads of the armed window: the native side points into them, so they are kept alive here */
   armPayloads: Uint8Array[];
@@ -315,7 +315,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       file: p.filename,
       startedAt: performance.now(),
       sock: null,
-      armBlocks: null,
+      armBlocks: [],
       armCount: 0,
       armPayloads: [],
       skip: 0,
@@ -444,7 +444,6 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       return;
     }
     t.sock = sock;
-    if (sock.path === 'native') t.armBlocks = new Uint16Array(new ArrayBuffer(2 * BATCH));
 
     const r = startTransfer(
       {
@@ -580,7 +579,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
         t.idleNeeds = 0;
         if (t.skip > 0) {
           // Already sent by the armed path, if this is the block it sent; anything else ends the skip.
-          if (t.armBlocks![t.armBlocks!.length - t.skip] === a.block) {
+          if (t.armBlocks[t.armBlocks.length - t.skip] === a.block) {
             t.skip--;
             continue;
           }
@@ -629,25 +628,22 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     }
     if (n > 0) flush(t, n);
     batchPayloads.length = 0;
-    if (t.armBlocks !== null && !t.finished) armNext(t);
+    if (t.sock?.path === 'native' && !t.finished) armNext(t);
   }
 
   // After each step, the window the machine will send on the ACK of everything in flight is handed
   // to the native socket, which sends it the moment that ACK arrives (tftp_socket.c).
   function armNext(t: Live): void {
-    const blocks = t.armBlocks!;
     const next = t.state && t.source ? nextOnFullAck(t.state, t.source, BATCH) : null;
     if (next === null) {
-      if (t.armCount > 0) t.sock!.arm(0, blocks, [], 0);
+      if (t.armCount > 0) t.sock!.arm(0, [], [], 0);
       t.armCount = 0;
       return;
     }
-    // The armed blocks sit at the end of armBlocks, so `skip` counts down to its last entry.
-    const n = next.blocks.length;
-    blocks.set(next.blocks, blocks.length - n);
+    t.armBlocks = next.blocks;
     t.armPayloads = next.payloads;
-    t.sock!.arm(next.ack, blocks.subarray(blocks.length - n), next.payloads, n);
-    t.armCount = n;
+    t.armCount = next.blocks.length;
+    t.sock!.arm(next.ack, next.blocks, next.payloads, t.armCount);
   }
 
   function complete(t: Live, a: Extract<TransferAction, { type: 'done' }>): void {

@@ -42,7 +42,7 @@ export interface TransferSocket {
    * Send this window as soon as ACK `ack` arrives from the client (native only; n = 0 disarms).
    * The payloads must stay unchanged until the next arm or close.
    */
-  arm(ack: number, blocks: Uint16Array, payloads: readonly Uint8Array[], n: number): void;
+  arm(ack: number, blocks: readonly number[], payloads: readonly Uint8Array[], n: number): void;
   close(): void;
 }
 
@@ -86,13 +86,18 @@ type Pending = { block: number; payload: Uint8Array } | { datagram: Uint8Array; 
 /** more than a few windows waiting means the client's path is not draining: drop, the timer resends */
 const MAX_PENDING = 4 * 64;
 
+// Shared by every native socket (all calls are synchronous on the loop's thread): a burst opens
+// hundreds of sockets, and per-socket typed arrays were a visible share of its garbage.
+const scratchBlocks = new Uint16Array(new ArrayBuffer(128));
+const payloads: Uint8Array[] = [];
+let rxView: DataView | null = null;
+
 function openNative(api: NativeTftpSocket, o: OpenOptions): TransferSocket | null {
   const rx = api.rxBuffer;
   const slot = api.rxSlot;
-  const view = new DataView(rx.buffer, rx.byteOffset, rx.byteLength);
+  const view = (rxView ??= new DataView(rx.buffer, rx.byteOffset, rx.byteLength));
+  const blocks = scratchBlocks;
   const pending: Pending[] = [];
-  const blocks = new Uint16Array(new ArrayBuffer(128));
-  const payloads: Uint8Array[] = [];
   let closed = false;
   let handle: unknown;
 
@@ -179,7 +184,9 @@ function openNative(api: NativeTftpSocket, o: OpenOptions): TransferSocket | nul
     },
     idle: () => pending.length === 0,
     arm(ack, b, p, n) {
-      if (!closed) api.arm(handle, ack, b, p, n);
+      if (closed) return;
+      for (let i = 0; i < n; i++) blocks[i] = b[i]!;
+      api.arm(handle, ack, blocks, p, n);
     },
     close() {
       if (closed) return;

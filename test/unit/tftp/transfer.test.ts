@@ -597,3 +597,31 @@ test('Karn: after a timeout the backed-off timer stays until a fresh round-trip 
   r = step(r.state, { type: 'ack', block: 3 }, 31.3, src);
   assert.equal(r.state.rto, 10);
 });
+
+test('nextOnFullAck: the window to arm, and nothing to arm in the OACK phase, at the end, or while the source loads', () => {
+  const file = fileOf(10 * 512 + 100);
+  const src = memorySource(file);
+  const params: TransferParams = { ...base, windowsize: 4, oack: encodeOack([['windowsize', '4']]) };
+  let r = startTransfer(params, 0, src);
+  assert.equal(nextOnFullAck(r.state, src, 64), null, 'OACK phase: ACK 0 is handled by the machine alone');
+  r = step(r.state, { type: 'ack', block: 0 }, 1, src);
+  assert.deepEqual(dataBlocks(r), [1, 2, 3, 4]);
+  let next = nextOnFullAck(r.state, src, 64)!;
+  assert.deepEqual([next.ack, next.blocks], [4, [5, 6, 7, 8]]);
+  assert.ok(Buffer.from(next.payloads[0]!).equals(file.subarray(4 * 512, 5 * 512)));
+  assert.deepEqual(nextOnFullAck(r.state, src, 2)!.blocks, [5, 6], 'capped at the batch size');
+  r = step(r.state, { type: 'ack', block: 4 }, 2, src);
+  next = nextOnFullAck(r.state, src, 64)!;
+  // The file's end is not known yet; the short block 11 ends the window as it would in step().
+  assert.deepEqual([next.ack, next.blocks, next.payloads.at(-1)!.length], [8, [9, 10, 11], 100]);
+  r = step(r.state, { type: 'ack', block: 8 }, 3, src);
+  assert.equal(nextOnFullAck(r.state, src, 64), null, 'the ACK of block 11 ends the transfer');
+
+  // A streamed source without the bytes in memory: nothing can be armed, the machine will ask.
+  let ready = false;
+  const lazy: BlockSource = { read: (o, l) => (ready ? file.subarray(o, Math.min(o + l, file.length)) : null) };
+  ready = true;
+  const s = startTransfer({ ...base, windowsize: 2 }, 0, lazy);
+  ready = false;
+  assert.equal(nextOnFullAck(s.state, lazy, 64), null);
+});
