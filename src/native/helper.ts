@@ -17,6 +17,11 @@ export interface NativeHelper {
   sendBlocks(fd: number, address: string, port: number, blocks: Uint16Array, payloads: readonly Uint8Array[], count: number): number;
   /** the TFTP transfer socket of native/tftp_socket.c; absent in a helper built from older source */
   tftpSocket?: NativeTftpSocket;
+  /**
+   * Grows the process's descriptor table to hold n descriptors now, so that a storm's sockets
+   * never wait for it to grow (see native/tftp_socket.c). Returns the highest fd it holds, or -errno.
+   */
+  growFdTable?: (n: number) => number;
 }
 
 /** A UDP socket read by the helper on Node's loop; `socket` is an opaque handle. */

@@ -192,6 +192,8 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   };
   const native = opts.nativeSend === false ? null : loadNative();
   native?.tftpSocket?.setSpin(opts.busyPollUs ?? 300);
+  // Every transfer holds a socket, and a streamed one a file too.
+  native?.growFdTable?.(Math.min(2 * maxTransfers + 256, 16384));
   const cache = opts.cache ?? createFileCache(opts.cacheBytes !== undefined ? { maxBytes: opts.cacheBytes } : {});
 
   const live = new Map<string, Live>();

@@ -216,3 +216,22 @@ for (const [type, host] of [['udp4', '127.0.0.1'], ['udp6', '::1']] as const) {
     assert.throws(() => api.arm(socket, 1, blocksOf(2, 1), [randomBytes(4)], 1), /closed/);
   });
 }
+
+test('growFdTable grows the descriptor table once, leaks nothing and never takes a descriptor in use', { skip: disabled }, async () => {
+  const { readdirSync } = await import('node:fs');
+  const fds = () => readdirSync('/proc/self/fd').length;
+  const grow = native.growFdTable!;
+  const before = fds();
+  assert.equal(grow(3000), 2999);
+  assert.equal(fds(), before, 'the borrowed slot is given back');
+  // The lowest free descriptor after growing is still a low one: nothing was left up there.
+  const fd = native.openUdp('127.0.0.1', 0);
+  try {
+    assert.ok(fd < 2999);
+    assert.equal(grow(fd + 1), fd, 'a slot in use is reported, not reused');
+    assert.ok(fds() === before + 1);
+  } finally {
+    (await import('node:fs')).closeSync(fd);
+  }
+  assert.throws(() => grow(0), TypeError);
+});
