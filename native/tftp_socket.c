@@ -243,25 +243,9 @@ static napi_value tsock_open(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "tsockOpen(address, onPackets)");
     return NULL;
   }
-  struct sockaddr_storage ss;
-  socklen_t sslen = 0;
-  int family = parse_address(addr, 0, &ss, &sslen);
-  if (family < 0) {
-    napi_throw_type_error(env, NULL, "tsockOpen: bad IP address");
-    return NULL;
-  }
-  int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) {
-    napi_throw_error(env, NULL, strerror(errno));
-    return NULL;
-  }
-  if (bind(fd, (struct sockaddr *)&ss, sslen) < 0 || getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0) {
-    int e = errno;
-    close(fd);
-    napi_throw_error(env, NULL, strerror(e));
-    return NULL;
-  }
-  int port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port : ((struct sockaddr_in6 *)&ss)->sin6_port);
+  int port = 0;
+  int fd = open_bound_udp(env, "tsockOpen", addr, 0, &port);
+  if (fd < 0) return NULL;
   struct uv_loop_s *loop = NULL;
   tsock *s = calloc(1, sizeof *s);
   if (s == NULL || napi_get_uv_event_loop(env, &loop) != napi_ok || uv_poll_init(loop, &s->poll, fd) != 0) {
@@ -314,38 +298,6 @@ static napi_value tsock_peer(napi_env env, napi_callback_info info) {
   return int32(env, 0);
 }
 
-// Reads blocks (Uint16Array) and payloads (Uint8Array[]) arguments into the given arrays.
-static int read_window(napi_env env, napi_value vblocks, napi_value vpayloads, uint32_t count, uint16_t *blocks,
-                       uint8_t **ptrs, size_t *lens) {
-  napi_typedarray_type type;
-  size_t nblocks = 0;
-  void *bdata = NULL;
-  uint32_t npayloads = 0;
-  if (napi_get_typedarray_info(env, vblocks, &type, &nblocks, &bdata, NULL, NULL) != napi_ok ||
-      type != napi_uint16_array || napi_get_array_length(env, vpayloads, &npayloads) != napi_ok) {
-    napi_throw_type_error(env, NULL, "tftp socket: blocks must be a Uint16Array, payloads an array");
-    return -1;
-  }
-  if (count > MAX_BATCH || count > nblocks || count > npayloads) {
-    napi_throw_range_error(env, NULL, "tftp socket: count exceeds the batch, blocks or payloads");
-    return -1;
-  }
-  memcpy(blocks, bdata, count * sizeof *blocks);
-  for (uint32_t i = 0; i < count; i++) {
-    napi_value el;
-    void *p = NULL;
-    size_t plen = 0;
-    if (napi_get_element(env, vpayloads, i, &el) != napi_ok ||
-        napi_get_typedarray_info(env, el, &type, &plen, &p, NULL, NULL) != napi_ok || type != napi_uint8_array) {
-      napi_throw_type_error(env, NULL, "tftp socket: payloads must be Uint8Arrays");
-      return -1;
-    }
-    ptrs[i] = p;
-    lens[i] = plen;
-  }
-  return 0;
-}
-
 // tsockSendBlocks(socket, blocks, payloads, count) -> datagrams sent to the peer, or -errno
 static napi_value tsock_send_blocks(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -361,7 +313,7 @@ static napi_value tsock_send_blocks(napi_env env, napi_callback_info info) {
   uint16_t blocks[MAX_BATCH];
   uint8_t *ptrs[MAX_BATCH];
   size_t lens[MAX_BATCH];
-  if (read_window(env, argv[1], argv[2], count, blocks, ptrs, lens) < 0) return NULL;
+  if (read_window(env, "tsockSendBlocks", argv[1], argv[2], count, blocks, ptrs, lens) < 0) return NULL;
   return int32(env, count == 0 ? 0 : send_data_blocks(s->fd, &s->peer, s->peerlen, blocks, ptrs, lens, count));
 }
 
@@ -382,7 +334,7 @@ static napi_value tsock_arm(napi_env env, napi_callback_info info) {
   }
   s->armed = 0;
   if (count == 0) return NULL;
-  if (read_window(env, argv[2], argv[3], count, s->arm_blocks, s->arm_ptrs, s->arm_lens) < 0) return NULL;
+  if (read_window(env, "tsockArm", argv[2], argv[3], count, s->arm_blocks, s->arm_ptrs, s->arm_lens) < 0) return NULL;
   s->arm_ack = (uint16_t)ack;
   s->armed = count;
   return NULL;

@@ -149,6 +149,36 @@ int send_data_blocks(int fd, const struct sockaddr_storage *ss, socklen_t sslen,
   return sent > 0 || err == 0 ? sent : -err;
 }
 
+// A non-blocking UDP socket bound to addr:port, or -1 with a JavaScript error thrown (`what` names
+// the caller). `bound_port`, when given, receives the port (the kernel's choice for port 0).
+int open_bound_udp(napi_env env, const char *what, const char *addr, int port, int *bound_port) {
+  struct sockaddr_storage ss;
+  socklen_t sslen = 0;
+  char msg[128];
+  int family = parse_address(addr, port, &ss, &sslen);
+  if (family < 0) {
+    snprintf(msg, sizeof msg, "%s: bad IP address", what);
+    napi_throw_type_error(env, NULL, msg);
+    return -1;
+  }
+  int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    snprintf(msg, sizeof msg, "%s: socket: %s", what, strerror(errno));
+    napi_throw_error(env, NULL, msg);
+    return -1;
+  }
+  if (bind(fd, (struct sockaddr *)&ss, sslen) < 0 || (bound_port && getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0)) {
+    int e = errno;
+    close(fd);
+    snprintf(msg, sizeof msg, "%s: bind: %s", what, strerror(e));
+    napi_throw_error(env, NULL, msg);
+    return -1;
+  }
+  if (bound_port)
+    *bound_port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port : ((struct sockaddr_in6 *)&ss)->sin6_port);
+  return fd;
+}
+
 // openUdp(address: string, port: number) -> fd, bound, for dgram's bind({ fd }): a socket whose
 // descriptor we know without reaching into Node's private handle.
 static napi_value open_udp(napi_env env, napi_callback_info info) {
@@ -163,29 +193,48 @@ static napi_value open_udp(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "openUdp(address, port)");
     return NULL;
   }
-  struct sockaddr_storage ss;
-  socklen_t sslen = 0;
-  int family = parse_address(addr, port, &ss, &sslen);
-  if (family < 0) {
-    napi_throw_type_error(env, NULL, "openUdp: bad IP address");
-    return NULL;
-  }
-  int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) {
-    napi_throw_error(env, NULL, strerror(errno));
-    return NULL;
-  }
-  if (bind(fd, (struct sockaddr *)&ss, sslen) < 0) {
-    int e = errno;
-    close(fd);
-    char msg[128];
-    snprintf(msg, sizeof msg, "bind: %s", strerror(e));
-    napi_throw_error(env, NULL, msg);
-    return NULL;
-  }
+  int fd = open_bound_udp(env, "openUdp", addr, port, NULL);
+  if (fd < 0) return NULL;
   napi_value result;
   napi_create_int32(env, fd, &result);
   return result;
+}
+
+// Reads the blocks (Uint16Array) and payloads (Uint8Array[]) arguments of a window, count <= 64,
+// into the given arrays; -1 with a JavaScript error thrown (`what` names the caller) when invalid.
+int read_window(napi_env env, const char *what, napi_value vblocks, napi_value vpayloads, uint32_t count, uint16_t *blocks,
+                       uint8_t **ptrs, size_t *lens) {
+  napi_typedarray_type type;
+  size_t nblocks = 0;
+  void *bdata = NULL;
+  uint32_t npayloads = 0;
+  char msg[128];
+  if (napi_get_typedarray_info(env, vblocks, &type, &nblocks, &bdata, NULL, NULL) != napi_ok ||
+      type != napi_uint16_array || napi_get_array_length(env, vpayloads, &npayloads) != napi_ok) {
+    snprintf(msg, sizeof msg, "%s: blocks must be a Uint16Array, payloads an array", what);
+    napi_throw_type_error(env, NULL, msg);
+    return -1;
+  }
+  if (count > MAX_BATCH || count > nblocks || count > npayloads) {
+    snprintf(msg, sizeof msg, "%s: count exceeds the batch, blocks or payloads", what);
+    napi_throw_range_error(env, NULL, msg);
+    return -1;
+  }
+  memcpy(blocks, bdata, count * sizeof *blocks);
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value el;
+    void *p = NULL;
+    size_t plen = 0;
+    if (napi_get_element(env, vpayloads, i, &el) != napi_ok ||
+        napi_get_typedarray_info(env, el, &type, &plen, &p, NULL, NULL) != napi_ok || type != napi_uint8_array) {
+      snprintf(msg, sizeof msg, "%s: payloads must be Uint8Arrays", what);
+      napi_throw_type_error(env, NULL, msg);
+      return -1;
+    }
+    ptrs[i] = p;
+    lens[i] = plen;
+  }
+  return 0;
 }
 
 // sendBlocks(fd, address, port, blocks: Uint16Array, payloads: Uint8Array[], count) -> number
@@ -206,23 +255,10 @@ static napi_value send_blocks(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "sendBlocks(fd, address, port, blocks, payloads, count)");
     return NULL;
   }
-  napi_typedarray_type type;
-  size_t nblocks = 0;
-  void *bdata = NULL;
-  if (napi_get_typedarray_info(env, argv[3], &type, &nblocks, &bdata, NULL, NULL) != napi_ok ||
-      type != napi_uint16_array) {
-    napi_throw_type_error(env, NULL, "sendBlocks: blocks must be a Uint16Array");
-    return NULL;
-  }
-  uint32_t npayloads = 0;
-  if (napi_get_array_length(env, argv[4], &npayloads) != napi_ok) {
-    napi_throw_type_error(env, NULL, "sendBlocks: payloads must be an array");
-    return NULL;
-  }
-  if (count > MAX_BATCH || count > nblocks || count > npayloads) {
-    napi_throw_range_error(env, NULL, "sendBlocks: count exceeds the batch, blocks or payloads");
-    return NULL;
-  }
+  uint16_t blocks[MAX_BATCH];
+  uint8_t *ptrs[MAX_BATCH];
+  size_t lens[MAX_BATCH];
+  if (read_window(env, "sendBlocks", argv[3], argv[4], count, blocks, ptrs, lens) < 0) return NULL;
   struct sockaddr_storage ss;
   socklen_t sslen = 0;
   if (parse_address(addr, port, &ss, &sslen) < 0) {
@@ -230,21 +266,6 @@ static napi_value send_blocks(napi_env env, napi_callback_info info) {
     napi_value result;
     napi_create_int32(env, -EAFNOSUPPORT, &result);
     return result;
-  }
-  const uint16_t *blocks = (const uint16_t *)bdata;
-  uint8_t *ptrs[MAX_BATCH];
-  size_t lens[MAX_BATCH];
-  for (uint32_t i = 0; i < count; i++) {
-    napi_value el;
-    void *p = NULL;
-    size_t plen = 0;
-    if (napi_get_element(env, argv[4], i, &el) != napi_ok ||
-        napi_get_typedarray_info(env, el, &type, &plen, &p, NULL, NULL) != napi_ok || type != napi_uint8_array) {
-      napi_throw_type_error(env, NULL, "sendBlocks: payloads must be Uint8Arrays");
-      return NULL;
-    }
-    ptrs[i] = p;
-    lens[i] = plen;
   }
   napi_value result;
   napi_create_int32(env, send_data_blocks(fd, &ss, sslen, blocks, ptrs, lens, count), &result);
