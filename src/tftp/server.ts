@@ -12,7 +12,14 @@ import { linkReader } from './links.ts';
 import { negotiate } from './options.ts';
 import { pathBlksize, type Link } from './path-mtu.ts';
 import { warmUp } from './warmup.ts';
-import { bindSocket, openTransferSocket, type SendPath, type TransferSocket } from './transfer-socket.ts';
+import {
+  bindSocket,
+  openTransferSocket,
+  transferSocketPath,
+  type PacketHandler,
+  type SendPath,
+  type TransferSocket,
+} from './transfer-socket.ts';
 import { ERR, OP, encodeError, encodeOack, parsePacket, type RequestPacket } from './packet.ts';
 import { chunkedSource, memorySource, netasciiEncoder, netasciiSize } from './source.ts';
 import {
@@ -99,7 +106,6 @@ export type TftpStats = {
   superseded: number;
   /** refused requests and failed transfers, by reason */
   errors: Record<string, number>;
-  /** how DATA leaves: `native` = windows in one sendmmsg / UDP GSO call (native helper), `node` = dgram */
   /** how transfer sockets send: the helper's own socket, dgram with batched sends, or plain dgram */
   sendPath: SendPath;
   /** DATA datagrams that left through the native helper */
@@ -123,9 +129,10 @@ type Live = {
   file: string;
   startedAt: number;
   sock: TransferSocket | null;
-  /** the window armed in the native socket (blocks in order), and how many of them */
+  /** the last window armed in the native socket (wire block numbers, in order) */
   armBlocks: readonly number[];
-  armCount: number;
+  /** whether the native socket still holds it (it disarms itself when the window leaves) */
+  armed: boolean;
   /** payloads of the armed window: the native side points into them, so they are kept alive here */
   armPayloads: Uint8Array[];
   /** blocks at the head of the current step's DATA that the armed path already sent */
@@ -318,7 +325,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       startedAt: performance.now(),
       sock: null,
       armBlocks: [],
-      armCount: 0,
+      armed: false,
       armPayloads: [],
       skip: 0,
       opened: null,
@@ -438,7 +445,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       peerPort: t.clientPort,
       native,
       nativeReceive: opts.nativeReceive !== false,
-      onPacket: (buf, off, len, fromPeer, address, port, fired) => onTransferPacket(t, buf, off, len, fromPeer, address, port, fired),
+      onPacket: (...packet) => onTransferPacket(t, ...packet),
       onError: (err) => log?.debug({ err: String(err), file: t.file }, 'tftp transfer socket error'),
     });
     if (t.finished) {
@@ -467,16 +474,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     run(t, r.actions);
   }
 
-  function onTransferPacket(
-    t: Live,
-    buf: Uint8Array,
-    off: number,
-    len: number,
-    fromPeer: boolean,
-    address: string,
-    port: number,
-    fired: boolean,
-  ): void {
+  function onTransferPacket(t: Live, ...[buf, off, len, fromPeer, address, port, fired]: Parameters<PacketHandler>): void {
     if (t.finished || !t.sock) return;
     if (!fromPeer) {
       // RFC 1350: a packet from a wrong TID gets ERROR 5 and leaves the transfer alone.
@@ -491,8 +489,8 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       if (fired) {
         // The armed window already left (and the native side disarmed): the step about to run
         // would send it again unless told.
-        t.skip = t.armCount;
-        t.armCount = 0;
+        t.skip = t.armBlocks.length;
+        t.armed = false;
         counters.windowsArmedSent++;
         counters.datagramsBatched += t.skip;
       }
@@ -567,8 +565,8 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   const batchPayloads: Uint8Array[] = [];
 
   function flush(t: Live, n: number): void {
-    const r = t.sock ? t.sock.sendData(batchBlocks, batchPayloads, n) : 0;
-    if (t.sock?.path !== 'node') counters.datagramsBatched += r;
+    // The plain dgram path reports 0: nothing left in a batch there.
+    if (t.sock) counters.datagramsBatched += t.sock.sendData(batchBlocks, batchPayloads, n);
     batchPayloads.length = 0;
   }
 
@@ -638,14 +636,14 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   function armNext(t: Live): void {
     const next = t.state && t.source ? nextOnFullAck(t.state, t.source, BATCH) : null;
     if (next === null) {
-      if (t.armCount > 0) t.sock!.arm(0, [], [], 0);
-      t.armCount = 0;
+      if (t.armed) t.sock!.arm(0, [], [], 0);
+      t.armed = false;
       return;
     }
     t.armBlocks = next.blocks;
     t.armPayloads = next.payloads;
-    t.armCount = next.blocks.length;
-    t.sock!.arm(next.ack, next.blocks, next.payloads, t.armCount);
+    t.armed = true;
+    t.sock!.arm(next.ack, next.blocks, next.payloads, next.blocks.length);
   }
 
   function complete(t: Live, a: Extract<TransferAction, { type: 'done' }>): void {
@@ -689,7 +687,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       activeTransfers: live.size,
       ...counters,
       errors: { ...errors },
-      sendPath: native?.tftpSocket && opts.nativeReceive !== false ? 'native' : native ? 'batched' : 'node',
+      sendPath: transferSocketPath(native, opts.nativeReceive !== false),
       recvBufferSize,
     }),
     close: async () => {

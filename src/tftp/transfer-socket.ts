@@ -15,7 +15,8 @@ import { encodeDataHeader } from './packet.ts';
 /**
  * A datagram arrived: `buf[off, off+len)`. `fromPeer` is whether it came from the transfer's
  * client (its address and port). `fired` is whether it was the armed ACK and its window already
- * left. `truncated`: longer than the native path keeps (only ever true for a stranger's junk).
+ * left. The native path keeps at most 1024 bytes of a datagram: a client sends ACKs and short
+ * ERRORs, and a stranger's junk needs no more to be answered.
  */
 export type PacketHandler = (
   buf: Uint8Array,
@@ -72,10 +73,14 @@ export function bindSocket(sock: dgram.Socket, opts: dgram.BindOptions): Promise
   });
 }
 
+/** The strongest path this helper allows (a transfer falls back a step for an address it cannot parse). */
+export function transferSocketPath(native: NativeHelper | null, nativeReceive: boolean): SendPath {
+  return native?.tftpSocket && nativeReceive ? 'native' : native ? 'batched' : 'node';
+}
+
 export async function openTransferSocket(o: OpenOptions): Promise<TransferSocket> {
-  const native = o.native;
-  if (native && o.nativeReceive !== false && native.tftpSocket) {
-    const s = openNative(native.tftpSocket, o);
+  if (transferSocketPath(o.native, o.nativeReceive !== false) === 'native') {
+    const s = openNative(o.native!.tftpSocket!, o);
     if (s) return s;
   }
   return openDgram(o);
