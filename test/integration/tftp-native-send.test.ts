@@ -235,3 +235,43 @@ test('growFdTable grows the descriptor table once, leaks nothing and never takes
   }
   assert.throws(() => grow(0), TypeError);
 });
+
+test('an armed window is not sent again by the step that processes its ACK: each DATA block arrives once', { skip: disabled, timeout: 30_000 }, async () => {
+  const root = path.join(base, 'once');
+  await mkdir(root, { recursive: true });
+  const data = randomBytes(200 * 1468 + 5);
+  await writeFile(path.join(root, 'f.bin'), data);
+  // A timer far above any loopback round trip: no retransmission can add copies of its own.
+  const server = await startTftpServer({ host: '127.0.0.1', port: 0, root, minRtoMs: 3000, maxRtoMs: 5000 });
+  const sock = dgram.createSocket('udp4');
+  try {
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+    const seen = new Map<number, number>();
+    const got: Buffer[] = [];
+    const done = new Promise<void>((resolve) => {
+      let next = 1;
+      sock.on('message', (m, rinfo) => {
+        const op = m.readUInt16BE(0);
+        if (op === 6) return void sock.send(Buffer.from([0, 4, 0, 0]), rinfo.port, rinfo.address);
+        if (op !== 3) return;
+        const b = m.readUInt16BE(2);
+        seen.set(b, (seen.get(b) ?? 0) + 1);
+        if (b !== (next & 0xffff)) return;
+        got.push(m.subarray(4));
+        const last = m.length - 4 < 1468;
+        if (last || next % 8 === 0) sock.send(Buffer.from([0, 4, b >> 8, b & 0xff]), rinfo.port, rinfo.address);
+        next++;
+        if (last) resolve();
+      });
+    });
+    sock.send(Buffer.from('\0\x01f.bin\0octet\0blksize\x001468\0windowsize\x008\0', 'latin1'), server.port, '127.0.0.1');
+    await done;
+    assert.equal(sha(Buffer.concat(got)), sha(data));
+    assert.equal(seen.size, 201);
+    assert.deepEqual([...seen.values()].filter((c) => c !== 1), [], 'a block arrived more than once');
+    assert.ok(server.stats().windowsArmedSent >= 20, `armed ${server.stats().windowsArmedSent}`);
+  } finally {
+    sock.close();
+    await server.close();
+  }
+});
