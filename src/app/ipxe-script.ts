@@ -3,7 +3,7 @@
 // iPXE itself expands ${mac}, ${platform} and ${buildarch}.
 
 import type { ClientFacts, FirmwareType } from '../dhcp/facts-types.ts';
-import { decide, inProfileRoot, type Policy } from '../policy/policy.ts';
+import { decide, inProfileRoot, isUrl, type Policy } from '../policy/policy.ts';
 
 function firmwareOf(platform: string | null, buildarch: string | null): FirmwareType {
   if (platform === 'pcbios') return 'bios';
@@ -32,11 +32,29 @@ export function factsFromQuery(q: URLSearchParams): ClientFacts | undefined {
   };
 }
 
+export interface ScriptOptions {
+  /**
+   * HTTP bases (`http://host:port`) of the boot servers this client may fetch from, best first
+   * (the serving peer, then the pool's ranked live peers). With more than one, every fetch names
+   * them all, joined by iPXE's `||`, so a peer that dies between the script and the kernel costs
+   * the client one failed fetch instead of the boot.
+   */
+  servers?: readonly string[];
+}
+
+/** `cmd <file> args`, once per server, joined by `||`; a file that is already a URL is fetched as written. */
+export function fetchLine(cmd: 'kernel' | 'initrd', file: string, args: string, servers: readonly string[]): string {
+  const tail = args === '' ? '' : ` ${args}`;
+  if (isUrl(file) || servers.length === 0) return `${cmd} ${file}${tail}`;
+  const path = file.replace(/^[\/\\]+/, '');
+  return servers.map((base) => `${cmd} ${base.replace(/\/+$/, '')}/${path}${tail}`).join(' || ');
+}
+
 /**
  * The script for a client, or undefined when its profile defines no kernel (then /boot.ipxe is
  * served from the boot root like any file) or the query names no valid MAC.
  */
-export function ipxeScriptFor(policy: Policy, q: URLSearchParams): string | undefined {
+export function ipxeScriptFor(policy: Policy, q: URLSearchParams, o: ScriptOptions = {}): string | undefined {
   const facts = factsFromQuery(q);
   if (facts === undefined) return undefined;
   const d = decide(policy, facts);
@@ -44,9 +62,13 @@ export function ipxeScriptFor(policy: Policy, q: URLSearchParams): string | unde
   const profile = policy.profiles[d.profile];
   if (profile?.kernel === undefined) return undefined;
   const initrds = profile.initrd === undefined ? [] : Array.isArray(profile.initrd) ? profile.initrd : [profile.initrd];
+  // One server is the script's own: relative names keep working as before (iPXE resolves them
+  // against the script's URI). Several: absolute URLs, one per server, tried in order.
+  const servers = o.servers !== undefined && o.servers.length > 1 ? o.servers : [];
   const lines = ['#!ipxe', `# pxepool: ${facts.mac} → profile ${d.profile} (${d.rule})`];
-  lines.push(`kernel ${inProfileRoot(d.profile, profile, profile.kernel)}${profile.cmdline !== undefined ? ' ' + profile.cmdline : ''}`);
-  for (const i of initrds) lines.push(`initrd ${inProfileRoot(d.profile, profile, i)}`);
+  if (servers.length > 0) lines.push(`# boot servers, tried in order for every file: ${servers.join(' ')}`);
+  lines.push(fetchLine('kernel', inProfileRoot(d.profile, profile, profile.kernel), profile.cmdline ?? '', servers));
+  for (const i of initrds) lines.push(fetchLine('initrd', inProfileRoot(d.profile, profile, i), '', servers));
   lines.push('boot');
   return lines.join('\n') + '\n';
 }

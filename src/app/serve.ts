@@ -75,6 +75,12 @@ export async function serve(opts: ServeOptions): Promise<App> {
     }
   }
   const started = Date.now();
+  const scriptServers = (q: URLSearchParams): { servers?: string[] } => {
+    const mac = q.get('mac');
+    if (app.pool === undefined || mac === null || !config.http.enabled) return {};
+    const port = config.http.port;
+    return { servers: app.pool.bootServers(mac.replaceAll('-', ':')).map((a) => (port === 80 ? `http://${a}` : `http://${a}:${port}`)) };
+  };
   const decideNow = (facts: Parameters<typeof decide>[1]) => decide(policy, facts);
 
   const onOutcome = (o: Outcome, via: Via, seconds: number): void => {
@@ -198,7 +204,9 @@ export async function serve(opts: ServeOptions): Promise<App> {
       app.http = await startHttpServer({
         host: config.http.address ?? opts.listen?.[0] ?? '0.0.0.0', port: config.http.port, metrics,
         status: () => app.status(),
-        ipxeScript: (q) => ipxeScriptFor(policy, q),
+        // From a pool, every kernel/initrd fetch names this peer and then the client's ranked live
+        // peers, so a peer dying between script and kernel costs one failed fetch.
+        ipxeScript: (q) => ipxeScriptFor(policy, q, scriptServers(q)),
         files: createFileHandler({ root: config.root, mounts, cache }),
         onError: (err) => logger.warn({ err }, 'http error'),
       });

@@ -100,6 +100,11 @@ export interface Pool {
   nextServer(facts: ClientFacts, decision: BootDecision): string | undefined;
   /** the three hooks above, ready to spread into startProxyServer's options */
   proxyHooks(): { gate: Pool['gate']; ipxePriority: Pool['ipxePriority']; nextServer: Pool['nextServer'] };
+  /**
+   * Where this client may fetch files from, best first: this peer (it is serving the client right
+   * now), then every other live peer in the client's rank order; boot addresses.
+   */
+  bootServers(mac: string, pins?: readonly string[]): string[];
   /** this client's ranking over every configured peer, and which live peer owns it now */
   rank(mac: string, pins?: readonly string[]): { order: string[]; owner: string | undefined };
   /** the gate's full verdict for a reply, without recording anything (explain, tests) */
@@ -369,6 +374,13 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
 
     proxyHooks() {
       return { gate: pool.gate, ipxePriority: pool.ipxePriority, nextServer: pool.nextServer };
+    },
+
+    bootServers(mac, pins) {
+      const order = orderFor(mac.toLowerCase(), pins);
+      const live = membership.live();
+      const names = [cfg.name, ...order.filter((n) => n !== cfg.name && live.has(n))];
+      return names.map((n) => { const p = byName.get(n)!; return p.bootAddress ?? p.address; });
     },
 
     rank(mac, pins) {
