@@ -406,6 +406,19 @@ export function loadConfig(path: string, options: ParseOptions = {}): LoadResult
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
     return { ok: false, errors: [{ file: path, line: 0, col: 0, path: '', message: `cannot read config: ${why}` }], warnings: [] };
   }
+  // A file with nothing in it (a truncated write, an editor that saved an empty buffer) would
+  // otherwise parse as "every section at its default" — answer every PXE client — and silently
+  // drop every ignore rule on a reload. Nothing is never what an operator meant to write.
+  if (parseDocument(text).contents === null) {
+    return {
+      ok: false,
+      errors: [{
+        file: path, line: 1, col: 1, path: '',
+        message: 'the config file is empty (only whitespace or comments): refusing it, since an empty config would answer every PXE client. Write the config you mean — for a server that answers no one, `default: ignore` — or leave out --config to run the embedded default on purpose',
+      }],
+      warnings: [],
+    };
+  }
   return parseConfigText(text, path, options);
 }
 

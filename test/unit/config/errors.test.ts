@@ -215,3 +215,24 @@ test('iPXE settings pass through in ipxe URLs only; elsewhere an unknown variabl
   assert.ok(!bad.ok);
   assert.match(formatErrors(bad.ok ? [] : bad.errors), /x\.yaml:3:13: profiles\.p\.efiX64: .*unknown variable \$\{platform\}/);
 });
+
+test('an empty or comment-only config file is refused at file:1:1, never read as "answer everyone"', async () => {
+  const { loadConfig } = await import('../../../src/config/load.ts');
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'pxepool-empty-'));
+  for (const [name, text] of [['empty.yaml', ''], ['blank.yaml', '  \n\n\t\n'], ['comments.yaml', '# truncated\n# nothing else\n']] as const) {
+    const file = join(dir, name);
+    writeFileSync(file, text);
+    const r = loadConfig(file);
+    assert.equal(r.ok, false, name);
+    if (r.ok) continue;
+    assert.equal(r.errors[0]!.file, file);
+    assert.equal(r.errors[0]!.line, 1);
+    assert.match(formatErrors(r.errors), /empty.*default: ignore/s);
+  }
+  // The smallest meaningful file is accepted.
+  writeFileSync(join(dir, 'ok.yaml'), 'default: ignore\n');
+  assert.equal(loadConfig(join(dir, 'ok.yaml')).ok, true);
+});
