@@ -135,6 +135,9 @@ export async function serve(opts: ServeOptions): Promise<App> {
       const restart = (['root', 'tftp', 'http', 'server'] as const).filter((k) => JSON.stringify(r.config[k]) !== JSON.stringify(config[k]));
       config = r.config;
       app.config = config;
+      // Peers compare policy digests in every heartbeat: a reload that changed the policy must
+      // be visible to them, or two peers answering one client differently would still "agree".
+      app.pool?.setConfigExtra(policyDigest(config));
       metrics.configReloads.inc({ result: 'ok' });
       const message = `config reloaded from ${opts.configPath}` + (restart.length ? ` (changes to ${restart.join(', ')} take effect after a restart)` : '');
       logger.info({ event: 'reload', ok: true, restartNeeded: restart }, message);

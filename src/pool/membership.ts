@@ -59,7 +59,7 @@ export function isSteppedBack(health: Health): boolean {
 export class Membership {
   readonly self: string;
   readonly #deadMs: number;
-  readonly #ours: string;
+  #ours: string;
   readonly #rows = new Map<string, Row>();
   /** bumps whenever anything ranking depends on (live set, stepped-back flags) changes */
   version = 0;
@@ -76,6 +76,27 @@ export class Membership {
       });
     }
     if (!this.#rows.has(o.self)) throw new Error(`self "${o.self}" is not among the members`);
+  }
+
+  /**
+   * Our config hash changed (a reload): every peer's last hash is judged again, so a peer that
+   * still runs the old policy is reported, and one that already runs the new one agrees.
+   */
+  setOwnConfigHash(hash: string, now: number): MemberEvent[] {
+    this.#ours = hash;
+    const ev: MemberEvent[] = [];
+    for (const row of this.#rows.values()) {
+      if (row.self) {
+        row.configHash = hash;
+        continue;
+      }
+      if (row.configHash === undefined) continue;
+      const agrees = row.configHash === hash;
+      if (agrees && row.configAgrees === false) ev.push({ type: 'config-agree', peer: row.name, at: now });
+      if (!agrees && row.configAgrees !== false) ev.push({ type: 'config-mismatch', peer: row.name, at: now, theirs: row.configHash, ours: hash });
+      row.configAgrees = agrees;
+    }
+    return ev;
   }
 
   /** Our own load, as the edge measures it. */

@@ -111,6 +111,11 @@ export interface Pool {
   explain(facts: ClientFacts, decision: BootDecision, via: Via): GateVerdict & { order: string[]; priority: number };
   status(): PoolStatus;
   live(): string[];
+  /**
+   * A reload changed what is folded into the config hash (the boot policy): heartbeats carry the
+   * new hash from the next one on, and agreement with every peer is judged against it.
+   */
+  setConfigExtra(extra: string): void;
   /** closes the socket; by default first tells the others we are leaving */
   close(opts?: { goodbye?: boolean }): Promise<void>;
 }
@@ -177,8 +182,8 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
   const others = members.filter((p) => p.name !== cfg.name);
   const byBootAddress = new Map<string, string>(members.map((p) => [p.bootAddress ?? p.address, p.name]));
   const instance = randomBytes(16).toString('hex');
-  const hashBytes = poolConfigHash(cfg, opts.configExtra);
-  const configHash = Buffer.from(hashBytes).toString('hex');
+  const hashOf = (extra: string | undefined): string => Buffer.from(poolConfigHash(cfg, extra)).toString('hex');
+  let configHash = hashOf(opts.configExtra);
   const emit = (e: PoolEvent): void => { try { opts.onEvent?.(e); } catch { /* a logger must not break the pool */ } };
 
   const membership = new Membership({ self: cfg.name, members, heartbeatMs: cfg.heartbeatMs, deadAfter: cfg.deadAfter, configHash });
@@ -429,6 +434,14 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
         heartbeats: { sent: counts.sent, received: counts.received, rejected: { ...counts.rejected } },
         trackedAttempts: attempts.size,
       };
+    },
+
+    setConfigExtra(extra) {
+      const next = hashOf(extra);
+      if (next === configHash) return;
+      configHash = next;
+      onMemberEvents(membership.setOwnConfigHash(next, clock.mono()));
+      void sendTo(others);
     },
 
     async close(o = {}) {
