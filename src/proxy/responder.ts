@@ -175,8 +175,10 @@ export function buildReply(
   opts.push({ code: Opt.MessageType, data: encodeU8(replyType) });
   opts.push({ code: Opt.ServerId, data: encodeIp(ctx.serverId) });
   opts.push({ code: Opt.VendorClass, data: encodeString(facts.httpClient && !facts.pxeClient ? 'HTTPClient' : 'PXEClient') });
+  // Echo option 97 only in its one valid shape (type 0 + 16-byte GUID, RFC 4578 §2.3): a client
+  // that sends 60 KB there must not get a 60 KB broadcast back.
   const uuid = getOption(request, Opt.ClientUuid);
-  if (uuid !== undefined) opts.push({ code: Opt.ClientUuid, data: new Uint8Array(uuid) });
+  if (uuid !== undefined && uuid.length === 17 && uuid[0] === 0) opts.push({ code: Opt.ClientUuid, data: new Uint8Array(uuid) });
   if (decision.rootPath !== undefined) opts.push({ code: Opt.RootPath, data: encodeString(decision.rootPath) });
   if (!binl && bootFile.length > 127) opts.push({ code: Opt.BootfileName, data: encodeString(bootFile) });
 

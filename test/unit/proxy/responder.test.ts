@@ -204,3 +204,17 @@ test('captured firmware DISCOVERs get the offer their firmware needs', () => {
   assert.equal(ack.p.file, 'snponly.efi');
   assert.deepEqual(ack.o.to, { address: '10.77.1.100', port: 4011, broadcast: false });
 });
+
+test('option 97 is echoed only as a well-formed 17-byte UUID; an oversized or odd one is left out', () => {
+  const base = discover(bios, { xid: 0x97 });
+  const withUuid = (data: Uint8Array): DhcpPacket => ({ ...base, options: [...base.options.filter((o) => o.code !== Opt.ClientUuid), { code: Opt.ClientUuid, data }] });
+  const good = new Uint8Array(17);
+  good.set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16], 1);
+  const ok = reply(respond(encode(withUuid(good)), client, 'dhcp', ctx, files));
+  assert.deepEqual(getOption(ok.p, Opt.ClientUuid), good);
+  for (const bad of [new Uint8Array(4000).fill(7), new Uint8Array(16), Uint8Array.from([5, ...good.subarray(1)])]) {
+    const r = reply(respond(encode(withUuid(bad)), client, 'dhcp', ctx, files));
+    assert.equal(getOption(r.p, Opt.ClientUuid), undefined, `length ${bad.length}, type ${bad[0]}`);
+    assert.ok(r.o.bytes.length < 600, `reply of ${r.o.bytes.length} bytes`);
+  }
+});
