@@ -39,7 +39,7 @@ export interface ScriptOptions {
    * them all, joined by iPXE's `||`, so a peer that dies between the script and the kernel costs
    * the client one failed fetch instead of the boot.
    */
-  servers?: readonly string[];
+  servers?: (mac: string) => readonly string[];
 }
 
 /** `cmd <file> args`, once per server, joined by `||`; a file that is already a URL is fetched as written. */
@@ -64,7 +64,8 @@ export function ipxeScriptFor(policy: Policy, q: URLSearchParams, o: ScriptOptio
   const initrds = profile.initrd === undefined ? [] : Array.isArray(profile.initrd) ? profile.initrd : [profile.initrd];
   // One server is the script's own: relative names keep working as before (iPXE resolves them
   // against the script's URI). Several: absolute URLs, one per server, tried in order.
-  const servers = o.servers !== undefined && o.servers.length > 1 ? o.servers : [];
+  const listed = o.servers?.(facts.mac) ?? [];
+  const servers = listed.length > 1 ? listed : [];
   const lines = ['#!ipxe', `# pxepool: ${facts.mac} → profile ${d.profile} (${d.rule})`];
   if (servers.length > 0) lines.push(`# boot servers, tried in order for every file: ${servers.join(' ')}`);
   lines.push(fetchLine('kernel', inProfileRoot(d.profile, profile, profile.kernel), profile.cmdline ?? '', servers));

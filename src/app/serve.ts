@@ -75,11 +75,9 @@ export async function serve(opts: ServeOptions): Promise<App> {
     }
   }
   const started = Date.now();
-  const scriptServers = (q: URLSearchParams): { servers?: string[] } => {
-    const mac = q.get('mac');
-    if (app.pool === undefined || mac === null || !config.http.enabled) return {};
+  const scriptServers = (mac: string): string[] => {
     const port = config.http.port;
-    return { servers: app.pool.bootServers(mac.replaceAll('-', ':')).map((a) => (port === 80 ? `http://${a}` : `http://${a}:${port}`)) };
+    return (app.pool?.bootServers(mac) ?? []).map((a) => (port === 80 ? `http://${a}` : `http://${a}:${port}`));
   };
   const decideNow = (facts: Parameters<typeof decide>[1]) => decide(policy, facts);
 
@@ -209,7 +207,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
         status: () => app.status(),
         // From a pool, every kernel/initrd fetch names this peer and then the client's ranked live
         // peers, so a peer dying between script and kernel costs one failed fetch.
-        ipxeScript: (q) => ipxeScriptFor(policy, q, scriptServers(q)),
+        ipxeScript: (q) => ipxeScriptFor(policy, q, { servers: scriptServers }),
         files: createFileHandler({ root: config.root, mounts, cache }),
         onError: (err) => logger.warn({ err }, 'http error'),
       });

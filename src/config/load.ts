@@ -32,6 +32,11 @@ export type LoadResult =
 export interface ParseOptions {
   /** how host files are read; defaults to the file system (tests inject their own) */
   readFile?: (path: string) => string;
+  /**
+   * refuse a document with nothing in it (only whitespace or comments); loadConfig sets it: every
+   * section is optional, so an empty file would read as "answer every PXE client"
+   */
+  refuseEmpty?: boolean;
 }
 
 type Seg = string | number;
@@ -269,6 +274,15 @@ export function parseConfigText(text: string, fileName: string, options: ParseOp
     warnings.push({ file: fileName, line: pos.line, col: pos.col, path: '', message: `YAML: ${w.message.split('\n')[0]}` });
   }
 
+  if (options.refuseEmpty === true && doc.contents === null) {
+    // A truncated write or an editor that saved an empty buffer; nothing is never what was meant.
+    errors.push({
+      file: fileName, line: 1, col: 1, path: '',
+      message: 'the config file is empty (only whitespace or comments): refusing it, since an empty config would answer every PXE client. Write the config you mean — for a server that answers no one, `default: ignore` — or leave out --config to run the embedded default on purpose',
+    });
+    return { ok: false, errors, warnings };
+  }
+
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: 1000 }) ?? {};
@@ -406,20 +420,7 @@ export function loadConfig(path: string, options: ParseOptions = {}): LoadResult
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
     return { ok: false, errors: [{ file: path, line: 0, col: 0, path: '', message: `cannot read config: ${why}` }], warnings: [] };
   }
-  // A file with nothing in it (a truncated write, an editor that saved an empty buffer) would
-  // otherwise parse as "every section at its default" — answer every PXE client — and silently
-  // drop every ignore rule on a reload. Nothing is never what an operator meant to write.
-  if (parseDocument(text).contents === null) {
-    return {
-      ok: false,
-      errors: [{
-        file: path, line: 1, col: 1, path: '',
-        message: 'the config file is empty (only whitespace or comments): refusing it, since an empty config would answer every PXE client. Write the config you mean — for a server that answers no one, `default: ignore` — or leave out --config to run the embedded default on purpose',
-      }],
-      warnings: [],
-    };
-  }
-  return parseConfigText(text, path, options);
+  return parseConfigText(text, path, { ...options, refuseEmpty: true });
 }
 
 function loadEmbedded(): Config {

@@ -90,13 +90,21 @@ export class Membership {
         row.configHash = hash;
         continue;
       }
-      if (row.configHash === undefined) continue;
-      const agrees = row.configHash === hash;
-      if (agrees && row.configAgrees === false) ev.push({ type: 'config-agree', peer: row.name, at: now });
-      if (!agrees && row.configAgrees !== false) ev.push({ type: 'config-mismatch', peer: row.name, at: now, theirs: row.configHash, ours: hash });
-      row.configAgrees = agrees;
+      if (row.configHash !== undefined) this.#judgeConfig(row, row.configHash, now, ev);
     }
     return ev;
+  }
+
+  /** A peer's config hash against ours: reported when it starts or stops differing (or differs anew). */
+  #judgeConfig(row: Row, theirs: string, now: number, ev: MemberEvent[]): void {
+    const agrees = theirs === this.#ours;
+    if (!agrees && (row.configAgrees !== false || row.configHash !== theirs)) {
+      ev.push({ type: 'config-mismatch', peer: row.name, at: now, theirs, ours: this.#ours });
+    } else if (agrees && row.configAgrees === false) {
+      ev.push({ type: 'config-agree', peer: row.name, at: now });
+    }
+    row.configHash = theirs;
+    row.configAgrees = agrees;
   }
 
   /** Our own load, as the edge measures it. */
@@ -114,17 +122,10 @@ export class Membership {
     const ev: MemberEvent[] = [];
     if (row.instance !== undefined && row.instance !== hb.instance) ev.push({ type: 'restart', peer: row.name, at: now, instance: hb.instance });
     if (row.instance !== undefined && row.health !== hb.health && row.live) ev.push({ type: 'health', peer: row.name, at: now, from: row.health, to: hb.health });
-    const agrees = hb.configHash === this.#ours;
-    if (!agrees && (row.configAgrees !== false || row.configHash !== hb.configHash)) {
-      ev.push({ type: 'config-mismatch', peer: row.name, at: now, theirs: hb.configHash, ours: this.#ours });
-    } else if (agrees && row.configAgrees === false) {
-      ev.push({ type: 'config-agree', peer: row.name, at: now });
-    }
+    this.#judgeConfig(row, hb.configHash, now, ev);
     const stepped = isSteppedBack(hb.health);
     const wasLive = row.live;
     row.instance = hb.instance;
-    row.configHash = hb.configHash;
-    row.configAgrees = agrees;
     row.health = hb.health;
     row.tftp = hb.tftp;
     row.http = hb.http;

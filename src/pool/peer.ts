@@ -180,7 +180,8 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
   const byName = new Map<string, PoolPeerConfig>(members.map((p) => [p.name, p]));
   const me = byName.get(cfg.name)!;
   const others = members.filter((p) => p.name !== cfg.name);
-  const byBootAddress = new Map<string, string>(members.map((p) => [p.bootAddress ?? p.address, p.name]));
+  const bootAddressOf = (p: PoolPeerConfig): string => p.bootAddress ?? p.address;
+  const byBootAddress = new Map<string, string>(members.map((p) => [bootAddressOf(p), p.name]));
   const instance = randomBytes(16).toString('hex');
   const hashOf = (extra: string | undefined): string => Buffer.from(poolConfigHash(cfg, extra)).toString('hex');
   let configHash = hashOf(opts.configExtra);
@@ -373,8 +374,7 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
       }
       const chosen = place(placementOrder(order, cfg.name, membership.live()), peers);
       if (chosen === undefined || chosen === cfg.name) return undefined;
-      const p = byName.get(chosen)!;
-      return p.bootAddress ?? p.address;
+      return bootAddressOf(byName.get(chosen)!);
     },
 
     proxyHooks() {
@@ -385,7 +385,7 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
       const order = orderFor(mac.toLowerCase(), pins);
       const live = membership.live();
       const names = [cfg.name, ...order.filter((n) => n !== cfg.name && live.has(n))];
-      return names.map((n) => { const p = byName.get(n)!; return p.bootAddress ?? p.address; });
+      return names.map((n) => bootAddressOf(byName.get(n)!));
     },
 
     rank(mac, pins) {

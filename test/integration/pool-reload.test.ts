@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { serve, type App } from '../../src/app/serve.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/observe/log.ts';
+import { waitFor } from '../lib/netns.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pxepool-poolreload-'));
 const hb = 47200 + (process.pid % 2000);
@@ -32,14 +33,6 @@ pool:
     - { name: b, address: ${peers.b}, port: ${hb} }
 `;
 
-async function until(what: string, ok: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 test('reloading a changed policy on one peer is reported as a mismatch by both, then agreement once both reloaded', async () => {
   const apps: Record<string, App> = {};
   const files: Record<string, string> = {};
@@ -54,15 +47,15 @@ test('reloading a changed policy on one peer is reported as a mismatch by both, 
     }
     const agree = (n: string): boolean => (apps[n]!.status() as { pool: { configAgreement: { agree: boolean }; live: string[] } }).pool.configAgreement.agree;
     const live = (n: string): number => apps[n]!.pool!.live().length;
-    await until('both live and agreeing', () => live('a') === 2 && live('b') === 2 && agree('a') && agree('b'));
+    await waitFor(() => live('a') === 2 && live('b') === 2 && agree('a') && agree('b'), 5000, 'both live and agreeing');
 
     writeFileSync(files.a!, text('a', 'ignore'));
     assert.equal(apps.a!.reload().ok, true);
-    await until('both report the mismatch', () => !agree('a') && !agree('b'));
+    await waitFor(() => !agree('a') && !agree('b'), 5000, 'both report the mismatch');
 
     writeFileSync(files.b!, text('b', 'ignore'));
     assert.equal(apps.b!.reload().ok, true);
-    await until('both agree again', () => agree('a') && agree('b'));
+    await waitFor(() => agree('a') && agree('b'), 5000, 'both agree again');
   } finally {
     await Promise.all(Object.values(apps).map((a) => a.close()));
   }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { serve, type App } from '../../src/app/serve.ts';
 import { parseConfigText } from '../../src/config/load.ts';
 import { createLogger } from '../../src/observe/log.ts';
+import { waitFor } from '../lib/netns.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pxepool-poolscript-'));
 const http = 43000 + (process.pid % 2000);
@@ -42,18 +43,10 @@ pool:
 const script = async (at: string): Promise<string> =>
   (await fetch(`http://${at}:${http}/boot.ipxe?mac=52:54:00:aa:00:01&platform=efi&buildarch=x86_64`)).text();
 
-async function until(what: string, ok: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 before(async () => {
   writeFileSync(join(dir, 'vmlinuz'), 'k');
   for (const n of ['a', 'b'] as const) apps[n] = await serve({ config: cfg(n), logger: createLogger('silent'), listen: [peers[n]] });
-  await until('both peers live', () => apps.a!.pool!.live().length === 2 && apps.b!.pool!.live().length === 2);
+  await waitFor(() => apps.a!.pool!.live().length === 2 && apps.b!.pool!.live().length === 2, 5000, 'both peers live');
 });
 after(async () => { await Promise.all(Object.values(apps).map((a) => a?.close())); });
 
@@ -69,7 +62,7 @@ test('each peer names itself first, then the other live peer, for kernel and ini
 test('a peer that left is no longer named', async () => {
   await apps.b!.close();
   delete apps.b;
-  await until('a sees b down', () => apps.a!.pool!.live().length === 1);
+  await waitFor(() => apps.a!.pool!.live().length === 1, 5000, 'a sees b down');
   const s = await script(peers.a);
   assert.match(s, /^kernel vmlinuz quiet$/m, s);
   assert.doesNotMatch(s, /127\.0\.0\.2/);

@@ -17,7 +17,7 @@ default: lab
 const q = new URLSearchParams('mac=52:54:00:12:34:56&platform=efi&buildarch=x86_64');
 
 test('with several pool peers, kernel and initrd are tried on each in order', () => {
-  const s = ipxeScriptFor(policy, q, { servers: ['http://10.0.0.11:8080', 'http://10.0.0.12:8080'] })!;
+  const s = ipxeScriptFor(policy, q, { servers: () => ['http://10.0.0.11:8080', 'http://10.0.0.12:8080'] })!;
   const lines = s.split('\n');
   assert.equal(lines[0], '#!ipxe');
   assert.ok(lines.includes('kernel http://10.0.0.11:8080/vmlinuz console=ttyS0 quiet || kernel http://10.0.0.12:8080/vmlinuz console=ttyS0 quiet'), s);
@@ -29,7 +29,7 @@ test('with several pool peers, kernel and initrd are tried on each in order', ()
 
 test('one server (or none) keeps the relative names iPXE resolves against the script URI', () => {
   for (const servers of [undefined, ['http://10.0.0.11:8080']]) {
-    const s = ipxeScriptFor(policy, q, servers === undefined ? {} : { servers })!;
+    const s = ipxeScriptFor(policy, q, servers === undefined ? {} : { servers: () => servers })!;
     assert.match(s, /^kernel vmlinuz console=ttyS0 quiet$/m);
     assert.match(s, /^initrd initrd\.gz$/m);
     assert.doesNotMatch(s, /\|\|/);
@@ -43,7 +43,7 @@ test('fetchLine: leading slashes and trailing slashes do not double up', () => {
 
 test('an ignored client gets no fallback list, only the reason', () => {
   const p = compilePolicy(config('profiles: { lab: { efiX64: a.efi, kernel: vmlinuz } }\ndefault: ignore\n'));
-  const s = ipxeScriptFor(p, q, { servers: ['http://a', 'http://b'] })!;
+  const s = ipxeScriptFor(p, q, { servers: () => ['http://a', 'http://b'] })!;
   assert.match(s, /not served/);
   assert.doesNotMatch(s, /kernel/);
 });
