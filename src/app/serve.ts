@@ -168,7 +168,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
         registry: metrics.registry,
         // Peers that would decide differently for a client must hear about it.
         configExtra: policyDigest(config),
-        load: () => ({ tftp: app.tftp?.stats().activeTransfers ?? 0, http: app.http?.active() ?? 0, bytesPerSec: 0 }),
+        load: () => ({ tftp: app.tftp?.stats().activeTransfers ?? 0, http: app.http?.active() ?? 0, }),
         onEvent: (e) => {
           if (e.type === 'error') logger.warn({ event: 'pool-error', err: e.error }, 'pool error');
           else logger.info({ ...e, event: `pool-${e.type}` }, `pool: ${e.type}`);

@@ -2,31 +2,40 @@
 // every byte before the tag. Binary rather than JSON so a datagram has exactly one valid
 // reading and the length check alone rejects most noise before any parsing.
 //
-// Layout (big-endian):
+// Layout (big-endian), version 2:
 //   0  "PXPH"            magic
-//   4  u8  version        (1)
+//   4  u8  version        (2)
 //   5  u8  health         (0 ok, 1 busy = stepped back, 2 draining, 3 leaving)
 //   6  u8  name length n  (1..64)
 //   7  name               (UTF-8, n bytes)
 //   +  16  instance id    (random per process start)
+//   +  u64 epoch          (sender's wall clock at process start, ms: orders its instances)
+//   +  16  echo           (the receiver's instance as the sender last heard it; zeros: none yet)
 //   +  u32 sequence
 //   +  u64 timestamp      (sender's wall clock, ms)
 //   +  u32 active TFTP transfers
 //   +  u32 active HTTP transfers
-//   +  f64 bytes per second
 //   +  f64 weight
 //   +  16  config hash
+//   +  u8  held count h   (0..16)
+//   +  4×h service addresses the sender holds now (IPv4)
 //   +  32  HMAC-SHA256(secret, all bytes above)
+//
+// Version 1 (no epoch, echo or held addresses; a bytes-per-second field nothing read) is
+// refused as malformed: mixed versions in one pool are reported, not half-understood.
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
-export const HEARTBEAT_VERSION = 1;
+export const HEARTBEAT_VERSION = 2;
 const MAGIC = [0x50, 0x58, 0x50, 0x48]; // "PXPH"
 const TAG = 32;
 const INSTANCE = 16;
 const HASH = 16;
-const FIXED = 4 + 1 + 1 + 1 + INSTANCE + 4 + 8 + 4 + 4 + 8 + 8 + HASH + TAG;
+const FIXED = 4 + 1 + 1 + 1 + INSTANCE + 8 + INSTANCE + 4 + 8 + 4 + 4 + 8 + HASH + 1 + TAG;
 const MAX_NAME = 64;
+export const MAX_HELD = 16;
+/** the echo of a peer whose instance the sender has not heard yet */
+export const NO_ECHO = '0'.repeat(32);
 
 export const HEALTH = ['ok', 'busy', 'draining', 'leaving'] as const;
 export type Health = (typeof HEALTH)[number];
@@ -36,23 +45,32 @@ export interface Heartbeat {
   peer: string;
   /** hex, 32 chars */
   instance: string;
+  /** sender's wall clock when its process started, ms */
+  epoch: number;
+  /** hex, 32 chars: the receiver's instance as the sender last heard it, NO_ECHO if none */
+  echo: string;
   seq: number;
   /** sender's wall clock, ms */
   ts: number;
   health: Health;
   tftp: number;
   http: number;
-  bytesPerSec: number;
   weight: number;
   /** hex, 32 chars */
   configHash: string;
+  /** service addresses the sender holds now, dotted IPv4 */
+  held: string[];
 }
 
-export type RejectReason = 'bad-mac' | 'stale' | 'replay' | 'malformed' | 'unknown-peer';
-export type VerifyResult = { ok: true; hb: Heartbeat } | { ok: false; reason: RejectReason; detail: string };
+export type RejectReason = 'bad-mac' | 'stale' | 'replay' | 'malformed' | 'unknown-peer' | 'unconfirmed';
+export type VerifyResult =
+  | { ok: true; hb: Heartbeat }
+  | { ok: false; reason: RejectReason; detail: string; hb?: Heartbeat };
 
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true });
+const HEX32 = /^[0-9a-f]{32}$/;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 function mac(secret: string | Uint8Array, body: Uint8Array): Buffer {
   return createHmac('sha256', secret).update(body).digest();
@@ -61,9 +79,12 @@ function mac(secret: string | Uint8Array, body: Uint8Array): Buffer {
 export function encodeHeartbeat(hb: Omit<Heartbeat, 'version'>, secret: string | Uint8Array): Uint8Array {
   const name = enc.encode(hb.peer);
   if (name.length < 1 || name.length > MAX_NAME) throw new RangeError(`peer name must be 1..${MAX_NAME} bytes`);
-  if (!/^[0-9a-f]{32}$/.test(hb.instance)) throw new RangeError('instance must be 32 hex digits');
-  if (!/^[0-9a-f]{32}$/.test(hb.configHash)) throw new RangeError('configHash must be 32 hex digits');
-  const buf = new Uint8Array(FIXED + name.length);
+  if (!HEX32.test(hb.instance)) throw new RangeError('instance must be 32 hex digits');
+  if (!HEX32.test(hb.echo)) throw new RangeError('echo must be 32 hex digits');
+  if (!HEX32.test(hb.configHash)) throw new RangeError('configHash must be 32 hex digits');
+  if (hb.held.length > MAX_HELD) throw new RangeError(`at most ${MAX_HELD} held addresses`);
+  for (const a of hb.held) if (!IPV4.test(a)) throw new RangeError(`held address ${a} is not IPv4`);
+  const buf = new Uint8Array(FIXED + name.length + 4 * hb.held.length);
   const dv = new DataView(buf.buffer);
   buf.set(MAGIC, 0);
   buf[4] = HEARTBEAT_VERSION;
@@ -72,13 +93,16 @@ export function encodeHeartbeat(hb: Omit<Heartbeat, 'version'>, secret: string |
   let o = 7;
   buf.set(name, o); o += name.length;
   buf.set(Buffer.from(hb.instance, 'hex'), o); o += INSTANCE;
+  dv.setBigUint64(o, BigInt(Math.max(0, Math.trunc(hb.epoch)))); o += 8;
+  buf.set(Buffer.from(hb.echo, 'hex'), o); o += INSTANCE;
   dv.setUint32(o, hb.seq >>> 0); o += 4;
   dv.setBigUint64(o, BigInt(Math.max(0, Math.trunc(hb.ts)))); o += 8;
   dv.setUint32(o, clampU32(hb.tftp)); o += 4;
   dv.setUint32(o, clampU32(hb.http)); o += 4;
-  dv.setFloat64(o, hb.bytesPerSec); o += 8;
   dv.setFloat64(o, hb.weight); o += 8;
   buf.set(Buffer.from(hb.configHash, 'hex'), o); o += HASH;
+  buf[o++] = hb.held.length;
+  for (const a of hb.held) for (const part of a.split('.')) buf[o++] = Number(part);
   buf.set(mac(secret, buf.subarray(0, o)), o);
   return buf;
 }
@@ -92,12 +116,16 @@ export function decodeHeartbeat(bytes: Uint8Array, secret: string | Uint8Array):
   if (bytes.length < FIXED + 1) return { ok: false, reason: 'malformed', detail: `${bytes.length} bytes is too short` };
   for (let i = 0; i < 4; i++) if (bytes[i] !== MAGIC[i]) return { ok: false, reason: 'malformed', detail: 'not a pxepool heartbeat' };
   const n = bytes[6]!;
-  if (n < 1 || n > MAX_NAME || bytes.length !== FIXED + n) return { ok: false, reason: 'malformed', detail: `length ${bytes.length} does not fit name length ${n}` };
+  const heldAt = 7 + n + INSTANCE + 8 + INSTANCE + 4 + 8 + 4 + 4 + 8 + HASH;
+  const h = bytes.length > heldAt ? bytes[heldAt]! : 0;
+  if (n < 1 || n > MAX_NAME || h > MAX_HELD || bytes.length !== FIXED + n + 4 * h) {
+    return { ok: false, reason: 'malformed', detail: `length ${bytes.length} does not fit name length ${n} and ${h} held addresses` };
+  }
   // The tag is checked before any field is believed, so a forger learns nothing past this point.
   const bodyLen = bytes.length - TAG;
   const want = mac(secret, bytes.subarray(0, bodyLen));
   if (!timingSafeEqual(want, bytes.subarray(bodyLen))) return { ok: false, reason: 'bad-mac', detail: 'HMAC does not match the shared secret' };
-  if (bytes[4] !== HEARTBEAT_VERSION) return { ok: false, reason: 'malformed', detail: `version ${bytes[4]}` };
+  if (bytes[4] !== HEARTBEAT_VERSION) return { ok: false, reason: 'malformed', detail: `version ${bytes[4]} (this peer speaks ${HEARTBEAT_VERSION}: run one pxepool release across the pool)` };
   const health = HEALTH[bytes[5]!];
   if (health === undefined) return { ok: false, reason: 'malformed', detail: `health ${bytes[5]}` };
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -110,23 +138,31 @@ export function decodeHeartbeat(bytes: Uint8Array, secret: string | Uint8Array):
   }
   o += n;
   const instance = Buffer.from(bytes.subarray(o, o + INSTANCE)).toString('hex'); o += INSTANCE;
+  const epochBig = dv.getBigUint64(o); o += 8;
+  const echo = Buffer.from(bytes.subarray(o, o + INSTANCE)).toString('hex'); o += INSTANCE;
   const seq = dv.getUint32(o); o += 4;
   const tsBig = dv.getBigUint64(o); o += 8;
-  if (tsBig > BigInt(Number.MAX_SAFE_INTEGER)) return { ok: false, reason: 'malformed', detail: 'timestamp out of range' };
+  if (tsBig > BigInt(Number.MAX_SAFE_INTEGER) || epochBig > BigInt(Number.MAX_SAFE_INTEGER)) return { ok: false, reason: 'malformed', detail: 'timestamp out of range' };
   const tftp = dv.getUint32(o); o += 4;
   const http = dv.getUint32(o); o += 4;
-  const bytesPerSec = dv.getFloat64(o); o += 8;
   const weight = dv.getFloat64(o); o += 8;
-  if (!Number.isFinite(bytesPerSec) || bytesPerSec < 0 || !Number.isFinite(weight) || weight <= 0) {
-    return { ok: false, reason: 'malformed', detail: 'load or weight out of range' };
-  }
-  const configHash = Buffer.from(bytes.subarray(o, o + HASH)).toString('hex');
-  return { ok: true, hb: { version: HEARTBEAT_VERSION, peer, instance, seq, ts: Number(tsBig), health, tftp, http, bytesPerSec, weight, configHash } };
+  if (!Number.isFinite(weight) || weight <= 0) return { ok: false, reason: 'malformed', detail: 'weight out of range' };
+  const configHash = Buffer.from(bytes.subarray(o, o + HASH)).toString('hex'); o += HASH;
+  o += 1;
+  const held: string[] = [];
+  for (let i = 0; i < h; i++, o += 4) held.push(`${bytes[o]}.${bytes[o + 1]}.${bytes[o + 2]}.${bytes[o + 3]}`);
+  return {
+    ok: true,
+    hb: { version: HEARTBEAT_VERSION, peer, instance, epoch: Number(epochBig), echo, seq, ts: Number(tsBig), health, tftp, http, weight, configHash, held },
+  };
 }
 
 interface ReplayState {
   instance: string;
+  epoch: number;
   seq: number;
+  /** our wall clock when this instance was last accepted */
+  lastWall: number;
   /** instance ids this peer used before: a captured datagram of an earlier run stays dead */
   retired: string[];
 }
@@ -137,7 +173,11 @@ export interface VerifierOptions {
   peers: Iterable<string>;
   /** this peer: a heartbeat in our own name from another instance is a misconfiguration */
   self?: string;
-  /** our own instance, so our own datagrams reflected back are not mistaken for a twin */
+  /**
+   * Our own instance: our datagrams reflected back are not mistaken for a twin, and a heartbeat
+   * counts only when it echoes it (the sender has heard this run of ours, so it is not a
+   * recording made before we started).
+   */
   selfInstance?: string;
   /** accepted |sender clock − our clock|, ms */
   skewMs?: number;
@@ -146,9 +186,15 @@ export interface VerifierOptions {
 const RETIRED_PER_PEER = 8;
 
 /**
- * Stateful verifier: tag, sender, timestamp window, then (instance, sequence) strictly
- * increasing per peer. State changes only after every check passed, so a forged or replayed
- * datagram cannot disturb what a later genuine one is compared with.
+ * Stateful verifier: tag, sender, timestamp window, instance order (epoch), sequence, echo.
+ * Accepted state changes only after every check passed, so a forged or replayed datagram cannot
+ * disturb what a later genuine one is compared with.
+ *
+ * Why each check: a recording of a peer's earlier run is authentic and may be inside the clock
+ * window. The epoch (start time, only grows) orders instances, so a recording of an older run
+ * cannot displace the running one; the echo of our own instance proves the sender heard this
+ * run of ours, so a recording made before we started (of a peer since killed) cannot make that
+ * peer look live to us.
  */
 export class HeartbeatVerifier {
   readonly #secret: string | Uint8Array;
@@ -157,6 +203,8 @@ export class HeartbeatVerifier {
   readonly #selfInstance: string | undefined;
   readonly #skew: number;
   readonly #state = new Map<string, ReplayState>();
+  /** per peer, the newest instance heard (confirmed or not): what we echo to that peer */
+  readonly #newest = new Map<string, { instance: string; epoch: number; lastWall: number }>();
 
   constructor(o: VerifierOptions) {
     this.#secret = o.secret;
@@ -164,6 +212,11 @@ export class HeartbeatVerifier {
     this.#self = o.self;
     this.#selfInstance = o.selfInstance;
     this.#skew = o.skewMs ?? 30_000;
+  }
+
+  /** The instance to echo in our heartbeats to `peer`: the newest run of it we have heard. */
+  echoFor(peer: string): string {
+    return this.#newest.get(peer)?.instance ?? NO_ECHO;
   }
 
   verify(bytes: Uint8Array, wallNow: number): VerifyResult {
@@ -183,16 +236,33 @@ export class HeartbeatVerifier {
     if (st !== undefined) {
       if (hb.instance === st.instance) {
         if (hb.seq <= st.seq) return { ok: false, reason: 'replay', detail: `sequence ${hb.seq} after ${st.seq}` };
-        st.seq = hb.seq;
       } else {
         if (st.retired.includes(hb.instance)) return { ok: false, reason: 'replay', detail: `instance ${hb.instance} has been replaced` };
+        // An older (or equal) epoch replaces the running instance only once that one has been
+        // silent for the whole clock window: a peer whose clock was stepped back still rejoins.
+        if (hb.epoch <= st.epoch && wallNow - st.lastWall <= this.#skew) {
+          return { ok: false, reason: 'replay', detail: `instance ${hb.instance} started at ${hb.epoch}, not after the running one (${st.epoch})` };
+        }
+      }
+    }
+    const newest = this.#newest.get(hb.peer);
+    if (newest === undefined || hb.instance === newest.instance || hb.epoch > newest.epoch || wallNow - newest.lastWall > this.#skew) {
+      this.#newest.set(hb.peer, { instance: hb.instance, epoch: hb.epoch, lastWall: wallNow });
+    }
+    if (this.#selfInstance !== undefined && hb.echo !== this.#selfInstance) {
+      return { ok: false, reason: 'unconfirmed', detail: hb.echo === NO_ECHO ? 'the sender has not heard us yet' : 'the sender echoes another run of ours', hb };
+    }
+    if (st === undefined) {
+      this.#state.set(hb.peer, { instance: hb.instance, epoch: hb.epoch, seq: hb.seq, lastWall: wallNow, retired: [] });
+    } else {
+      if (hb.instance !== st.instance) {
         st.retired.push(st.instance);
         if (st.retired.length > RETIRED_PER_PEER) st.retired.shift();
         st.instance = hb.instance;
-        st.seq = hb.seq;
+        st.epoch = hb.epoch;
       }
-    } else {
-      this.#state.set(hb.peer, { instance: hb.instance, seq: hb.seq, retired: [] });
+      st.seq = hb.seq;
+      st.lastWall = wallNow;
     }
     return r;
   }

@@ -13,7 +13,6 @@ export interface Load {
   health: Health;
   tftp: number;
   http: number;
-  bytesPerSec: number;
 }
 
 export interface PeerView extends Load {
@@ -29,6 +28,8 @@ export interface PeerView extends Load {
   configAgrees: boolean | undefined;
   /** over its transfer ceiling or draining: ranked last, not named for files */
   steppedBack: boolean;
+  /** service addresses the peer said it holds in its last heartbeat (self: what we hold) */
+  held: string[];
 }
 
 export type MemberEvent =
@@ -50,7 +51,7 @@ export interface MembershipOptions {
   configHash: string;
 }
 
-const IDLE: Load = { health: 'ok', tftp: 0, http: 0, bytesPerSec: 0 };
+const IDLE: Load = { health: 'ok', tftp: 0, http: 0 };
 
 export function isSteppedBack(health: Health): boolean {
   return health !== 'ok';
@@ -72,7 +73,7 @@ export class Membership {
       const self = m.name === o.self;
       this.#rows.set(m.name, {
         name: m.name, weight: m.weight, self, live: self, lastSeen: undefined, instance: undefined,
-        configHash: self ? o.configHash : undefined, configAgrees: self ? true : undefined, steppedBack: false, ...IDLE,
+        configHash: self ? o.configHash : undefined, configAgrees: self ? true : undefined, steppedBack: false, held: [], ...IDLE,
       });
     }
     if (!this.#rows.has(o.self)) throw new Error(`self "${o.self}" is not among the members`);
@@ -107,6 +108,11 @@ export class Membership {
     row.configAgrees = agrees;
   }
 
+  /** The service addresses we hold now, as the address edge reports them. */
+  setSelfHeld(held: readonly string[]): void {
+    this.#rows.get(this.self)!.held = [...held];
+  }
+
   /** Our own load, as the edge measures it. */
   setSelf(load: Load, now: number): void {
     const row = this.#rows.get(this.self)!;
@@ -129,7 +135,7 @@ export class Membership {
     row.health = hb.health;
     row.tftp = hb.tftp;
     row.http = hb.http;
-    row.bytesPerSec = hb.bytesPerSec;
+    row.held = hb.held;
     row.lastSeen = now;
     if (stepped !== row.steppedBack) this.version++;
     row.steppedBack = stepped;
@@ -180,7 +186,7 @@ export class Membership {
 
   /** Every configured peer, in configuration order, as copies. */
   view(): PeerView[] {
-    return [...this.#rows.values()].map((r) => ({ ...r }));
+    return [...this.#rows.values()].map((r) => ({ ...r, held: [...r.held] }));
   }
 
   /** Peers whose last heartbeat carried a different config hash. */

@@ -25,7 +25,6 @@ type Reply = Extract<Outcome, { kind: 'reply' }>;
 export interface PoolLoad {
   tftp: number;
   http: number;
-  bytesPerSec: number;
   /** shutting down or unhealthy: rank last, name no one here for files */
   draining?: boolean;
 }
@@ -62,8 +61,9 @@ export interface PeerStatus {
   health: Health;
   tftp: number;
   http: number;
-  bytesPerSec: number;
   steppedBack: boolean;
+  /** service addresses the peer holds (its last heartbeat; for us: now) */
+  held: string[];
   lastSeenMsAgo: number | null;
   instance: string | null;
   configAgrees: boolean | null;
@@ -202,7 +202,7 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
 
   // --- own load and stepping back (with hysteresis, so a peer at its ceiling does not flap)
   let health: Health = 'ok';
-  let lastLoad: PoolLoad = { tftp: 0, http: 0, bytesPerSec: 0 };
+  let lastLoad: PoolLoad = { tftp: 0, http: 0 };
   const refreshSelf = (): void => {
     try {
       lastLoad = opts.load?.() ?? lastLoad;
@@ -216,7 +216,7 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
     else if (health === 'busy') health = active > 0.8 * ceiling ? 'busy' : 'ok';
     else health = active > ceiling ? 'busy' : 'ok';
     if (health !== before) emit({ type: 'step-back', health, active, ceiling });
-    membership.setSelf({ health, tftp: lastLoad.tftp, http: lastLoad.http, bytesPerSec: lastLoad.bytesPerSec }, clock.mono());
+    membership.setSelf({ health, tftp: lastLoad.tftp, http: lastLoad.http }, clock.mono());
   };
   refreshSelf();
 
@@ -238,14 +238,20 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
 
   let seq = 0;
   let closed = false;
+  // Started-at on the wall clock orders our instances for the others (a recording of an
+  // earlier run cannot displace this one).
+  const epoch = clock.wall();
+  let held: string[] = [];
+  // One datagram per target: each echoes the instance of that target we last heard.
   const sendTo = (targets: readonly PoolPeerConfig[], h: Health = health): Promise<void> => {
     if (closed || targets.length === 0) return Promise.resolve();
     seq = (seq + 1) >>> 0;
-    const bytes = encodeHeartbeat({
-      peer: cfg.name, instance, seq, ts: clock.wall(), health: h,
-      tftp: lastLoad.tftp, http: lastLoad.http, bytesPerSec: lastLoad.bytesPerSec, weight: me.weight, configHash,
-    }, secret);
+    const ts = clock.wall();
     return Promise.all(targets.map((p) => {
+      const bytes = encodeHeartbeat({
+        peer: cfg.name, instance, epoch, echo: verifier.echoFor(p.name), seq, ts, health: h,
+        tftp: lastLoad.tftp, http: lastLoad.http, weight: me.weight, configHash, held,
+      }, secret);
       counts.sent++;
       metrics.sent.inc();
       return new Promise<void>((done) => sock.send(bytes, p.port, p.address, (err) => {
@@ -269,6 +275,7 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
   };
 
   const lastRejectLog = new Map<RejectReason, { at: number; suppressed: number }>();
+  const lastPrompt = new Map<string, number>();
   sock.on('message', (msg, rinfo) => {
     const r = msg.length > MAX_DATAGRAM
       ? { ok: false as const, reason: 'malformed' as const, detail: `${msg.length} bytes` }
@@ -281,6 +288,17 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
     }
     counts.rejected[r.reason] = (counts.rejected[r.reason] ?? 0) + 1;
     metrics.rejected.inc({ reason: r.reason });
+    if (r.reason === 'unconfirmed' && r.hb !== undefined) {
+      // An authentic peer that has not heard this run of ours yet: answer it now (at most twice
+      // per interval) so it echoes us on its next heartbeat, instead of one interval later.
+      const p = byName.get(r.hb.peer);
+      const now = clock.mono();
+      if (p !== undefined && now - (lastPrompt.get(p.name) ?? -Infinity) >= cfg.heartbeatMs / 2) {
+        lastPrompt.set(p.name, now);
+        void sendTo([p]);
+      }
+      return;
+    }
     // One event per reason per few seconds: a flood of forged datagrams must not flood the log.
     const now = clock.mono();
     const last = lastRejectLog.get(r.reason);
@@ -422,7 +440,7 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
           const p = byName.get(v.name)!;
           return {
             name: v.name, address: p.address, port: p.port, weight: v.weight, self: v.self, live: v.live,
-            health: v.health, tftp: v.tftp, http: v.http, bytesPerSec: v.bytesPerSec, steppedBack: v.steppedBack,
+            health: v.health, tftp: v.tftp, http: v.http, steppedBack: v.steppedBack, held: v.self ? [...held] : v.held,
             lastSeenMsAgo: v.lastSeen === undefined ? null : Math.round(now - v.lastSeen),
             instance: v.self ? instance : (v.instance ?? null),
             configAgrees: v.configAgrees ?? null,

@@ -20,7 +20,7 @@ const base = 50000 + (process.pid % 4000) * 3;
 const NAMES = ['pxe-a', 'pxe-b', 'pxe-c'];
 // bootAddress only appears in replies (next-server), so placement is visible per peer.
 const peers = NAMES.map((name, i) => ({ name, address: '127.0.0.1', port: base + i, bootAddress: `127.0.0.${11 + i}` }));
-const loads = new Map(NAMES.map((n) => [n, { tftp: 0, http: 0, bytesPerSec: 0 }]));
+const loads = new Map(NAMES.map((n) => [n, { tftp: 0, http: 0 }]));
 const cfg = (name: string) => poolSchema.parse({ name, peers, secret: SECRET, bind: '127.0.0.1', heartbeatMs: 500, deadAfter: 3 });
 
 const pools = new Map<string, Pool>();
@@ -126,8 +126,8 @@ test('a forged heartbeat (wrong secret) is dropped, counted, and changes nothing
   const a = pools.get('pxe-a')!;
   const before = a.status().heartbeats.rejected['bad-mac'] ?? 0;
   const forged = encodeHeartbeat({
-    peer: 'pxe-b', instance: 'f'.repeat(32), seq: 1, ts: Date.now(), health: 'leaving',
-    tftp: 0, http: 0, bytesPerSec: 0, weight: 1, configHash: '0'.repeat(32),
+    peer: 'pxe-b', instance: 'f'.repeat(32), epoch: Date.now(), echo: '0'.repeat(32), seq: 1, ts: Date.now(), health: 'leaving',
+    tftp: 0, http: 0, weight: 1, configHash: '0'.repeat(32), held: [],
   }, 'an-attacker-guessing-the-secret');
   const s = dgram.createSocket('udp4');
   await new Promise<void>((r) => s.send(forged, base, '127.0.0.1', () => r()));

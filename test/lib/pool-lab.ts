@@ -209,8 +209,8 @@ export async function createPoolLab(o: { peers?: number; clients: number; tftpMa
       async forgeHeartbeat(to, asPeer) {
         const { encodeHeartbeat } = await import('../../src/pool/heartbeat.ts');
         const bytes = encodeHeartbeat({
-          peer: asPeer, instance: 'f'.repeat(32), seq: 1, ts: Date.now(), health: 'leaving',
-          tftp: 0, http: 0, bytesPerSec: 0, weight: 1, configHash: '0'.repeat(32),
+          peer: asPeer, instance: 'f'.repeat(32), epoch: Date.now(), echo: '0'.repeat(32), seq: 1, ts: Date.now(), health: 'leaving',
+          tftp: 0, http: 0, weight: 1, configHash: '0'.repeat(32), held: [],
         }, 'not-the-pool-secret-at-all-0000');
         // Sent from inside the segment (the client namespace), as an attacker on the LAN would.
         const code = `const d=await import('node:dgram');const s=d.createSocket('udp4');s.send(Buffer.from('${Buffer.from(bytes).toString('hex')}','hex'),4012,'${to.address}',()=>s.close());`;

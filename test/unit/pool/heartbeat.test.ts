@@ -2,25 +2,29 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodeHeartbeat, encodeHeartbeat, type Heartbeat, HeartbeatVerifier } from '../../../src/pool/heartbeat.ts';
+import { decodeHeartbeat, encodeHeartbeat, type Heartbeat, HeartbeatVerifier, NO_ECHO } from '../../../src/pool/heartbeat.ts';
 
 const SECRET = 'correct horse battery staple';
 const T0 = 1_700_000_000_000;
 const INST_A = 'a'.repeat(32);
 const INST_B = 'b'.repeat(32);
 const HASH = '0123456789abcdef0123456789abcdef';
+const SELF = 'c'.repeat(32);
 
 function hb(over: Partial<Omit<Heartbeat, 'version'>> = {}): Omit<Heartbeat, 'version'> {
-  return { peer: 'pxe-b', instance: INST_A, seq: 1, ts: T0, health: 'ok', tftp: 3, http: 1, bytesPerSec: 12345.5, weight: 2, configHash: HASH, ...over };
+  return {
+    peer: 'pxe-b', instance: INST_A, epoch: T0 - 60_000, echo: SELF, seq: 1, ts: T0, health: 'ok', tftp: 3, http: 1, weight: 2, configHash: HASH,
+    held: ['10.0.0.7', '192.168.1.254'], ...over,
+  };
 }
 
-const verifier = () => new HeartbeatVerifier({ secret: SECRET, peers: ['pxe-b', 'pxe-c'], self: 'pxe-a', selfInstance: 'c'.repeat(32), skewMs: 30_000 });
+const verifier = () => new HeartbeatVerifier({ secret: SECRET, peers: ['pxe-b', 'pxe-c'], self: 'pxe-a', selfInstance: SELF, skewMs: 30_000 });
 
 test('round trip keeps every field', () => {
   const bytes = encodeHeartbeat(hb(), SECRET);
   const r = decodeHeartbeat(bytes, SECRET);
   assert.ok(r.ok);
-  assert.deepEqual(r.hb, { version: 1, ...hb() });
+  assert.deepEqual(r.hb, { version: 2, ...hb() });
   assert.ok(bytes.length < 200, `${bytes.length} bytes`);
 });
 
@@ -33,14 +37,16 @@ test('round trip on random heartbeats', () => {
     health: fc.constantFrom('ok' as const, 'busy' as const, 'draining' as const, 'leaving' as const),
     tftp: fc.nat({ max: 0xffffffff }),
     http: fc.nat({ max: 0xffffffff }),
-    bytesPerSec: fc.double({ min: 0, max: 1e12, noNaN: true }),
+    epoch: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
+    echo: fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => Buffer.from(b).toString('hex')),
+    held: fc.array(fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((t) => t.join('.')), { maxLength: 16 }),
     weight: fc.double({ min: 0.001, max: 1000, noNaN: true }),
     configHash: fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => Buffer.from(b).toString('hex')),
   });
   fc.assert(fc.property(arb, (h) => {
     const r = decodeHeartbeat(encodeHeartbeat(h, SECRET), SECRET);
     assert.ok(r.ok);
-    assert.deepEqual(r.hb, { version: 1, ...h, bytesPerSec: h.bytesPerSec === 0 ? 0 : h.bytesPerSec });
+    assert.deepEqual(r.hb, { version: 2, ...h });
   }), { numRuns: 300 });
 });
 
@@ -84,7 +90,7 @@ test('restart: a new instance is accepted from any sequence; the old instance st
   const v = verifier();
   const old = encodeHeartbeat(hb({ seq: 900 }), SECRET);
   assert.ok(v.verify(old, T0).ok);
-  assert.ok(v.verify(encodeHeartbeat(hb({ instance: INST_B, seq: 1 }), SECRET), T0 + 1000).ok);
+  assert.ok(v.verify(encodeHeartbeat(hb({ instance: INST_B, epoch: T0 + 900, seq: 1 }), SECRET), T0 + 1000).ok);
   const replayOld = v.verify(encodeHeartbeat(hb({ seq: 901 }), SECRET), T0 + 1100);
   assert.ok(!replayOld.ok && replayOld.reason === 'replay');
 });
@@ -122,4 +128,57 @@ test('malformed: short, wrong magic, wrong length, random bytes never throw', ()
     const x = v.verify(b, T0);
     assert.equal(x.ok, false);
   }), { numRuns: 500 });
+});
+
+test('more than 16 held addresses, or a non-IPv4 one, is refused at encode; a v1 datagram is malformed', () => {
+  assert.throws(() => encodeHeartbeat(hb({ held: Array.from({ length: 17 }, (_, i) => `10.0.0.${i}`) }), SECRET), /at most 16/);
+  assert.throws(() => encodeHeartbeat(hb({ held: ['fe80::1'] }), SECRET), /not IPv4/);
+  const bytes = new Uint8Array(encodeHeartbeat(hb({ held: [] }), SECRET));
+  bytes[4] = 1;
+  const r = decodeHeartbeat(bytes, SECRET);
+  assert.ok(!r.ok && ['bad-mac', 'malformed'].includes(r.reason));
+});
+
+// Issue 13, defect 1: datagrams recorded from a peer's earlier run, replayed to us.
+test('a recording of an older run cannot displace the running instance, and the genuine one stays accepted', () => {
+  const v = verifier();
+  const oldRun = (seq: number) => encodeHeartbeat(hb({ instance: INST_A, epoch: T0 - 600_000, seq }), SECRET);
+  const newRun = (seq: number) => encodeHeartbeat(hb({ instance: INST_B, epoch: T0 - 5_000, seq }), SECRET);
+  assert.ok(v.verify(newRun(1), T0).ok);
+  for (let i = 0; i < 20; i++) {
+    const r = v.verify(oldRun(1000 + i), T0 + 10 * i);
+    assert.ok(!r.ok && r.reason === 'replay', `old run accepted at ${i}`);
+  }
+  assert.ok(v.verify(newRun(2), T0 + 500).ok, 'the running peer is still accepted');
+});
+
+test('a fresh receiver fed an old run first still switches to the genuine newer run', () => {
+  const v = verifier();
+  // The recording happens to echo us (worst case); it is accepted, as nothing newer is known yet.
+  assert.ok(v.verify(encodeHeartbeat(hb({ instance: INST_A, epoch: T0 - 600_000, seq: 50 }), SECRET), T0).ok);
+  assert.ok(v.verify(encodeHeartbeat(hb({ instance: INST_B, epoch: T0 - 5_000, seq: 1 }), SECRET), T0 + 100).ok);
+  const back = v.verify(encodeHeartbeat(hb({ instance: INST_A, epoch: T0 - 600_000, seq: 51 }), SECRET), T0 + 200);
+  assert.ok(!back.ok && back.reason === 'replay');
+  assert.ok(v.verify(encodeHeartbeat(hb({ instance: INST_B, epoch: T0 - 5_000, seq: 2 }), SECRET), T0 + 600).ok);
+});
+
+test('unconfirmed: a heartbeat that does not echo our run is refused but teaches us what to echo', () => {
+  const v = verifier();
+  assert.equal(v.echoFor('pxe-b'), NO_ECHO);
+  const first = v.verify(encodeHeartbeat(hb({ echo: NO_ECHO, seq: 1 }), SECRET), T0);
+  assert.ok(!first.ok && first.reason === 'unconfirmed' && first.hb?.peer === 'pxe-b');
+  assert.equal(v.echoFor('pxe-b'), INST_A, 'we now echo the sender');
+  // A recording made before we started echoes another run of ours: never accepted.
+  const old = v.verify(encodeHeartbeat(hb({ echo: 'd'.repeat(32), seq: 2 }), SECRET), T0 + 10);
+  assert.ok(!old.ok && old.reason === 'unconfirmed');
+  // The unconfirmed datagrams did not consume sequence numbers.
+  assert.ok(v.verify(encodeHeartbeat(hb({ seq: 1 }), SECRET), T0 + 20).ok);
+});
+
+test('a peer whose clock stepped back rejoins once its old run has been silent for the clock window', () => {
+  const v = verifier();
+  assert.ok(v.verify(encodeHeartbeat(hb({ instance: INST_A, epoch: T0 - 1_000, seq: 9 }), SECRET), T0).ok);
+  const early = v.verify(encodeHeartbeat(hb({ instance: INST_B, epoch: T0 - 2_000, seq: 1 }), SECRET), T0 + 1_000);
+  assert.ok(!early.ok && early.reason === 'replay');
+  assert.ok(v.verify(encodeHeartbeat(hb({ instance: INST_B, epoch: T0 - 2_000, seq: 2, ts: T0 + 31_000 }), SECRET), T0 + 31_000).ok);
 });
