@@ -168,10 +168,19 @@ export async function serve(opts: ServeOptions): Promise<App> {
         registry: metrics.registry,
         // Peers that would decide differently for a client must hear about it.
         configExtra: policyDigest(config),
-        load: () => ({ tftp: app.tftp?.stats().activeTransfers ?? 0, http: app.http?.active() ?? 0, }),
+        load: () => ({ tftp: app.tftp?.stats().activeTransfers ?? 0, http: app.http?.active() ?? 0 }),
         onEvent: (e) => {
           if (e.type === 'error') logger.warn({ event: 'pool-error', err: e.error }, 'pool error');
+          else if (e.type === 'address-foreign') logger.error({ ...e, event: 'pool-address-foreign' }, `pool: service address ${e.address} is answered on the wire by a host that is not a pool peer${e.mac !== undefined ? ` (${e.mac})` : ''}; it is not taken: give the peer an unused address`);
+          else if (e.type === 'address-error') logger.warn({ ...e, event: 'pool-address-error' }, `pool: service address ${e.address}: ${e.detail}`);
           else logger.info({ ...e, event: `pool-${e.type}` }, `pool: ${e.type}`);
+        },
+        // A service address this peer takes is served like its own: ProxyDHCP 4011 (and 67),
+        // TFTP from that address; HTTP listens on every address already.
+        addresses: {
+          busy: (a) => (app.tftp?.activeOn(a) ?? 0) > 0,
+          onAdd: async (a) => { await app.proxy?.addAddress(a); await app.tftp?.addAddress(a); },
+          onRemove: async (a) => { await app.tftp?.removeAddress(a); await app.proxy?.removeAddress(a); },
         },
       });
       logger.info({ event: 'listen', service: 'pool', name: app.pool.name, listen: app.pool.listen }, 'pool heartbeats listening');
@@ -218,5 +227,10 @@ export async function serve(opts: ServeOptions): Promise<App> {
     throw err;
   }
   metrics.sources.tftpActive = () => app.tftp?.stats().activeTransfers ?? 0;
+  // Addresses taken while the servers were still starting.
+  for (const a of app.pool?.held() ?? []) {
+    await app.proxy?.addAddress(a);
+    await app.tftp?.addAddress(a);
+  }
   return app;
 }

@@ -96,6 +96,27 @@ program
     process.stdout.write(o.json ? JSON.stringify(summary, null, 2) + '\n' : `${file}: valid\n${summary.text}\n`);
   });
 
+program
+  .command('release-addresses')
+  .description('remove the pool\'s service addresses from this host\'s interfaces (after the server stopped; the systemd unit\'s ExecStopPost)')
+  .requiredOption('-c, --config <file>', 'YAML config file')
+  .action(async (o: { config: string }) => {
+    const config = loadOrExit(o.config);
+    const addresses = (config.pool?.peers ?? []).flatMap((p) => (p.serviceAddress !== undefined ? [p.serviceAddress] : []));
+    if (addresses.length === 0) {
+      process.stdout.write(`${o.config}: no pool serviceAddress configured; nothing to release\n`);
+      return;
+    }
+    const { releaseLeftovers } = await import('../pool/address-edge.ts');
+    try {
+      const done = await releaseLeftovers(addresses);
+      process.stdout.write(done.length === 0 ? 'no service address was configured on this host\n' : done.map((d) => `released ${d.address} from ${d.dev}\n`).join(''));
+    } catch (err) {
+      process.stderr.write(`pxepool: ${(err as Error).message}\n`);
+      process.exit(1);
+    }
+  });
+
 const KINDS: Record<string, ClientKind> = { bios: 'ipxe-bios', 'efi-x64': 'ovmf', 'efi-ia32': 'ovmf', 'efi-arm64': 'ovmf', ipxe: 'ipxe-efi' };
 const ARCH: Record<string, number> = { bios: 0, 'efi-ia32': 6, 'efi-x64': 7, 'efi-arm64': 11, 'efi-x64-http': 16 };
 

@@ -17,6 +17,11 @@ export const poolPeerSchema = z.strictObject({
   weight: z.number().positive().max(1000).optional().default(1),
   /** address clients use for TFTP/HTTP on this peer when it differs from `address` */
   bootAddress: z.ipv4().optional(),
+  /**
+   * An address on the clients' segment that no host owns: this peer adds it to its interface
+   * and names it to clients; when the peer dies a survivor takes it over (docs/pool.md).
+   */
+  serviceAddress: z.ipv4().optional(),
 });
 
 export const poolSchema = z
@@ -47,6 +52,11 @@ export const poolSchema = z
     fallbackOffers: z.number().int().min(0).max(8).optional().default(1),
     /** delay per rank for those EDK2 fallback offers (EDK2 collects offers for ~4 s) */
     fallbackStaggerMs: z.number().int().min(0).max(3_000).optional().default(300),
+    /**
+     * Lifetime of a held service address in the kernel; renewed every heartbeat. A peer that
+     * dies or stops loses its addresses after this long, and only then may a survivor take them.
+     */
+    leaseMs: z.number().int().min(2_000).max(60_000).optional().default(3_000),
   })
   .superRefine((p, ctx) => {
     if ((p.secret === undefined) === (p.secretFile === undefined)) {
@@ -61,6 +71,25 @@ export const poolSchema = z
       if (endpoints.has(ep)) ctx.addIssue({ code: 'custom', message: `two peers share ${ep}`, path: ['peers', i, 'port'] });
       endpoints.add(ep);
     });
+    const withService = p.peers.filter((peer) => peer.serviceAddress !== undefined).length;
+    const services = new Map<string, number>();
+    p.peers.forEach((peer, i) => {
+      if (peer.serviceAddress === undefined) {
+        if (withService > 0) ctx.addIssue({ code: 'custom', message: `give every peer a serviceAddress, or none (${withService} of ${p.peers.length} have one)`, path: ['peers', i] });
+        return;
+      }
+      const clash = services.get(peer.serviceAddress);
+      if (clash !== undefined) ctx.addIssue({ code: 'custom', message: `serviceAddress ${peer.serviceAddress} is also peer ${clash}'s: each peer needs its own`, path: ['peers', i, 'serviceAddress'] });
+      services.set(peer.serviceAddress, i);
+      const own = p.peers.findIndex((q) => q.address === peer.serviceAddress || q.bootAddress === peer.serviceAddress);
+      if (own >= 0) ctx.addIssue({ code: 'custom', message: `serviceAddress ${peer.serviceAddress} is a peer's own address; pick an unused address on the clients' segment`, path: ['peers', i, 'serviceAddress'] });
+    });
+    if (withService > 0 && !p.peers.some((peer) => peer.name === p.name)) {
+      ctx.addIssue({ code: 'custom', message: `with service addresses, this peer ("${p.name}") must be listed in peers with its own serviceAddress`, path: ['name'] });
+    }
+    if (withService > 0 && p.leaseMs < 4 * p.heartbeatMs) {
+      ctx.addIssue({ code: 'custom', message: `leaseMs must be at least 4 heartbeats (${4 * p.heartbeatMs}): an address is renewed every heartbeat`, path: ['leaseMs'] });
+    }
     if (p.fallbackOffers > 0 && p.fallbackOffers * p.fallbackStaggerMs >= 3_500) {
       ctx.addIssue({ code: 'custom', message: 'fallbackOffers × fallbackStaggerMs must stay under EDK2\'s ~3.8 s offer window', path: ['fallbackStaggerMs'] });
     }
@@ -84,11 +113,12 @@ export function poolMembers(cfg: PoolConfig): PoolPeerConfig[] {
 export function poolConfigHash(cfg: PoolConfig, extra = ''): Uint8Array {
   const peers = [...cfg.peers]
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    .map((p) => [p.name, p.address, p.port, p.weight, p.bootAddress ?? null]);
+    .map((p) => [p.name, p.address, p.port, p.weight, p.bootAddress ?? null, p.serviceAddress ?? null]);
   const agreed = {
     peers,
     heartbeatMs: cfg.heartbeatMs, deadAfter: cfg.deadAfter, staggerMs: cfg.staggerMs, maxTransfers: cfg.maxTransfers,
     evidenceSecs: cfg.evidenceSecs, fallbackOffers: cfg.fallbackOffers, fallbackStaggerMs: cfg.fallbackStaggerMs,
+    leaseMs: cfg.leaseMs,
     extra,
   };
   return new Uint8Array(createHash('sha256').update(JSON.stringify(agreed)).digest().subarray(0, 16));

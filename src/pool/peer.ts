@@ -13,6 +13,7 @@ import type { Decision } from '../policy/decision.ts';
 import type { Outcome, Via } from '../proxy/responder.ts';
 import { type PoolConfig, type PoolPeerConfig, poolConfigHash, poolMembers } from './config.ts';
 import { AttemptTracker, type ClientKind, gateDecision, type GateReason, type GateVerdict, ipxePriorityForRank, isTakeover, liveRank } from './gate.ts';
+import { type AddressCommands, AddressEdge, AddressEdgeError, type AddressEvent } from './address-edge.ts';
 import { encodeHeartbeat, type Health, HeartbeatVerifier, type RejectReason } from './heartbeat.ts';
 import { type MemberEvent, Membership } from './membership.ts';
 import { place, placementOrder, type PlacementPeer, RecentPlacements } from './placement.ts';
@@ -34,6 +35,7 @@ export type PoolEvent =
   | { type: 'rejected'; reason: RejectReason; detail: string; from: string; suppressed: number }
   | { type: 'takeover'; mac: string; xid: number; reason: GateReason; rank: number; delayMs: number }
   | { type: 'step-back'; health: Health; active: number; ceiling: number }
+  | AddressEvent
   | { type: 'error'; error: Error };
 
 export interface StartPoolOptions {
@@ -49,6 +51,18 @@ export interface StartPoolOptions {
   configExtra?: string;
   /** test hook: wall clock for heartbeat timestamps, monotonic clock for liveness */
   clock?: { wall(): number; mono(): number };
+  /** service addresses (when the peers have serviceAddress): how the serving edges follow them */
+  addresses?: {
+    /** requests being served on this address now: its handoff waits for them */
+    busy?: (address: string) => boolean;
+    /** we hold it now: serve on it */
+    onAdd?: (address: string) => void | Promise<void>;
+    /** it is going: stop serving on it */
+    onRemove?: (address: string) => void | Promise<void>;
+    /** test hooks */
+    commands?: AddressCommands;
+    checkCapability?: boolean;
+  };
 }
 
 export interface PeerStatus {
@@ -82,6 +96,8 @@ export interface PoolStatus {
   live: string[];
   peers: PeerStatus[];
   ownership: { expectedShare: number; discovers: number; owned: number };
+  /** service addresses: ours, the ones we hold, who holds each (as heartbeats say) */
+  serviceAddresses?: { home: string; held: string[]; holders: Record<string, string | null> };
   takeovers: { total: number; byReason: Record<string, number> };
   heartbeats: { sent: number; received: number; rejected: Record<string, number> };
   trackedAttempts: number;
@@ -98,8 +114,12 @@ export interface Pool {
   ipxePriority(facts: ClientFacts, decision: BootDecision): number | undefined;
   /** ProxyServerOptions.nextServer: the peer to fetch files from, undefined = us */
   nextServer(facts: ClientFacts, decision: BootDecision): string | undefined;
-  /** the three hooks above, ready to spread into startProxyServer's options */
-  proxyHooks(): { gate: Pool['gate']; ipxePriority: Pool['ipxePriority']; nextServer: Pool['nextServer'] };
+  /** ProxyServerOptions.serverId: our service address while we hold it, else the bound one */
+  serverId(bound: string): string;
+  /** the hooks above, ready to spread into startProxyServer's options */
+  proxyHooks(): { gate: Pool['gate']; ipxePriority: Pool['ipxePriority']; nextServer: Pool['nextServer']; serverId: Pool['serverId'] };
+  /** service addresses we hold now */
+  held(): string[];
   /**
    * Where this client may fetch files from, best first: this peer (it is serving the client right
    * now), then every other live peer in the client's rank order; boot addresses.
@@ -180,8 +200,21 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
   const byName = new Map<string, PoolPeerConfig>(members.map((p) => [p.name, p]));
   const me = byName.get(cfg.name)!;
   const others = members.filter((p) => p.name !== cfg.name);
-  const bootAddressOf = (p: PoolPeerConfig): string => p.bootAddress ?? p.address;
-  const byBootAddress = new Map<string, string>(members.map((p) => [bootAddressOf(p), p.name]));
+  // Clients are sent to a peer's service address while someone live holds it (it then survives
+  // the peer); otherwise to the peer's own address, as without service addresses.
+  const plainAddressOf = (p: PoolPeerConfig): string => p.bootAddress ?? p.address;
+  const bootAddressOf = (p: PoolPeerConfig): string => {
+    const sa = p.serviceAddress;
+    return sa !== undefined && holderOf(sa) !== undefined ? sa : plainAddressOf(p);
+  };
+  const byBootAddress = new Map<string, string>(members.flatMap((p) => [[plainAddressOf(p), p.name], ...(p.serviceAddress !== undefined ? [[p.serviceAddress, p.name] as [string, string]] : [])]));
+  /** the live peer holding a service address (we included), as heartbeats say */
+  const holderOf = (address: string): string | undefined => {
+    if (held.includes(address)) return cfg.name;
+    const live = membership.live();
+    for (const v of membership.view()) if (!v.self && live.has(v.name) && v.held.includes(address)) return v.name;
+    return undefined;
+  };
   const instance = randomBytes(16).toString('hex');
   const hashOf = (extra: string | undefined): string => Buffer.from(poolConfigHash(cfg, extra)).toString('hex');
   let configHash = hashOf(opts.configExtra);
@@ -236,12 +269,63 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
   sock.on('error', (err) => emit({ type: 'error', error: err }));
   const bound = sock.address();
 
+  // --- service addresses
+  let edge: AddressEdge | undefined;
+  const withService = members.filter((p) => p.serviceAddress !== undefined);
+  if (withService.length > 0) {
+    const ao = opts.addresses ?? {};
+    try {
+      edge = await AddressEdge.open({
+        self: cfg.name,
+        peers: members.map((p) => ({ name: p.name, weight: p.weight })),
+        addresses: withService.map((p) => ({ address: p.serviceAddress!, home: p.name })),
+        leaseMs: cfg.leaseMs, heartbeatMs: cfg.heartbeatMs, deadAfter: cfg.deadAfter,
+        mono: clock.mono,
+        onEvent: (e) => emit(e),
+        // The others hear of a change at once, not a heartbeat later: a claim or a release
+        // that the pool does not know about is the window in which views differ.
+        onChange: () => {
+          held = edge?.held() ?? [];
+          membership.setSelfHeld(held);
+          void sendTo(others);
+        },
+        ...(ao.busy !== undefined ? { busy: ao.busy } : {}),
+        ...(ao.onAdd !== undefined ? { onAdd: ao.onAdd } : {}),
+        ...(ao.onRemove !== undefined ? { onRemove: ao.onRemove } : {}),
+        ...(ao.commands !== undefined ? { commands: ao.commands } : {}),
+        ...(ao.checkCapability !== undefined ? { checkCapability: ao.checkCapability } : {}),
+      });
+    } catch (err) {
+      sock.close();
+      throw err instanceof AddressEdgeError ? new PoolStartError(err.message) : err;
+    }
+  }
+
   let seq = 0;
   let closed = false;
   // Started-at on the wall clock orders our instances for the others (a recording of an
   // earlier run cannot displace this one).
   const epoch = clock.wall();
   let held: string[] = [];
+  const tickAddresses = async (): Promise<void> => {
+    if (edge === undefined) return;
+    const heldBy = new Map<string, string[]>();
+    const heardAt = new Map<string, number>();
+    for (const v of membership.view()) {
+      if (v.self || v.lastSeen === undefined) continue;
+      heldBy.set(v.name, v.held);
+      heardAt.set(v.name, v.lastSeen);
+    }
+    // A kernel that does not answer in time must not hold up the heartbeat: send what we hold.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      edge.tick({ live: membership.live(), heldBy, heardAt }).catch((err: Error) => emit({ type: 'error', error: err })),
+      new Promise<void>((r) => { timer = setTimeout(r, Math.max(50, cfg.heartbeatMs * 0.6)); }),
+    ]);
+    clearTimeout(timer);
+    held = edge.held();
+    membership.setSelfHeld(held);
+  };
   // One datagram per target: each echoes the instance of that target we last heard.
   const sendTo = (targets: readonly PoolPeerConfig[], h: Health = health): Promise<void> => {
     if (closed || targets.length === 0) return Promise.resolve();
@@ -313,7 +397,7 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
   // --- timers: heartbeats every interval; liveness checked more often so "down" is prompt
   const beat = setInterval(() => {
     refreshSelf();
-    void sendTo(others);
+    void tickAddresses().then(() => sendTo(others));
   }, cfg.heartbeatMs);
   const check = setInterval(() => onMemberEvents(membership.tick(clock.mono())), Math.max(25, Math.min(250, Math.floor(cfg.heartbeatMs / 2))));
   void sendTo(others);
@@ -391,12 +475,22 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
         peers.set(v.name, { name: v.name, live: v.live && fresh, steppedBack: v.steppedBack, ceiling: ceilingOf(v.name), active: v.tftp + v.http + recent.count(v.name, now) });
       }
       const chosen = place(placementOrder(order, cfg.name, membership.live()), peers);
-      if (chosen === undefined || chosen === cfg.name) return undefined;
+      if (chosen === undefined) return undefined;
+      if (chosen === cfg.name) return me.serviceAddress !== undefined ? bootAddressOf(me) : undefined;
       return bootAddressOf(byName.get(chosen)!);
     },
 
+    serverId(bound) {
+      const sa = me.serviceAddress;
+      return sa !== undefined && held.includes(sa) ? sa : bound;
+    },
+
     proxyHooks() {
-      return { gate: pool.gate, ipxePriority: pool.ipxePriority, nextServer: pool.nextServer };
+      return { gate: pool.gate, ipxePriority: pool.ipxePriority, nextServer: pool.nextServer, serverId: pool.serverId };
+    },
+
+    held() {
+      return [...held];
     },
 
     bootServers(mac, pins) {
@@ -448,6 +542,13 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
           };
         }),
         ownership: { expectedShare: shares.get(cfg.name) ?? 0, discovers: counts.discovers, owned: counts.owned },
+        ...(me.serviceAddress !== undefined ? {
+          serviceAddresses: {
+            home: me.serviceAddress,
+            held: [...held],
+            holders: Object.fromEntries(withService.map((p) => [p.serviceAddress!, holderOf(p.serviceAddress!) ?? null])),
+          },
+        } : {}),
         takeovers: { total: Object.values(counts.takeovers).reduce((a, b) => a + b, 0), byReason: { ...counts.takeovers } },
         heartbeats: { sent: counts.sent, received: counts.received, rejected: { ...counts.rejected } },
         trackedAttempts: attempts.size,
@@ -464,6 +565,14 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
 
     async close(o = {}) {
       if (closed) return;
+      // Our addresses go before the goodbye, which then lists none: a successor may claim them
+      // at once instead of waiting out a lease.
+      if (edge !== undefined && (o.goodbye ?? true)) {
+        await edge.close();
+        held = [];
+        membership.setSelfHeld(held);
+      }
+      edge?.abandon();
       if (o.goodbye ?? true) {
         refreshSelf();
         // Wait for the goodbye datagrams to leave before the socket goes.

@@ -66,7 +66,7 @@ export interface TakeoverInput {
   now: number;
   /** live peers, self included */
   live: ReadonlySet<string>;
-  /** what each live peer other than us says it holds */
+  /** what each peer other than us listed in its last heartbeat (down peers too: a goodbye lists none) */
   heldBy: ReadonlyMap<string, readonly string[]>;
   /** when we last heard each peer (monotonic ms), as membership saw it */
   heardAt: ReadonlyMap<string, number>;
@@ -151,6 +151,12 @@ export class TakeoverPlanner {
       const order = this.#order.get(address)!;
       const holders = order.filter((n) => n !== self && live.has(n) && (heldBy.get(n) ?? []).includes(address));
       if (holders.length > 0) this.#listedBy.set(address, holders[0]!);
+      else {
+        // The last lister's latest heartbeat (a goodbye, or one after a release) no longer lists
+        // it: it deleted the address before saying so, so nothing is left to wait for.
+        const last = this.#listedBy.get(address);
+        if (last !== undefined && heldBy.has(last) && !(heldBy.get(last) ?? []).includes(address)) this.#listedBy.delete(address);
+      }
       const rankOf = (n: string): number => order.indexOf(n);
       if (mine.has(address)) {
         const better = holders.find((h) => rankOf(h) < rankOf(self));

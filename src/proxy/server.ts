@@ -34,6 +34,12 @@ export interface ProxyServerOptions {
   /** Pool hooks, per client: iPXE 175.1 priority and next-server placement (see ResponderContext). */
   ipxePriority?: ResponderContext['ipxePriority'];
   nextServer?: ResponderContext['nextServer'];
+  /**
+   * Pool hook: the server identifier for replies from the sockets bound at start (given the
+   * socket's address): this peer's service address while it holds it. Sockets added with
+   * addAddress always answer as the address they are bound to.
+   */
+  serverId?: (bound: string) => string;
 }
 
 export interface ProxyServer {
@@ -41,6 +47,9 @@ export interface ProxyServer {
   addresses: string[];
   ports: { dhcp: number; pxe: number };
   setDecide(d: Decide): void;
+  /** Answer on one more local address (a pool service address just taken): 4011, and 67 in proxy mode. */
+  addAddress(address: string): Promise<void>;
+  removeAddress(address: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -101,13 +110,18 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<ProxyS
   const sendVia = new Map<string, dgram.Socket>();
   const timers = new Set<NodeJS.Timeout>();
 
-  const handle = (sock: dgram.Socket, serverId: string, via: Via) => {
+  const handle = (sock: dgram.Socket, serverId: string, via: Via, fixed = false) => {
     const ctx: ResponderContext = { serverId: opts.address ?? serverId, mode: opts.mode, ports: { server: dhcpPort, client: clientPort } };
     if (opts.httpPort !== undefined) ctx.httpPort = opts.httpPort;
     if (opts.ipxePriority !== undefined) ctx.ipxePriority = opts.ipxePriority;
     if (opts.nextServer !== undefined) ctx.nextServer = opts.nextServer;
-    return (msg: Buffer, rinfo: dgram.RemoteInfo): void => onPacket(sock, serverId, via, ctx, msg, rinfo);
+    const dynamic = !fixed && opts.address === undefined ? opts.serverId : undefined;
+    return (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
+      if (dynamic !== undefined) ctx.serverId = dynamic(serverId);
+      onPacket(sock, serverId, via, ctx, msg, rinfo);
+    };
   };
+  const extra = new Map<string, dgram.Socket[]>();
 
   const onPacket = (sock: dgram.Socket, serverId: string, via: Via, ctx: ResponderContext, msg: Buffer, rinfo: dgram.RemoteInfo): void => {
     const t0 = performance.now();
@@ -175,9 +189,35 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<ProxyS
     addresses,
     ports: { dhcp: dhcpPort, pxe: pxePort },
     setDecide(d) { decide = d; },
+    async addAddress(addr) {
+      if (extra.has(addr)) return;
+      const added: dgram.Socket[] = [];
+      try {
+        if (opts.mode === 'proxy') {
+          const s = await bindUdp(addr, dhcpPort, true);
+          s.on('message', handle(s, addr, 'dhcp', true));
+          added.push(s);
+        }
+        const p = await bindUdp(addr, pxePort, false);
+        p.on('message', handle(p, addr, 'pxe', true));
+        added.push(p);
+      } catch (err) {
+        for (const s of added) s.close();
+        throw err;
+      }
+      for (const s of added) s.on('error', (err) => opts.onError?.(err));
+      extra.set(addr, added);
+    },
+    async removeAddress(addr) {
+      const list = extra.get(addr) ?? [];
+      extra.delete(addr);
+      await Promise.all(list.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    },
     async close() {
       for (const t of timers) clearTimeout(t);
-      await Promise.all(sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      const all = [...sockets, ...[...extra.values()].flat()];
+      extra.clear();
+      await Promise.all(all.map((s) => new Promise<void>((r) => s.close(() => r()))));
     },
   };
 }

@@ -119,6 +119,15 @@ export type TftpServer = {
   port: number;
   address: string;
   stats(): TftpStats;
+  /**
+   * Serve on one more local address (a pool service address just taken): requests to it are
+   * answered from it, whatever the wildcard listeners do. Idempotent.
+   */
+  addAddress(address: string): Promise<void>;
+  /** Stop serving on it and end the transfers running from it (the address is going away). */
+  removeAddress(address: string): Promise<void>;
+  /** transfers running from this local address */
+  activeOn(address: string): number;
   close(): Promise<void>;
 };
 
@@ -128,6 +137,10 @@ type Live = {
   clientPort: number;
   file: string;
   startedAt: number;
+  /** the local address the client asked: replies come from it */
+  localHost: string;
+  /** the listener that took the request: request-time errors go out through it */
+  via: dgram.Socket;
   sock: TransferSocket | null;
   /** the last window armed in the native socket (wire block numbers, in order) */
   armBlocks: readonly number[];
@@ -261,14 +274,16 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     // not fatal: only reported in stats
   }
 
-  function refuse(address: string, port: number, code: number, message: string, reason: string): void {
+  function refuseVia(via: dgram.Socket, address: string, port: number, code: number, message: string, reason: string): void {
     countError(reason);
     // Request-time errors come from the listening socket: firmware that has not yet learned a
     // server TID accepts a reply from the port it asked.
-    listener.send(encodeError(code, message), port, address);
+    via.send(encodeError(code, message), port, address);
   }
 
-  const onRequest = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
+  const onRequestAt = (via: dgram.Socket, localHost: string) => (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
+    const refuse = (address: string, port: number, code: number, message: string, reason: string): void =>
+      refuseVia(via, address, port, code, message, reason);
     if (closing) return;
     const parsed = parsePacket(msg);
     if (!parsed.ok) {
@@ -323,6 +338,8 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       clientPort: rinfo.port,
       file: p.filename,
       startedAt: performance.now(),
+      localHost,
+      via,
       sock: null,
       armBlocks: [],
       armed: false,
@@ -344,7 +361,8 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       failSetup(t, ERR.NOT_DEFINED, 'Internal error', 'internal');
     });
   };
-  for (const l of listeners) l.on('message', onRequest);
+  for (const l of listeners) l.on('message', onRequestAt(l, host));
+  const extra = new Map<string, dgram.Socket>();
 
   // Firmware that gives up on a transfer starts over from DISCOVER and asks for its NBP again
   // from a new port; pxelinux and iPXE fetch one file at a time. The old transfer is dead but
@@ -386,7 +404,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   function failSetup(t: Live, code: number, message: string, reason: string): void {
     if (t.finished) return;
     release(t);
-    if (!closing) refuse(t.clientAddress, t.clientPort, code, message, reason);
+    if (!closing) refuseVia(t.via, t.clientAddress, t.clientPort, code, message, reason);
   }
 
   async function setup(t: Live, p: RequestPacket): Promise<void> {
@@ -440,7 +458,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     }
 
     const sock = await openTransferSocket({
-      host,
+      host: t.localHost,
       peerAddress: t.clientAddress,
       peerPort: t.clientPort,
       native,
@@ -690,13 +708,35 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       sendPath: transferSocketPath(native, opts.nativeReceive !== false),
       recvBufferSize,
     }),
+    addAddress: async (address) => {
+      if (closing || extra.has(address)) return;
+      // Beside the wildcard group (reuseport, same user); the kernel prefers the socket bound to
+      // the exact destination address.
+      const sock = dgram.createSocket({ type: family, reusePort: true, recvBufferSize: opts.recvBufferSize ?? 4 * 1024 * 1024 });
+      await bindSocket(sock, { port: bound.port, address, exclusive: true });
+      sock.on('error', (err) => log?.warn({ err: String(err), address }, 'tftp listener error'));
+      sock.on('message', onRequestAt(sock, address));
+      extra.set(address, sock);
+    },
+    removeAddress: async (address) => {
+      const sock = extra.get(address);
+      extra.delete(address);
+      for (const t of [...live.values()]) if (t.localHost === address) release(t);
+      if (sock !== undefined) await new Promise<void>((resolve) => sock.close(() => resolve()));
+    },
+    activeOn: (address) => {
+      let n = 0;
+      for (const t of live.values()) if (t.localHost === address) n++;
+      return n;
+    },
     close: async () => {
       if (closing) return;
       closing = true;
       if (timer) clearTimeout(timer);
       timer = null;
       for (const t of [...live.values()]) release(t);
-      await Promise.all(listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve()))));
+      await Promise.all([...listeners, ...extra.values()].map((l) => new Promise<void>((resolve) => l.close(() => resolve()))));
+      extra.clear();
     },
   };
 }

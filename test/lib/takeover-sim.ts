@@ -155,7 +155,7 @@ export function simulate(p: SimParams, events: readonly SimEvent[], endMs: numbe
       const live = new Set<string>([h.name]);
       for (const [n, t] of pr.lastHeard) if (now - t <= deadMs) live.add(n);
       const heldBy = new Map<string, string[]>();
-      for (const n of live) if (n !== h.name) heldBy.set(n, pr.heldBy.get(n) ?? []);
+      for (const [n, list] of pr.heldBy) heldBy.set(n, list);
       const plan = pr.planner.plan({ now, live, heldBy, mine, heardAt: pr.lastHeard });
       for (const a of plan.keep) {
         // A renewal re-creates an address the kernel already dropped: count it if it happens.

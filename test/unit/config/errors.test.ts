@@ -236,3 +236,15 @@ test('an empty or comment-only config file is refused at file:1:1, never read as
   writeFileSync(join(dir, 'ok.yaml'), 'default: ignore\n');
   assert.equal(loadConfig(join(dir, 'ok.yaml')).ok, true);
 });
+
+test('a pool serviceAddress given to one peer only points at the peer without one', () => {
+  const errs = errorsOf(`pool:
+  name: a
+  secret: "sixteen-chars-at-least"
+  peers:
+    - { name: a, address: 10.0.0.1, serviceAddress: 10.0.0.101 }
+    - { name: b, address: 10.0.0.2 }
+`);
+  assert.equal(errs.length, 1);
+  assert.match(errs[0]!, /^\/etc\/pxepool\/pxepool\.yaml:6:7: pool\.peers\[1\]: give every peer a serviceAddress, or none \(1 of 2 have one\)$/);
+});

@@ -45,3 +45,18 @@ test('config hash: same for every peer (name, bind, secret, peer order do not ma
   assert.notDeepEqual(poolConfigHash(a, 'policy-1'), poolConfigHash(a, 'policy-2'));
   assert.equal(poolConfigHash(a).length, 16);
 });
+
+test('serviceAddress: every peer or none, each its own, not a peer address; leaseMs at least 4 heartbeats; in the hash', () => {
+  const sa = (a?: string, b?: string) => ({ ...base, peers: [{ name: 'pxe-a', address: '10.0.0.1', ...(a ? { serviceAddress: a } : {}) }, { name: 'pxe-b', address: '10.0.0.2', ...(b ? { serviceAddress: b } : {}) }] });
+  const ok = poolSchema.parse(sa('10.0.0.101', '10.0.0.102'));
+  assert.equal(ok.leaseMs, 3000);
+  const msgs = (input: unknown) => { const r = poolSchema.safeParse(input); return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`); };
+  assert.deepEqual(msgs(sa('10.0.0.101')), ['peers.1: give every peer a serviceAddress, or none (1 of 2 have one)']);
+  assert.deepEqual(msgs(sa('10.0.0.101', '10.0.0.101')), ["peers.1.serviceAddress: serviceAddress 10.0.0.101 is also peer 0's: each peer needs its own"]);
+  assert.match(msgs(sa('10.0.0.2', '10.0.0.102'))[0]!, /is a peer's own address/);
+  assert.match(msgs({ ...sa('10.0.0.101', '10.0.0.102'), heartbeatMs: 1000 })[0]!, /leaseMs must be at least 4 heartbeats \(4000\)/);
+  assert.equal(poolSchema.safeParse({ ...base, heartbeatMs: 1000 }).success, true, 'no lease rule without service addresses');
+  assert.equal(poolSchema.safeParse({ ...sa('10.0.0.101', '10.0.0.102'), leaseMs: 1000 }).success, false);
+  assert.notDeepEqual(poolConfigHash(ok), poolConfigHash(poolSchema.parse(sa('10.0.0.101', '10.0.0.103'))));
+  assert.notDeepEqual(poolConfigHash(ok), poolConfigHash(poolSchema.parse({ ...sa('10.0.0.101', '10.0.0.102'), leaseMs: 4000 })));
+});

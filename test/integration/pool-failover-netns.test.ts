@@ -1,0 +1,227 @@
+// Service addresses across real processes, kernels and ARP (issue 12, item 1): two peers in
+// their own namespaces on one segment, each holding a service address it names to clients.
+// A SIGKILLed peer leaves its address in its kernel (as a crashed daemon does) and a SIGSTOPped
+// one wakes up believing it serves; through both, the address moves to the survivor, a client
+// (curl, TFTP) fetches from it, and at no sampled instant do two namespaces hold it. The
+// returning peer gets its address back by handoff. Bad configs and a foreign holder are refused.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Lab, type Host, run, runOk } from '../lib/netns.ts';
+import { MAIN, startServe, type ServeProc } from '../lib/serve-proc.ts';
+
+const SECRET = 'failover-netns-shared-secret-0123';
+const PEERS = [
+  { name: 'pxe-a', address: '10.78.1.11', service: '10.78.2.11' },
+  { name: 'pxe-b', address: '10.78.1.12', service: '10.78.2.12' },
+] as const;
+
+// A missing privilege or tool fails the run with its name: no silent skip.
+function requireTools(): void {
+  assert.equal(process.getuid?.(), 0, 'pool-failover-netns needs root (network namespaces, ip addr)');
+  for (const t of ['ip', 'arping', 'curl']) {
+    try { execFileSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore' }); } catch { assert.fail(`pool-failover-netns needs ${t} (Debian: ${t === 'arping' ? 'iputils-arping' : t === 'ip' ? 'iproute2' : t})`); }
+  }
+}
+
+let lab: Lab;
+let client: Host;
+const hosts = new Map<string, Host>();
+const serves = new Map<string, ServeProc>();
+let root = '';
+const FILE = Buffer.alloc(512 * 1024);
+for (let i = 0; i < FILE.length; i++) FILE[i] = (i * 151 + 3) & 255;
+
+function config(name: string, extra: { service?: (p: (typeof PEERS)[number]) => string } = {}): string {
+  const me = PEERS.find((p) => p.name === name)!;
+  return `
+root: ${root}
+server:
+  name: ${name}
+http:
+  port: 8080
+profiles:
+  lab:
+    bios: pxelinux.0
+default: lab
+pool:
+  name: ${name}
+  secret: "${SECRET}"
+  bind: ${me.address}
+  heartbeatMs: 500
+  peers:
+${PEERS.map((p) => `    - { name: ${p.name}, address: ${p.address}, serviceAddress: ${extra.service?.(p) ?? p.service} }`).join('\n')}
+`;
+}
+
+async function start(name: string): Promise<ServeProc> {
+  const file = join(lab.tmpDir, `${name}.yaml`);
+  writeFileSync(file, config(name));
+  const s = await startServe(['--config', file], { ns: hosts.get(name)!.ns, readyTimeoutMs: 15_000 });
+  serves.set(name, s);
+  return s;
+}
+
+/** which peer namespaces hold `address` right now, from their kernels */
+async function holders(address: string): Promise<string[]> {
+  const out: string[] = [];
+  await Promise.all(PEERS.map(async (p) => {
+    const r = await runOk('ip', ['-j', '-4', 'addr', 'show'], { ns: hosts.get(p.name)!.ns });
+    if (r.includes(`"${address}"`)) out.push(p.name);
+  }));
+  return out.sort();
+}
+
+/** Samples the holders of every service address every ~50 ms until `until` says stop; fails on two at once. */
+async function watch(until: () => Promise<boolean>, limitMs: number): Promise<number> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < limitMs) {
+    for (const p of PEERS) {
+      const h = await holders(p.service);
+      assert.ok(h.length <= 1, `${p.service} held by ${h.join(' and ')} at +${Date.now() - t0} ms`);
+    }
+    if (await until()) return Date.now() - t0;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail(`not within ${limitMs} ms`);
+}
+
+async function fetchVia(address: string, path = 'pxelinux.0'): Promise<Buffer> {
+  const out = join(lab.tmpDir, `fetch-${Date.now()}`);
+  await runOk('curl', ['-sf', '--max-time', '20', `tftp://${address}/${path}`, '-o', out], { ns: client.ns, timeoutMs: 25_000 });
+  return readFileSync(out);
+}
+
+async function macOf(name: string): Promise<string> {
+  return hosts.get(name)!.iface.mac.toLowerCase();
+}
+async function clientNeighbour(address: string): Promise<string | undefined> {
+  const r = await run('ip', ['-j', 'neigh', 'show', address], { ns: client.ns });
+  const list = JSON.parse(r.stdout || '[]') as { lladdr?: string }[];
+  return list[0]?.lladdr?.toLowerCase();
+}
+
+before(async () => {
+  requireTools();
+  lab = await Lab.create();
+  for (const p of PEERS) hosts.set(p.name, await lab.addHost(p.name, { address: `${p.address}/16` }));
+  client = await lab.addHost('client', { address: '10.78.1.50/16' });
+  root = join(lab.tmpDir, 'boot');
+  mkdirSync(root);
+  writeFileSync(join(root, 'pxelinux.0'), FILE);
+});
+
+after(async () => {
+  for (const s of serves.values()) { s.proc.kill('SIGCONT'); await s.stop(); }
+  await lab?.destroy();
+});
+
+test('each peer takes its own service address and serves TFTP from it', async () => {
+  await Promise.all(PEERS.map((p) => start(p.name)));
+  const ms = await watch(async () => {
+    const [a, b] = await Promise.all(PEERS.map((p) => holders(p.service)));
+    return a!.join() === 'pxe-a' && b!.join() === 'pxe-b';
+  }, 15_000);
+  console.log(`# both service addresses held ${ms} ms after start`);
+  for (const p of PEERS) assert.ok((await fetchVia(p.service)).equals(FILE), `file via ${p.service}`);
+  assert.equal(await clientNeighbour(PEERS[0].service), await macOf('pxe-a'));
+});
+
+test('SIGKILL: the dead peer\'s address (left in its kernel) moves to the survivor, and the client follows it', async () => {
+  const a = serves.get('pxe-a')!;
+  const t0 = Date.now();
+  a.proc.kill('SIGKILL');
+  await a.stop();
+  serves.delete('pxe-a');
+  // Its kernel still holds the address until the lease runs out: nobody may claim it before.
+  assert.deepEqual(await holders(PEERS[0].service), ['pxe-a'], 'a killed daemon leaves its address behind');
+  await watch(async () => (await holders(PEERS[0].service)).join() === 'pxe-b', 15_000);
+  const moved = Date.now() - t0;
+  console.log(`# ${PEERS[0].service} held by pxe-b ${moved} ms after pxe-a was killed`);
+  assert.ok((await fetchVia(PEERS[0].service)).equals(FILE), 'the survivor serves the dead peer\'s address');
+  assert.equal(await clientNeighbour(PEERS[0].service), await macOf('pxe-b'), 'the client\'s ARP entry moved (gratuitous ARP)');
+  const st = JSON.parse(await runOk('curl', ['-sf', `http://${PEERS[1].address}:8080/status`], { ns: client.ns })) as { pool: { serviceAddresses: { held: string[] } } };
+  assert.deepEqual(st.pool.serviceAddresses.held.sort(), [PEERS[0].service, PEERS[1].service]);
+});
+
+test('the restarted peer gets its address back by handoff, never two holders', async () => {
+  const t0 = Date.now();
+  await start('pxe-a');
+  await watch(async () => (await holders(PEERS[0].service)).join() === 'pxe-a', 20_000);
+  console.log(`# handed back to pxe-a ${Date.now() - t0} ms after its restart`);
+  assert.ok((await fetchVia(PEERS[0].service)).equals(FILE));
+  assert.ok(serves.get('pxe-b')!.logs.some((l) => l.event === 'pool-address-released' && l.reason === 'handoff'));
+});
+
+test('SIGSTOP for 8 s: the stopped peer\'s address moves, and on SIGCONT it does not take it back by itself', async () => {
+  const b = serves.get('pxe-b')!;
+  b.proc.kill('SIGSTOP');
+  const t0 = Date.now();
+  await watch(async () => (await holders(PEERS[1].service)).join() === 'pxe-a', 15_000);
+  console.log(`# ${PEERS[1].service} held by pxe-a ${Date.now() - t0} ms after pxe-b was stopped`);
+  assert.ok((await fetchVia(PEERS[1].service)).equals(FILE));
+  while (Date.now() - t0 < 8_000) await watch(async () => true, 1000);
+  b.proc.kill('SIGCONT');
+  // For a while after waking, exactly pxe-a holds it (pxe-b's lease is gone, it may not renew).
+  await watch(async () => false, 3_000).catch((e: Error) => { if (!/not within/.test(e.message)) throw e; });
+  assert.deepEqual(await holders(PEERS[1].service), ['pxe-a']);
+  // Then the handoff gives it back.
+  await watch(async () => (await holders(PEERS[1].service)).join() === 'pxe-b', 20_000);
+  assert.ok((await fetchVia(PEERS[1].service)).equals(FILE));
+});
+
+test('a clean stop releases the address at once, and the survivor takes it without waiting out a lease', async () => {
+  const t0 = Date.now();
+  await serves.get('pxe-b')!.stop('SIGTERM');
+  serves.delete('pxe-b');
+  assert.deepEqual(await holders(PEERS[1].service), [], 'released on shutdown');
+  await watch(async () => (await holders(PEERS[1].service)).join() === 'pxe-a', 10_000);
+  console.log(`# after a clean stop, ${PEERS[1].service} held by pxe-a ${Date.now() - t0} ms later`);
+  await start('pxe-b');
+  await watch(async () => (await holders(PEERS[1].service)).join() === 'pxe-b', 20_000);
+});
+
+test('`pxepool release-addresses` (the unit\'s ExecStopPost) removes a killed daemon\'s addresses at once', async () => {
+  const a = serves.get('pxe-a')!;
+  a.proc.kill('SIGKILL');
+  await a.stop();
+  serves.delete('pxe-a');
+  assert.deepEqual(await holders(PEERS[0].service), ['pxe-a']);
+  const out = await runOk(process.execPath, [MAIN, 'release-addresses', '--config', join(lab.tmpDir, 'pxe-a.yaml')], { ns: hosts.get('pxe-a')!.ns, timeoutMs: 15_000 });
+  assert.match(out, new RegExp(`released ${PEERS[0].service.replaceAll('.', '\\.')} from eth0`));
+  assert.deepEqual(await holders(PEERS[0].service), []);
+  await watch(async () => (await holders(PEERS[0].service)).join() === 'pxe-b', 15_000);
+  await start('pxe-a');
+  await watch(async () => (await holders(PEERS[0].service)).join() === 'pxe-a', 20_000);
+});
+
+test('a serviceAddress outside every subnet of the peer is refused at start, naming it', async () => {
+  const file = join(lab.tmpDir, 'bad.yaml');
+  // Run from the client namespace (the peers hold the ports), binding its heartbeat socket there.
+  writeFileSync(file, config('pxe-a').replace(PEERS[0].service, '192.168.99.5').replace(`bind: ${PEERS[0].address}`, 'bind: 10.78.1.50'));
+  const r = await run(process.execPath, [MAIN, 'serve', '--config', file], { ns: client.ns, timeoutMs: 15_000 });
+  assert.notEqual(r.code, 0);
+  assert.match(r.stdout + r.stderr, /serviceAddress 192\.168\.99\.5 is outside every subnet/);
+});
+
+test('a service address answered by a host that is not a pool peer is not taken, and that is said', async () => {
+  await Promise.all([...serves.values()].map((s) => s.stop()));
+  serves.clear();
+  // The client namespace squats on pxe-a's address before the pool starts.
+  await runOk('ip', ['addr', 'add', `${PEERS[0].service}/16`, 'dev', 'eth0'], { ns: client.ns });
+  try {
+    const a = await start('pxe-a');
+    await start('pxe-b');
+    const line = await a.waitForLog((l) => l.event === 'pool-address-foreign', 20_000);
+    assert.equal(line.address, PEERS[0].service);
+    assert.equal(line.mac, client.iface.mac.toLowerCase());
+    assert.deepEqual(await holders(PEERS[0].service), [], 'no peer added the squatted address');
+  } finally {
+    await runOk('ip', ['addr', 'del', `${PEERS[0].service}/16`, 'dev', 'eth0'], { ns: client.ns });
+  }
+});
+
+
