@@ -15,15 +15,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, type Host, type Proc } from '../lib/netns.ts';
 import { startKea, startRadvd } from '../lib/services.ts';
-import { MAIN, startServe, type ServeProc } from '../lib/serve-proc.ts';
-import { makeBootRoot } from './artifacts.ts';
+import { MAIN } from '../lib/serve-proc.ts';
 import { startClient, type BootResult, type QemuClient } from './qemu.ts';
 import { dhcpRecords, httpRequests, tftpReadRequests, type DhcpRecord } from './lab-pcap.ts';
-import { rankPeers } from '../../src/pool/ranking.ts';
+import { A, B, killPeer, logTail, macOwnedBy, msgOf, outDir, ownerOf, type Peer, seq, startPeers } from './pool-peers.ts';
 
 const skip =
   process.getuid?.() !== 0
@@ -33,107 +32,6 @@ const skip =
       : !existsSync('/usr/sbin/kea-dhcp4')
         ? 'needs kea-dhcp4'
         : false;
-
-const SECRET = 'pxepool-e2e-pool-secret-0123';
-const A = 'peer-a';
-const B = 'peer-b';
-const WEIGHTS = [{ name: A, weight: 1 }, { name: B, weight: 1 }];
-
-function outDir(lab: Lab, name: string): string {
-  const d = process.env.PXEPOOL_E2E_OUT !== undefined ? join(process.env.PXEPOOL_E2E_OUT, name) : join(lab.tmpDir, `out-${name}`);
-  // A serial log left by an earlier run would be read (marker included) before QEMU truncates it.
-  rmSync(d, { recursive: true, force: true });
-  mkdirSync(d, { recursive: true });
-  return d;
-}
-
-/** The owner the pool computes for a MAC with every peer live. */
-function ownerOf(mac: string): string {
-  return rankPeers(mac, WEIGHTS)[0]!;
-}
-
-/** The first MAC `<prefix>:NN` (NN from 01) whose owner is `owner`. */
-function macOwnedBy(prefix: string, owner: string): string {
-  for (let i = 1; i < 256; i++) {
-    const mac = `${prefix}:${i.toString(16).padStart(2, '0')}`;
-    if (ownerOf(mac) === owner) return mac;
-  }
-  throw new Error(`no MAC under ${prefix} owned by ${owner}`);
-}
-
-function seq(pkts: readonly DhcpRecord[]): string {
-  return pkts.map((p) => `${p.t.toFixed(2)}s ${p.src}:${p.srcPort}→${p.dst}:${p.dstPort} type ${p.type}${p.yiaddr !== '' && p.yiaddr !== '0.0.0.0' ? ` yiaddr ${p.yiaddr}` : ''}${p.siaddr !== '' && p.siaddr !== '0.0.0.0' ? ` siaddr ${p.siaddr}` : ''}${p.file ? ` file ${p.file}` : ''}`).join(' | ');
-}
-
-function msgOf(line: string): string {
-  try {
-    return (JSON.parse(line) as { msg?: string }).msg ?? line;
-  } catch {
-    return line;
-  }
-}
-
-function logTail(srv: ServeProc, n = 30): string {
-  return srv.logs.slice(-n).map((l) => JSON.stringify(l)).join('\n');
-}
-
-interface Peer { name: string; address: string; host: Host; srv: ServeProc }
-
-const PROFILES = `
-profiles:
-  bios-lab:
-    bios: pxelinux.0                     # no ipxe: the iPXE ROM takes pxelinux over TFTP
-  uefi-lab:
-    efiX64: snponly.efi                  # EDK2 → iPXE for UEFI
-    ipxe: http://\${server}/boot.ipxe    # iPXE → script and kernel over HTTP
-rules:
-  - { match: { arch: bios }, profile: bios-lab }
-default: uefi-lab
-`;
-
-/** Start the two pool peers (A, B) on `segment`; resolves once each has seen the other up. */
-async function startPeers(lab: Lab, segment: string, addrs: { [A]: string; [B]: string }, prefixLen: number, gateway?: string): Promise<Record<string, Peer>> {
-  const peers: Record<string, Peer> = {};
-  const poolSection = (name: string, addr: string) => `
-pool:
-  name: ${name}
-  bind: ${addr}
-  secret: "${SECRET}"
-  peers:
-    - { name: ${A}, address: ${addrs[A]} }
-    - { name: ${B}, address: ${addrs[B]} }
-`;
-  for (const name of [A, B] as const) {
-    const address = addrs[name];
-    const host = await lab.addHost(name, { segment, address: `${address}/${prefixLen}`, ...(gateway !== undefined ? { gateway } : {}) });
-    const root = makeBootRoot(join(lab.tmpDir, `root-${name}`), { serverName: name });
-    const cfg = join(lab.tmpDir, `${name}.yaml`);
-    writeFileSync(cfg, `server: { name: ${name} }\nroot: ${root}\nhttp: { port: 8080 }\n${PROFILES}${poolSection(name, address)}`);
-    const srv = await startServe(['--config', cfg], { ns: host.ns });
-    peers[name] = { name, address, host, srv };
-  }
-  const [pa, pb] = [peers[A]!, peers[B]!];
-  await Promise.all([
-    pa.srv.waitForLog((l) => l.event === 'pool-up' && l.peer === B, 10_000),
-    pb.srv.waitForLog((l) => l.event === 'pool-up' && l.peer === A, 10_000),
-  ]);
-  for (const p of [pa, pb]) {
-    assert.ok(!p.srv.logs.some((l) => l.event === 'pool-config-mismatch'), `${p.name}: the peers agree on the pool config`);
-  }
-  return peers;
-}
-
-/** SIGKILL a peer and wait (bounded) until the survivor's log says it is down. */
-async function killPeer(victim: Peer, survivor: Peer): Promise<number> {
-  const t0 = Date.now();
-  victim.srv.proc.kill('SIGKILL');
-  await new Promise<void>((resolve) => {
-    if (victim.srv.proc.exitCode !== null || victim.srv.proc.signalCode !== null) resolve();
-    else victim.srv.proc.once('exit', () => resolve());
-  });
-  await survivor.srv.waitForLog((l) => l.event === 'pool-down' && l.peer === victim.name, 10_000);
-  return Date.now() - t0;
-}
 
 /** The survivor's own view from /status (HTTP, inside its namespace). */
 async function statusLive(lab: Lab, p: Peer): Promise<string[]> {

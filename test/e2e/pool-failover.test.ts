@@ -1,0 +1,103 @@
+// Real firmware against a pool whose serving peer dies AFTER it answered (issue 12): two
+// pxepool peers beside Kea on one segment, each with a service address; the owner of the client
+// is SIGKILLed at a chosen moment, its namespace, address and kernel staying up as on a host
+// whose daemon crashed. The survivor takes the dead peer's service address over and the
+// firmware's own retransmissions reach it.
+//   (a) BIOS, iPXE ROM: the owner dies right after its ProxyDHCP offer (the iPXE ROM's TFTP
+//       RRQ for pxelinux.0 then goes to the dead peer's service address).
+// Each scenario boots the same firmware undisturbed first and prints the extra seconds.
+// Set PXEPOOL_E2E_OUT=<dir> to keep the pcaps and the serial logs.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { Lab } from '../lib/netns.ts';
+import { startKea } from '../lib/services.ts';
+import { startClient, type BootResult } from './qemu.ts';
+import { dhcpRecords, tftpReadRequests } from './lab-pcap.ts';
+import { A, B, logTail, macOwnedBy, outDir, type Peer, seq, startPeers } from './pool-peers.ts';
+
+// A missing privilege or tool fails the run with its name: no silent skip.
+function requireTools(): void {
+  assert.equal(process.getuid?.(), 0, 'pool-failover e2e needs root (network namespaces, taps)');
+  for (const [t, pkg] of [['qemu-system-x86_64', 'qemu-system-x86'], ['kea-dhcp4', 'kea-dhcp4-server'], ['arping', 'iputils-arping'], ['tcpdump', 'tcpdump']] as const) {
+    try { execFileSync('sh', ['-c', `command -v ${t} || test -x /usr/sbin/${t}`], { stdio: 'ignore' }); } catch { assert.fail(`pool-failover e2e needs ${t} (Debian: ${pkg})`); }
+  }
+}
+
+const KEA = '10.77.80.1';
+const ADDRS = { [A]: '10.77.80.11', [B]: '10.77.80.12' } as const;
+const SERVICE = { [A]: '10.77.80.21', [B]: '10.77.80.22' } as const;
+
+async function lab2(t: { after(fn: () => Promise<void>): void }, name: string) {
+  const lab = await Lab.create();
+  t.after(() => lab.destroy());
+  const out = outDir(lab, name);
+  const dhcp = await lab.addHost('dhcp', { address: `${KEA}/24` });
+  const pcap = join(out, 'lan.pcap');
+  const cap = await lab.captureSegment('lan', pcap, { filter: 'not ip6' });
+  await startKea(lab, dhcp, { subnet: '10.77.80.0/24', rangeStart: '10.77.80.100', rangeEnd: '10.77.80.199', router: KEA });
+  const peers = await startPeers(lab, 'lan', ADDRS, 24, undefined, { service: SERVICE });
+  t.after(async () => { await Promise.all(Object.values(peers).map((p) => p.srv.stop())); });
+  // Each peer holds its own service address before any client starts.
+  await Promise.all(([A, B] as const).map((n) => peers[n]!.srv.waitForLog((l) => l.event === 'pool-address-added' && l.address === SERVICE[n], 15_000)));
+  return { lab, out, pcap, cap, peers };
+}
+
+async function bootOne(lab: Lab, out: string, name: string, mac: string, peers: Record<string, Peer>, t: { diagnostic(m: string): void }, during?: () => Promise<void>): Promise<BootResult> {
+  const vm = startClient(lab, { firmware: 'bios', tap: await lab.addTap(), workDir: out, name, mac });
+  try {
+    const [r] = await Promise.all([vm.waitForMarker(240_000), during?.()]);
+    return r;
+  } catch (e) {
+    t.diagnostic(`${name} serial:\n${vm.tail(40)}\n${Object.values(peers).map((p) => `${p.name} log:\n${logTail(p.srv, 40)}`).join('\n')}`);
+    throw e;
+  } finally {
+    await vm.stop();
+  }
+}
+
+test('failover (a): BIOS iPXE ROM, the owner SIGKILLed right after its proxy offer: the client boots from the survivor', { timeout: 600_000 }, async (t) => {
+  requireTools();
+  const { lab, out, pcap, cap, peers } = await lab2(t, 'failover-a');
+  const [pa, pb] = [peers[A]!, peers[B]!];
+  const base = macOwnedBy('52:54:00:80:0a', A);
+  const victim = macOwnedBy('52:54:00:80:0b', A);
+
+  // Undisturbed boot of the same firmware, same owner, same pool.
+  const r0 = await bootOne(lab, out, 'bios-base', base, peers, t);
+  t.diagnostic(`undisturbed BIOS boot: ${r0.seconds.toFixed(1)} s from ${r0.server}`);
+  assert.equal(r0.server, A);
+
+  let killedAt = 0;
+  const killOnOffer = async (): Promise<void> => {
+    await pa.srv.waitForLog((l) => l.event === 'answer' && l.port === 67 && String(l.mac).toLowerCase() === victim, 120_000);
+    pa.srv.proc.kill('SIGKILL');
+    killedAt = Date.now();
+  };
+  const r1 = await bootOne(lab, out, 'bios-victim', victim, peers, t, killOnOffer);
+  await cap.stop();
+  const extra = r1.seconds - r0.seconds;
+  t.diagnostic(`BIOS boot with the owner killed after its offer: ${r1.seconds.toFixed(1)} s (undisturbed ${r0.seconds.toFixed(1)} s, +${extra.toFixed(1)} s), booted from ${r1.server}`);
+  console.log(`# failover (a): ${r1.seconds.toFixed(1)} s, +${extra.toFixed(1)} s against an undisturbed boot`);
+  assert.ok(killedAt > 0);
+  assert.equal(r1.mac, victim);
+  assert.equal(r1.server, B, 'the survivor served the boot');
+
+  const taken = pb.srv.logs.find((l) => l.event === 'pool-address-added' && l.address === SERVICE[A]);
+  assert.ok(taken, `${B} took ${A}'s service address over`);
+  assert.equal(taken.reason, 'successor');
+  // What the client did: its TFTP read requests went to the dead peer's service address, and were
+  // answered from it by the survivor.
+  const pkts = dhcpRecords(pcap);
+  const mine = pkts.filter((p) => p.mac === victim);
+  t.diagnostic(`DHCP: ${seq(mine)}`);
+  const offer = mine.find((p) => p.type === 2 && p.src === SERVICE[A] || (p.type === 2 && p.siaddr === SERVICE[A]));
+  assert.ok(offer, `the owner's offer named its service address ${SERVICE[A]}`);
+  const ip = mine.find((p) => p.type === 5 && p.yiaddr !== '' && p.yiaddr !== '0.0.0.0')?.yiaddr;
+  const rrq = tftpReadRequests(pcap).filter((x) => x.src === ip);
+  t.diagnostic(`TFTP RRQs: ${rrq.map((x) => `${x.t.toFixed(2)}s →${x.dst} ${x.file}`).join(' | ')}`);
+  assert.ok(rrq.some((x) => x.dst === SERVICE[A] && x.file === 'pxelinux.0'), 'the iPXE ROM asked the dead peer\'s service address for pxelinux.0');
+  assert.ok(rrq.some((x) => x.file === 'vmlinuz'), 'and went on to the kernel');
+});
