@@ -2,6 +2,7 @@
 // ProxyDHCP server calls per reply (gate, iPXE priority, next-server). Every decision is made
 // by the pure modules next to this file; this one only feeds them time and datagrams.
 
+import { type ChildProcess, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -300,6 +301,15 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
       throw err instanceof AddressEdgeError ? new PoolStartError(err.message) : err;
     }
   }
+  // The keeper outlives a crash of this process: it then deletes our addresses and sends our
+  // goodbye (prepared and signed here), so a survivor takes over at once (src/pool/keeper.ts).
+  let keeper: ChildProcess | undefined;
+  if (edge !== undefined && opts.addresses?.commands === undefined) {
+    const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+    keeper = spawn(process.execPath, [new URL(`./keeper${ext}`, import.meta.url).pathname], { stdio: ['pipe', 'ignore', 'inherit'] });
+    keeper.on('error', (err) => emit({ type: 'error', error: new Error(`address keeper: ${err.message}`) }));
+    keeper.stdin!.on('error', () => { /* the keeper died: the lease still protects the addresses */ });
+  }
 
   let seq = 0;
   let closed = false;
@@ -326,11 +336,30 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
     held = edge.held();
     membership.setSelfHeld(held);
   };
+  // What the keeper does if we die now: delete what we hold, send the goodbye that comes next.
+  const updateKeeper = (): void => {
+    if (keeper?.stdin === undefined || keeper.stdin === null || keeper.stdin.destroyed) return;
+    const ts = clock.wall();
+    const next = (seq + 1) >>> 0;
+    const goodbyes = others.map((p) => ({
+      host: p.address, port: p.port,
+      hex: Buffer.from(encodeHeartbeat({
+        peer: cfg.name, instance, epoch, echo: verifier.echoFor(p.name), seq: next, ts, health: 'leaving',
+        tftp: 0, http: 0, weight: me.weight, configHash, held: [],
+      }, secret)).toString('hex'),
+    }));
+    const heldAt = held.flatMap((a) => {
+      const w = edge?.where(a);
+      return w === undefined ? [] : [{ dev: w.dev, address: a, prefixlen: w.prefixlen }];
+    });
+    keeper.stdin.write(`${JSON.stringify({ held: heldAt, goodbyes })}\n`);
+  };
   // One datagram per target: each echoes the instance of that target we last heard.
   const sendTo = (targets: readonly PoolPeerConfig[], h: Health = health): Promise<void> => {
     if (closed || targets.length === 0) return Promise.resolve();
     seq = (seq + 1) >>> 0;
     const ts = clock.wall();
+    updateKeeper();
     return Promise.all(targets.map((p) => {
       const bytes = encodeHeartbeat({
         peer: cfg.name, instance, epoch, echo: verifier.echoFor(p.name), seq, ts, health: h,
@@ -348,6 +377,8 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
   const onMemberEvents = (events: MemberEvent[]): void => {
     for (const e of events) {
       if (e.type === 'up' || e.type === 'down') metrics.transitions.inc({ peer: e.peer, to: e.type });
+      // A peer just went down: its addresses may be ours to take now, not at the next beat.
+      if (e.type === 'down' && edge !== undefined) void tickAddresses();
       if (e.type === 'config-mismatch') metrics.mismatches.inc();
       // A peer that just appeared learns about us now rather than one interval later.
       if (e.type === 'up' || e.type === 'restart') {
@@ -573,6 +604,11 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
         membership.setSelfHeld(held);
       }
       edge?.abandon();
+      if (keeper !== undefined) {
+        // Clean stop: nothing left for the keeper to do (a goodbye:false close is a test's crash).
+        if (o.goodbye ?? true) keeper.stdin?.write(`${JSON.stringify({ held: [], goodbyes: [] })}\n`);
+        keeper.stdin?.end();
+      }
       if (o.goodbye ?? true) {
         refreshSelf();
         // Wait for the goodbye datagrams to leave before the socket goes.

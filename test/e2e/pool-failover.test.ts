@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Lab } from '../lib/netns.ts';
-import { startKea } from '../lib/services.ts';
+import { startKea, startRadvd } from '../lib/services.ts';
 import { startClient, type BootResult } from './qemu.ts';
 import { dhcpRecords, tftpReadRequests } from './lab-pcap.ts';
 import { A, B, logTail, macOwnedBy, outDir, type Peer, seq, startPeers } from './pool-peers.ts';
@@ -38,6 +38,9 @@ async function lab2(t: { after(fn: () => Promise<void>): void }, name: string) {
   const pcap = join(out, 'lan.pcap');
   const cap = await lab.captureSegment('lan', pcap, { filter: 'not ip6' });
   await startKea(lab, dhcp, { subnet: '10.77.80.0/24', rangeStart: '10.77.80.100', rangeEnd: '10.77.80.199', router: KEA });
+  // With a router advertisement iPXE goes to TFTP at once after DHCP; without one it waits ~16 s
+  // for IPv6 first, which would leave the survivor all the time in the world.
+  await startRadvd(lab, dhcp);
   const peers = await startPeers(lab, 'lan', ADDRS, 24, undefined, { service: SERVICE });
   t.after(async () => { await Promise.all(Object.values(peers).map((p) => p.srv.stop())); });
   // Each peer holds its own service address before any client starts.
@@ -100,4 +103,7 @@ test('failover (a): BIOS iPXE ROM, the owner SIGKILLed right after its proxy off
   t.diagnostic(`TFTP RRQs: ${rrq.map((x) => `${x.t.toFixed(2)}s →${x.dst} ${x.file}`).join(' | ')}`);
   assert.ok(rrq.some((x) => x.dst === SERVICE[A] && x.file === 'pxelinux.0'), 'the iPXE ROM asked the dead peer\'s service address for pxelinux.0');
   assert.ok(rrq.some((x) => x.file === 'vmlinuz'), 'and went on to the kernel');
+  const offerAt = mine.find((p) => p.type === 2 && p.siaddr === SERVICE[A])!.t;
+  const firstRrq = rrq.find((x) => x.file === 'pxelinux.0')!.t;
+  t.diagnostic(`first RRQ for pxelinux.0 ${(firstRrq - offerAt).toFixed(2)} s after the offer; RRQs for it: ${rrq.filter((x) => x.file === 'pxelinux.0').length}`);
 });

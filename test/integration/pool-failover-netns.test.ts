@@ -130,21 +130,42 @@ test('each peer takes its own service address and serves TFTP from it', async ()
   assert.equal(await clientNeighbour(PEERS[0].service), await macOf('pxe-a'));
 });
 
-test('SIGKILL: the dead peer\'s address (left in its kernel) moves to the survivor, and the client follows it', async () => {
-  const a = serves.get('pxe-a')!;
+/** SIGKILL a server, and with `keeper` also its address keeper (a crash that takes both). */
+async function crash(name: string, o: { keeper: boolean }): Promise<void> {
+  const s = serves.get(name)!;
+  const pid = s.proc.pid!;
+  const kids = (await run('pgrep', ['-P', String(pid)])).stdout.split('\n').filter((x) => x !== '').map(Number);
+  assert.ok(kids.length >= 1, `${name} runs an address keeper`);
+  if (o.keeper) for (const k of kids) process.kill(k, 'SIGKILL');
+  s.proc.kill('SIGKILL');
+  await s.stop();
+  serves.delete(name);
+}
+
+test('SIGKILL: the keeper deletes the dead server\'s address and says goodbye; the survivor takes it at once and the client follows', async () => {
   const t0 = Date.now();
-  a.proc.kill('SIGKILL');
-  await a.stop();
-  serves.delete('pxe-a');
-  // Its kernel still holds the address until the lease runs out: nobody may claim it before.
-  assert.deepEqual(await holders(PEERS[0].service), ['pxe-a'], 'a killed daemon leaves its address behind');
+  await crash('pxe-a', { keeper: false });
   await watch(async () => (await holders(PEERS[0].service)).join() === 'pxe-b', 15_000);
   const moved = Date.now() - t0;
-  console.log(`# ${PEERS[0].service} held by pxe-b ${moved} ms after pxe-a was killed`);
+  console.log(`# ${PEERS[0].service} held by pxe-b ${moved} ms after pxe-a was killed (keeper path)`);
+  assert.ok(moved < 4_000, `the keeper's goodbye should spare the lease wait (${moved} ms)`);
+  assert.ok(serves.get('pxe-b')!.logs.some((l) => l.event === 'pool-down' && l.peer === 'pxe-a' && l.reason === 'leaving'), 'the goodbye came from the keeper');
   assert.ok((await fetchVia(PEERS[0].service)).equals(FILE), 'the survivor serves the dead peer\'s address');
   assert.equal(await clientNeighbour(PEERS[0].service), await macOf('pxe-b'), 'the client\'s ARP entry moved (gratuitous ARP)');
   const st = JSON.parse(await runOk('curl', ['-sf', `http://${PEERS[1].address}:8080/status`], { ns: client.ns })) as { pool: { serviceAddresses: { held: string[] } } };
   assert.deepEqual(st.pool.serviceAddresses.held.sort(), [PEERS[0].service, PEERS[1].service]);
+  await start('pxe-a');
+  await watch(async () => (await holders(PEERS[0].service)).join() === 'pxe-a', 20_000);
+});
+
+test('SIGKILL of the server and its keeper: the address stays in the dead peer\'s kernel until its lease runs out, then moves', async () => {
+  const t0 = Date.now();
+  await crash('pxe-a', { keeper: true });
+  // Its kernel still holds the address until the lease runs out: nobody may claim it before.
+  assert.deepEqual(await holders(PEERS[0].service), ['pxe-a'], 'a killed daemon leaves its address behind');
+  await watch(async () => (await holders(PEERS[0].service)).join() === 'pxe-b', 15_000);
+  console.log(`# ${PEERS[0].service} held by pxe-b ${Date.now() - t0} ms after pxe-a and its keeper were killed (lease path)`);
+  assert.ok((await fetchVia(PEERS[0].service)).equals(FILE));
 });
 
 test('the restarted peer gets its address back by handoff, never two holders', async () => {
@@ -185,10 +206,7 @@ test('a clean stop releases the address at once, and the survivor takes it witho
 });
 
 test('`pxepool release-addresses` (the unit\'s ExecStopPost) removes a killed daemon\'s addresses at once', async () => {
-  const a = serves.get('pxe-a')!;
-  a.proc.kill('SIGKILL');
-  await a.stop();
-  serves.delete('pxe-a');
+  await crash('pxe-a', { keeper: true });
   assert.deepEqual(await holders(PEERS[0].service), ['pxe-a']);
   const out = await runOk(process.execPath, [MAIN, 'release-addresses', '--config', join(lab.tmpDir, 'pxe-a.yaml')], { ns: hosts.get('pxe-a')!.ns, timeoutMs: 15_000 });
   assert.match(out, new RegExp(`released ${PEERS[0].service.replaceAll('.', '\\.')} from eth0`));
