@@ -219,6 +219,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
         ipxeScript: (q) => ipxeScriptFor(policy, q, { servers: scriptServers }),
         files: createFileHandler({ root: config.root, mounts, cache }),
         onError: (err) => logger.warn({ err }, 'http error'),
+        ...(logger.isLevelEnabled('debug') ? { onRequest: (r: { method: string; path: string; client: string; local: string }) => logger.debug({ event: 'http-request', ...r }, `HTTP ${r.method} ${r.path}`) } : {}),
       });
       logger.info({ event: 'listen', service: 'http', port: app.http.port }, 'HTTP listening');
     }

@@ -16,6 +16,8 @@ export interface HttpServerOptions {
   ipxeScript?: (query: URLSearchParams, remote: string) => string | undefined;
   files?: FileHandler;
   onError?: (err: Error) => void;
+  /** once per request, as it arrives (the serve app logs it at debug level) */
+  onRequest?: (r: { method: string; path: string; client: string; local: string }) => void;
 }
 
 export interface HttpServer {
@@ -31,6 +33,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   const server = http.createServer((req, res) => {
     active++;
     res.on('close', () => { active--; });
+    if (opts.onRequest !== undefined) {
+      try {
+        opts.onRequest({ method: req.method ?? '', path: (req.url ?? '/').split('?')[0]!, client: req.socket.remoteAddress ?? '', local: req.socket.localAddress ?? '' });
+      } catch { /* a logger must not break serving */ }
+    }
     res.on('finish', () => metrics.httpRequests.inc({ code: String(res.statusCode) }));
     handle(req, res).catch((err: Error) => {
       opts.onError?.(err);

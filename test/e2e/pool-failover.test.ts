@@ -5,6 +5,9 @@
 // firmware's own retransmissions reach it.
 //   (a) BIOS, iPXE ROM: the owner dies right after its ProxyDHCP offer (the iPXE ROM's TFTP
 //       RRQ for pxelinux.0 then goes to the dead peer's service address).
+//   (d) UEFI, OVMF → snponly.efi (iPXE) → the pool's per-client script over HTTP: the owner dies
+//       as iPXE starts fetching the kernel from it; the script names every live peer for each
+//       fetch (`kernel A/… || kernel B/…`), and A's service address moves to B.
 // Each scenario boots the same firmware undisturbed first and prints the extra seconds.
 // Set PXEPOOL_E2E_OUT=<dir> to keep the pcaps and the serial logs.
 
@@ -14,9 +17,9 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Lab } from '../lib/netns.ts';
 import { startKea, startRadvd } from '../lib/services.ts';
-import { startClient, type BootResult } from './qemu.ts';
-import { dhcpRecords, tftpReadRequests } from './lab-pcap.ts';
-import { A, B, logTail, macOwnedBy, outDir, type Peer, seq, startPeers } from './pool-peers.ts';
+import { type Firmware, startClient, type BootResult } from './qemu.ts';
+import { dhcpRecords, httpRequests, tftpReadRequests } from './lab-pcap.ts';
+import { A, B, logTail, macOwnedBy, outDir, type Peer, seq, startPeers, type StartPeersOptions } from './pool-peers.ts';
 
 // A missing privilege or tool fails the run with its name: no silent skip.
 function requireTools(): void {
@@ -30,7 +33,7 @@ const KEA = '10.77.80.1';
 const ADDRS = { [A]: '10.77.80.11', [B]: '10.77.80.12' } as const;
 const SERVICE = { [A]: '10.77.80.21', [B]: '10.77.80.22' } as const;
 
-async function lab2(t: { after(fn: () => Promise<void>): void }, name: string) {
+async function lab2(t: { after(fn: () => Promise<void>): void }, name: string, o: StartPeersOptions = {}) {
   const lab = await Lab.create();
   t.after(() => lab.destroy());
   const out = outDir(lab, name);
@@ -41,17 +44,17 @@ async function lab2(t: { after(fn: () => Promise<void>): void }, name: string) {
   // With a router advertisement iPXE goes to TFTP at once after DHCP; without one it waits ~16 s
   // for IPv6 first, which would leave the survivor all the time in the world.
   await startRadvd(lab, dhcp);
-  const peers = await startPeers(lab, 'lan', ADDRS, 24, undefined, { service: SERVICE });
+  const peers = await startPeers(lab, 'lan', ADDRS, 24, undefined, { service: SERVICE, ...o });
   t.after(async () => { await Promise.all(Object.values(peers).map((p) => p.srv.stop())); });
   // Each peer holds its own service address before any client starts.
   await Promise.all(([A, B] as const).map((n) => peers[n]!.srv.waitForLog((l) => l.event === 'pool-address-added' && l.address === SERVICE[n], 15_000)));
   return { lab, out, pcap, cap, peers };
 }
 
-async function bootOne(lab: Lab, out: string, name: string, mac: string, peers: Record<string, Peer>, t: { diagnostic(m: string): void }, during?: () => Promise<void>): Promise<BootResult> {
-  const vm = startClient(lab, { firmware: 'bios', tap: await lab.addTap(), workDir: out, name, mac });
+async function bootOne(lab: Lab, out: string, name: string, mac: string, peers: Record<string, Peer>, t: { diagnostic(m: string): void }, during?: () => Promise<void>, firmware: Firmware = 'bios'): Promise<BootResult> {
+  const vm = startClient(lab, { firmware, tap: await lab.addTap(), workDir: out, name, mac });
   try {
-    const [r] = await Promise.all([vm.waitForMarker(240_000), during?.()]);
+    const [r] = await Promise.all([vm.waitForMarker(firmware === 'bios' ? 240_000 : 300_000), during?.()]);
     return r;
   } catch (e) {
     t.diagnostic(`${name} serial:\n${vm.tail(40)}\n${Object.values(peers).map((p) => `${p.name} log:\n${logTail(p.srv, 40)}`).join('\n')}`);
@@ -106,4 +109,50 @@ test('failover (a): BIOS iPXE ROM, the owner SIGKILLed right after its proxy off
   const offerAt = mine.find((p) => p.type === 2 && p.siaddr === SERVICE[A])!.t;
   const firstRrq = rrq.find((x) => x.file === 'pxelinux.0')!.t;
   t.diagnostic(`first RRQ for pxelinux.0 ${(firstRrq - offerAt).toFixed(2)} s after the offer; RRQs for it: ${rrq.filter((x) => x.file === 'pxelinux.0').length}`);
+});
+
+// The pool's own per-client script (a profile with a kernel): every fetch names both peers.
+const UEFI_SCRIPT = `
+profiles:
+  uefi-script:
+    efiX64: snponly.efi
+    ipxe: "http://\${server}/boot.ipxe?mac=\${mac}&platform=\${platform}&buildarch=\${buildarch}"
+    kernel: vmlinuz
+    initrd: initrd.gz
+    cmdline: "initrd=initrd.gz console=ttyS0 quiet panic=-1 pxepool.server=pool"
+default: uefi-script
+`;
+
+test('failover (d): UEFI chainloaded iPXE, the owner SIGKILLed as the kernel fetch starts: the script\'s fallback and the moved address finish the boot', { timeout: 900_000 }, async (t) => {
+  requireTools();
+  const { lab, out, pcap, cap, peers } = await lab2(t, 'failover-d', { profiles: UEFI_SCRIPT, configExtra: 'log: { level: debug }' });
+  const [pa, pb] = [peers[A]!, peers[B]!];
+  const base = macOwnedBy('52:54:00:80:0d', A);
+  const victim = macOwnedBy('52:54:00:80:0e', A);
+
+  const r0 = await bootOne(lab, out, 'uefi-base', base, peers, t, undefined, 'uefi');
+  t.diagnostic(`undisturbed UEFI boot: ${r0.seconds.toFixed(1)} s`);
+  const before = pa.srv.logs.length;
+
+  let killedAt = 0;
+  const killOnKernel = async (): Promise<void> => {
+    await pa.srv.waitForLog((l) => pa.srv.logs.indexOf(l) >= before && l.event === 'http-request' && l.path === '/vmlinuz', 240_000);
+    pa.srv.proc.kill('SIGKILL');
+    killedAt = Date.now();
+  };
+  const r1 = await bootOne(lab, out, 'uefi-victim', victim, peers, t, killOnKernel, 'uefi');
+  await cap.stop();
+  const extra = r1.seconds - r0.seconds;
+  t.diagnostic(`UEFI boot with the owner killed as the kernel fetch started: ${r1.seconds.toFixed(1)} s (undisturbed ${r0.seconds.toFixed(1)} s, +${extra.toFixed(1)} s)`);
+  console.log(`# failover (d): ${r1.seconds.toFixed(1)} s, +${extra.toFixed(1)} s against an undisturbed boot`);
+  assert.ok(killedAt > 0);
+  assert.equal(r1.mac, victim);
+
+  const pkts = dhcpRecords(pcap);
+  const ip = pkts.find((p) => p.mac === victim && p.type === 5 && p.yiaddr !== '' && p.yiaddr !== '0.0.0.0')?.yiaddr;
+  const http = httpRequests(pcap).filter((x) => x.src === ip);
+  t.diagnostic(`HTTP requests: ${http.map((x) => `${x.t.toFixed(2)}s →${x.dst} ${x.uri}`).join(' | ')}`);
+  assert.ok(http.some((x) => x.dst === SERVICE[A] && x.uri.startsWith('/boot.ipxe')), 'the script came from the owner\'s service address');
+  assert.ok(http.some((x) => x.uri === '/vmlinuz'), 'the kernel was fetched');
+  assert.ok(pb.srv.logs.some((l) => l.event === 'pool-address-added' && l.address === SERVICE[A]), `${B} took ${A}'s service address over`);
 });

@@ -74,6 +74,10 @@ export interface StartPeersOptions {
   service?: { [A]: string; [B]: string };
   /** extra lines for the pool: section (indented two spaces) */
   poolExtra?: string;
+  /** profiles/rules/default instead of PROFILES */
+  profiles?: string;
+  /** top-level config lines added to each peer (e.g. `log: { level: debug }`) */
+  configExtra?: string;
 }
 
 export async function startPeers(lab: Lab, segment: string, addrs: { [A]: string; [B]: string }, prefixLen: number, gateway?: string, o: StartPeersOptions = {}): Promise<Record<string, Peer>> {
@@ -94,7 +98,7 @@ ${o.poolExtra ?? ''}
     const host = await lab.addHost(name, { segment, address: `${address}/${prefixLen}`, ...(gateway !== undefined ? { gateway } : {}) });
     const root = makeBootRoot(join(lab.tmpDir, `root-${name}`), { serverName: name });
     const cfg = join(lab.tmpDir, `${name}.yaml`);
-    writeFileSync(cfg, `server: { name: ${name} }\nroot: ${root}\nhttp: { port: 8080 }\n${PROFILES}${poolSection(name, address)}`);
+    writeFileSync(cfg, `server: { name: ${name} }\nroot: ${root}\nhttp: { port: 8080 }\n${o.configExtra ?? ''}\n${o.profiles ?? PROFILES}${poolSection(name, address)}`);
     const srv = await startServe(['--config', cfg], { ns: host.ns });
     peers[name] = { name, address, host, srv };
   }
