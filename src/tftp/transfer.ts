@@ -345,3 +345,36 @@ export function nextOnFullAck(
   }
   return blocks.length > 0 ? { ack: s.sent & 0xffff, blocks, payloads } : null;
 }
+
+/**
+ * A transfer taken over from another server (a pool peer that died): the client has ACKed
+ * absolute block `acked` to it, so we go on from `acked + 1` with the options it negotiated
+ * there. No OACK: the client already has one. The first window leaves at once; the client
+ * accepts it as the answer to its retransmitted ACK.
+ */
+export function resumeTransfer(params: Omit<TransferParams, 'oack'>, acked: number, now: number, source: BlockSource): StepResult {
+  const r = startTransfer({ ...params, oack: null }, now, { read: () => new Uint8Array(0) });
+  const s: Draft = { ...r.state, acked, sent: acked, packetsSent: 0, payloadBytesSent: 0, lastBlock: null, lastLength: 0 };
+  const actions: TransferAction[] = [];
+  sendRange(s, acked + 1, acked + s.windowsize, now, source, actions);
+  return { state: s, actions };
+}
+
+/**
+ * The absolute block a 16-bit ACK number `wire` stands for, given roughly where the transfer
+ * was (`hint`, absolute, from the last announcement) and how many blocks the file has: the
+ * candidate n ≡ wire (mod 65536), 0 ≤ n ≤ lastBlock, nearest to the hint, and null when even that
+ * one is half a wrap or more away (the hint is too old to tell). A file of more than
+ * 65535 blocks wraps the wire number (RFC 1350 leaves it open; every common client rolls over
+ * to 0), which is why the announcements carry progress.
+ */
+export function absoluteBlock(wire: number, hint: number, lastBlock: number): number | null {
+  const w = wire & 0xffff;
+  let best: number | null = null;
+  const base = hint - (hint & 0xffff);
+  for (const n of [base - 0x10000 + w, base + w, base + 0x10000 + w]) {
+    if (n < 0 || n > lastBlock) continue;
+    if (best === null || Math.abs(n - hint) < Math.abs(best - hint)) best = n;
+  }
+  return best !== null && Math.abs(best - hint) < 0x8000 ? best : null;
+}
