@@ -179,7 +179,14 @@ export async function serve(opts: ServeOptions): Promise<App> {
         // TFTP from that address; HTTP listens on every address already.
         addresses: {
           busy: (a) => (app.tftp?.activeOn(a) ?? 0) > 0,
-          onAdd: async (a) => { await app.proxy?.addAddress(a); await app.tftp?.addAddress(a); },
+          // A taken address comes with the transfers its last holder announced: go on with them
+          // from each client's next ACK.
+          onAdd: async (a) => {
+            await app.proxy?.addAddress(a);
+            await app.tftp?.addAddress(a);
+            await app.tftp?.resume(a, app.pool?.announcedFor(a) ?? []);
+          },
+          transfers: (held) => app.tftp?.announce(held) ?? [],
           onRemove: async (a) => { await app.tftp?.removeAddress(a); await app.proxy?.removeAddress(a); },
         },
       });

@@ -214,6 +214,11 @@ export class HeartbeatVerifier {
     this.#skew = o.skewMs ?? 30_000;
   }
 
+  /** The run of `peer` whose heartbeats we accept now (undefined until one was accepted). */
+  acceptedInstance(peer: string): string | undefined {
+    return this.#state.get(peer)?.instance;
+  }
+
   /** The instance to echo in our heartbeats to `peer`: the newest run of it we have heard. */
   echoFor(peer: string): string {
     return this.#newest.get(peer)?.instance ?? NO_ECHO;

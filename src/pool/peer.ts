@@ -15,6 +15,7 @@ import type { Outcome, Via } from '../proxy/responder.ts';
 import { type PoolConfig, type PoolPeerConfig, poolConfigHash, poolMembers } from './config.ts';
 import { AttemptTracker, type ClientKind, gateDecision, type GateReason, type GateVerdict, ipxePriorityForRank, isTakeover, liveRank } from './gate.ts';
 import { type AddressCommands, AddressEdge, AddressEdgeError, type AddressEvent } from './address-edge.ts';
+import { AnnouncedTable, type AnnouncedTransfer, AnnounceVerifier, encodeSnapshot, isAnnouncement, MAX_DATAGRAM as MAX_ANNOUNCE } from './announce.ts';
 import { encodeHeartbeat, type Health, HeartbeatVerifier, type RejectReason } from './heartbeat.ts';
 import { type MemberEvent, Membership } from './membership.ts';
 import { place, placementOrder, type PlacementPeer, RecentPlacements } from './placement.ts';
@@ -33,7 +34,7 @@ export interface PoolLoad {
 
 export type PoolEvent =
   | MemberEvent
-  | { type: 'rejected'; reason: RejectReason; detail: string; from: string; suppressed: number }
+  | { type: 'rejected'; reason: RejectReason | `announce-${string}`; detail: string; from: string; suppressed: number }
   | { type: 'takeover'; mac: string; xid: number; reason: GateReason; rank: number; delayMs: number }
   | { type: 'step-back'; health: Health; active: number; ceiling: number }
   | AddressEvent
@@ -60,6 +61,8 @@ export interface StartPoolOptions {
     onAdd?: (address: string) => void | Promise<void>;
     /** it is going: stop serving on it */
     onRemove?: (address: string) => void | Promise<void>;
+    /** the TFTP transfers we serve from these held addresses, announced to the others every beat */
+    transfers?: (held: ReadonlySet<string>) => AnnouncedTransfer[];
     /** test hooks */
     commands?: AddressCommands;
     checkCapability?: boolean;
@@ -121,6 +124,8 @@ export interface Pool {
   proxyHooks(): { gate: Pool['gate']; ipxePriority: Pool['ipxePriority']; nextServer: Pool['nextServer']; serverId: Pool['serverId'] };
   /** service addresses we hold now */
   held(): string[];
+  /** transfers the other peers announced as served from `address` (for a successor that took it) */
+  announcedFor(address: string): AnnouncedTransfer[];
   /**
    * Where this client may fetch files from, best first: this peer (it is serving the client right
    * now), then every other live peer in the client's rank order; boot addresses.
@@ -389,9 +394,35 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
     }
   };
 
-  const lastRejectLog = new Map<RejectReason, { at: number; suppressed: number }>();
+  const lastRejectLog = new Map<string, { at: number; suppressed: number }>();
   const lastPrompt = new Map<string, number>();
+  const announced = new AnnouncedTable();
+  const announceVerifier = new AnnounceVerifier({
+    secret, peers: others.map((p) => p.name), skewMs: cfg.skewMs,
+    instanceOf: (peer) => verifier.acceptedInstance(peer),
+  });
+  const reject = (reason: string, detail: string, rinfo: dgram.RemoteInfo): void => {
+    counts.rejected[reason] = (counts.rejected[reason] ?? 0) + 1;
+    metrics.rejected.inc({ reason });
+    // One event per reason per few seconds: a flood of forged datagrams must not flood the log.
+    const now = clock.mono();
+    const last = lastRejectLog.get(reason);
+    if (last === undefined || now - last.at >= REJECT_LOG_EVERY_MS) {
+      emit({ type: 'rejected', reason: reason as RejectReason, detail, from: `${rinfo.address}:${rinfo.port}`, suppressed: last?.suppressed ?? 0 });
+      lastRejectLog.set(reason, { at: now, suppressed: 0 });
+    } else {
+      last.suppressed++;
+    }
+  };
   sock.on('message', (msg, rinfo) => {
+    if (isAnnouncement(msg)) {
+      const r = msg.length > MAX_ANNOUNCE
+        ? { ok: false as const, reason: 'malformed' as const, detail: `${msg.length} bytes` }
+        : announceVerifier.verify(msg, clock.wall());
+      if (r.ok) announced.add(r.ann);
+      else reject(`announce-${r.reason}`, r.detail, rinfo);
+      return;
+    }
     const r = msg.length > MAX_DATAGRAM
       ? { ok: false as const, reason: 'malformed' as const, detail: `${msg.length} bytes` }
       : verifier.verify(msg, clock.wall());
@@ -401,9 +432,9 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
       onMemberEvents(membership.observe(r.hb, clock.mono()));
       return;
     }
-    counts.rejected[r.reason] = (counts.rejected[r.reason] ?? 0) + 1;
-    metrics.rejected.inc({ reason: r.reason });
     if (r.reason === 'unconfirmed' && r.hb !== undefined) {
+      counts.rejected[r.reason] = (counts.rejected[r.reason] ?? 0) + 1;
+      metrics.rejected.inc({ reason: r.reason });
       // An authentic peer that has not heard this run of ours yet: answer it now (at most twice
       // per interval) so it echoes us on its next heartbeat, instead of one interval later.
       const p = byName.get(r.hb.peer);
@@ -414,21 +445,28 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
       }
       return;
     }
-    // One event per reason per few seconds: a flood of forged datagrams must not flood the log.
-    const now = clock.mono();
-    const last = lastRejectLog.get(r.reason);
-    if (last === undefined || now - last.at >= REJECT_LOG_EVERY_MS) {
-      emit({ type: 'rejected', reason: r.reason, detail: r.detail, from: `${rinfo.address}:${rinfo.port}`, suppressed: last?.suppressed ?? 0 });
-      lastRejectLog.set(r.reason, { at: now, suppressed: 0 });
-    } else {
-      last.suppressed++;
-    }
+    reject(r.reason, r.detail, rinfo);
   });
 
   // --- timers: heartbeats every interval; liveness checked more often so "down" is prompt
+  let annSeq = 0;
+  let snapshotId = 0;
+  const announceTransfers = (): void => {
+    const f = opts.addresses?.transfers;
+    if (edge === undefined || f === undefined || closed) return;
+    let list: AnnouncedTransfer[];
+    try {
+      list = f(new Set(held));
+    } catch (err) {
+      emit({ type: 'error', error: err as Error });
+      return;
+    }
+    const dgrams = encodeSnapshot({ peer: cfg.name, instance, seq: () => (annSeq = (annSeq + 1) >>> 0), ts: clock.wall(), snapshot: (snapshotId = (snapshotId + 1) >>> 0) }, list, secret);
+    for (const p of others) for (const d of dgrams) sock.send(d, p.port, p.address, (err) => { if (err) emit({ type: 'error', error: err }); });
+  };
   const beat = setInterval(() => {
     refreshSelf();
-    void tickAddresses().then(() => sendTo(others));
+    void tickAddresses().then(() => sendTo(others)).then(announceTransfers);
   }, cfg.heartbeatMs);
   const check = setInterval(() => onMemberEvents(membership.tick(clock.mono())), Math.max(25, Math.min(250, Math.floor(cfg.heartbeatMs / 2))));
   void sendTo(others);
@@ -522,6 +560,10 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
 
     held() {
       return [...held];
+    },
+
+    announcedFor(address) {
+      return announced.forAddress(address);
     },
 
     bootServers(mac, pins) {

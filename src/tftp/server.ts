@@ -2,11 +2,13 @@
 // The listening socket only parses and dispatches; every transfer gets its own ephemeral socket
 // (its TID). Work is queued per request, never by leaving datagrams unread in the kernel.
 
+import { createHash } from 'node:crypto';
 import dgram from 'node:dgram';
+import { createReadStream } from 'node:fs';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { createFileCache, type FileCache, type OpenedFile } from '../files/cache.ts';
-import { isNotFound, openBootRoot, type BootRoot, type ResolveResult } from '../files/root.ts';
+import { isNotFound, openBootRoot, type BootRoot, type ResolvedFile, type ResolveResult } from '../files/root.ts';
 import { loadNative } from '../native/helper.ts';
 import { linkReader } from './links.ts';
 import { negotiate } from './options.ts';
@@ -23,6 +25,8 @@ import {
 import { ERR, OP, encodeError, encodeOack, parsePacket, type RequestPacket } from './packet.ts';
 import { chunkedSource, memorySource, netasciiEncoder, netasciiSize } from './source.ts';
 import {
+  absoluteBlock,
+  resumeTransfer,
   startTransfer,
   step,
   type BlockSource,
@@ -112,6 +116,8 @@ export type TftpStats = {
   datagramsBatched: number;
   /** windows that left from the native socket's armed path, before JavaScript saw their ACK */
   windowsArmedSent: number;
+  /** transfers taken over from a dead pool peer and gone on with */
+  resumed: number;
   recvBufferSize: number;
 };
 
@@ -128,7 +134,36 @@ export type TftpServer = {
   removeAddress(address: string): Promise<void>;
   /** transfers running from this local address */
   activeOn(address: string): number;
+  /**
+   * What a successor needs to go on with each octet transfer served from one of `addresses`
+   * (the service addresses we hold): announced to the pool every heartbeat. A transfer whose
+   * file digest is still being computed is left out until it is known.
+   */
+  announce(addresses: ReadonlySet<string>): ResumableTransfer[];
+  /**
+   * Take over transfers another server announced on `address` (just taken): listen on each
+   * one's TID port and go on from the client's next ACK. Returns how many were set up.
+   */
+  resume(address: string, transfers: readonly ResumableTransfer[]): Promise<number>;
   close(): Promise<void>;
+};
+
+/** A transfer as a pool successor needs it (src/pool/announce.ts carries it on the wire). */
+export type ResumableTransfer = {
+  client: string;
+  clientPort: number;
+  tid: number;
+  local: string;
+  blksize: number;
+  windowsize: number;
+  maxRtoMs: number;
+  /** absolute block the client last ACKed */
+  acked: number;
+  size: number;
+  /** SHA-256 of the file, first 16 bytes, hex */
+  digest: string;
+  /** the name the client asked for */
+  path: string;
 };
 
 type Live = {
@@ -141,6 +176,12 @@ type Live = {
   localHost: string;
   /** the listener that took the request: request-time errors go out through it */
   via: dgram.Socket;
+  /** the file as resolved in our tree (for announcements) */
+  resolved: ResolvedFile | null;
+  netascii: boolean;
+  /** taken over from a dead peer, waiting for the client's first ACK to us */
+  resume: ResumableTransfer | null;
+  resuming: boolean;
   sock: TransferSocket | null;
   /** the last window armed in the native socket (wire block numbers, in order) */
   armBlocks: readonly number[];
@@ -231,6 +272,8 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     superseded: 0,
     datagramsBatched: 0,
     windowsArmedSent: 0,
+    /** transfers taken over from a dead pool peer and gone on with */
+    resumed: 0,
   };
   let closing = false;
 
@@ -340,6 +383,10 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       startedAt: performance.now(),
       localHost,
       via,
+      resolved: null,
+      netascii: p.mode === 'netascii',
+      resume: null,
+      resuming: false,
       sock: null,
       armBlocks: [],
       armed: false,
@@ -428,12 +475,38 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     }
     const file = opened.file;
     t.opened = file;
+    t.resolved = resolved;
 
     const netascii = p.mode === 'netascii';
     const size = !netascii ? file.size : file.kind === 'memory' ? netasciiSize(file.data) : null;
     const pathMax = pathBlksize(t.clientAddress, links());
     const neg = negotiate(p.options, { maxBlksize: Math.min(maxBlksize, pathMax), maxWindowsize }, size);
-    const chunk = Math.ceil(Math.max(MIN_CHUNK, 2 * neg.windowsize * neg.blksize) / neg.blksize) * neg.blksize;
+    attachSource(t, file, netascii, neg.blksize, neg.windowsize);
+    await openSocketFor(t);
+    if (t.finished) return;
+
+    const r = startTransfer(
+      {
+        blksize: neg.blksize,
+        windowsize: neg.windowsize,
+        oack: neg.oack.length > 0 ? encodeOack(neg.oack) : null,
+        maxRtoMs: neg.timeoutSec !== null ? neg.timeoutSec * 1000 : maxRtoMs,
+        ...(opts.minRtoMs !== undefined ? { minRtoMs: opts.minRtoMs } : {}),
+        ...(opts.maxRetries !== undefined ? { maxRetries: opts.maxRetries } : {}),
+      },
+      performance.now(),
+      t.source!,
+    );
+    t.state = r.state;
+    log?.debug(
+      { client: `${t.clientAddress}:${t.clientPort}`, file: t.file, options: neg.oack, kind: file.kind },
+      'tftp transfer start',
+    );
+    run(t, r.actions);
+  }
+
+  function attachSource(t: Live, file: OpenedFile, netascii: boolean, blksize: number, windowsize: number): void {
+    const chunk = Math.ceil(Math.max(MIN_CHUNK, 2 * windowsize * blksize) / blksize) * blksize;
     if (!netascii && file.kind === 'memory') {
       t.source = memorySource(file.data);
     } else {
@@ -456,13 +529,16 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       t.source = src;
       t.fetch = src.fetch;
     }
+  }
 
+  async function openSocketFor(t: Live, localPort?: number): Promise<void> {
     const sock = await openTransferSocket({
       host: t.localHost,
       peerAddress: t.clientAddress,
       peerPort: t.clientPort,
       native,
       nativeReceive: opts.nativeReceive !== false,
+      ...(localPort !== undefined ? { localPort } : {}),
       onPacket: (...packet) => onTransferPacket(t, ...packet),
       onError: (err) => log?.debug({ err: String(err), file: t.file }, 'tftp transfer socket error'),
     });
@@ -471,25 +547,6 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       return;
     }
     t.sock = sock;
-
-    const r = startTransfer(
-      {
-        blksize: neg.blksize,
-        windowsize: neg.windowsize,
-        oack: neg.oack.length > 0 ? encodeOack(neg.oack) : null,
-        maxRtoMs: neg.timeoutSec !== null ? neg.timeoutSec * 1000 : maxRtoMs,
-        ...(opts.minRtoMs !== undefined ? { minRtoMs: opts.minRtoMs } : {}),
-        ...(opts.maxRetries !== undefined ? { maxRetries: opts.maxRetries } : {}),
-      },
-      performance.now(),
-      t.source,
-    );
-    t.state = r.state;
-    log?.debug(
-      { client: `${t.clientAddress}:${t.clientPort}`, file: t.file, options: neg.oack, kind: file.kind },
-      'tftp transfer start',
-    );
-    run(t, r.actions);
   }
 
   function onTransferPacket(t: Live, ...[buf, off, len, fromPeer, address, port, fired]: Parameters<PacketHandler>): void {
@@ -502,6 +559,12 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     }
     if (len < 4) return;
     const op = (buf[off]! << 8) | buf[off + 1]!;
+    if (t.resume !== null && t.state === null) {
+      // A taken-over transfer: the client's (retransmitted) ACK tells where to go on from.
+      if (op === OP.ACK && !t.resuming) void continueResume(t, (buf[off + 2]! << 8) | buf[off + 3]!);
+      else if (op === OP.ERROR) release(t);
+      return;
+    }
     // Hot path: ACKs are decoded in place, no packet object.
     if (op === OP.ACK) {
       if (fired) {
@@ -698,9 +761,123 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     }
   }
 
+  // --- pool takeover: file digests, announcements, resumed transfers
+
+  // SHA-256 per file version (path, size, mtime), computed once, in the background: a
+  // successor resumes a transfer only from a file with the same content.
+  const digests = new Map<string, string | Promise<string | null>>();
+  const DIGESTS_MAX = 512;
+  const digestOf = (r: ResolvedFile): string | Promise<string | null> => {
+    const k = `${r.absPath}|${r.size}|${r.mtimeMs}`;
+    const have = digests.get(k);
+    if (have !== undefined) return have;
+    if (digests.size >= DIGESTS_MAX) digests.delete(digests.keys().next().value!);
+    const p = new Promise<string | null>((resolve) => {
+      const h = createHash('sha256');
+      createReadStream(r.absPath).on('data', (c) => h.update(c)).on('error', () => resolve(null)).on('end', () => {
+        const d = h.digest().subarray(0, 16).toString('hex');
+        digests.set(k, d);
+        resolve(d);
+      });
+    });
+    digests.set(k, p);
+    return p;
+  };
+
+  function announce(addresses: ReadonlySet<string>): ResumableTransfer[] {
+    const out: ResumableTransfer[] = [];
+    for (const t of live.values()) {
+      if (!addresses.has(t.localHost) || t.netascii || t.resolved === null || t.state === null || t.state.phase !== 'data' || t.sock === null) continue;
+      const d = digestOf(t.resolved);
+      if (typeof d !== 'string') continue;
+      out.push({
+        client: t.clientAddress, clientPort: t.clientPort, tid: t.sock.port, local: t.localHost,
+        blksize: t.state.blksize, windowsize: t.state.windowsize, maxRtoMs: t.state.maxRto, acked: t.state.acked,
+        size: t.resolved.size, digest: d, path: t.file,
+      });
+    }
+    return out;
+  }
+
+  const RESUME_WAIT_MS = 30_000;
+
+  async function resume(address: string, list: readonly ResumableTransfer[]): Promise<number> {
+    let n = 0;
+    for (const e of list) {
+      if (closing || e.local !== address) continue;
+      const key = `${e.client}|${e.clientPort}|${e.path}`;
+      if (live.has(key)) continue;
+      const t: Live = {
+        key, clientAddress: e.client, clientPort: e.clientPort, file: e.path, startedAt: performance.now(),
+        localHost: address, via: extra.get(address) ?? listener, resolved: null, netascii: false, resume: e, resuming: false,
+        sock: null, armBlocks: [], armed: false, armPayloads: [], skip: 0, opened: null, source: null, fetch: null, state: null,
+        timerAt: Infinity, finished: false, idleNeeds: 0,
+      };
+      live.set(key, t);
+      const mine = byClient.get(e.client);
+      if (mine === undefined) byClient.set(e.client, new Set([t]));
+      else mine.add(t);
+      try {
+        await openSocketFor(t, e.tid);
+      } catch (err) {
+        log?.warn({ err: String(err), client: `${e.client}:${e.clientPort}`, file: e.path, tid: e.tid }, 'tftp: cannot take over a transfer (TID port busy)');
+        countError('resume-failed');
+        release(t);
+        continue;
+      }
+      n++;
+      // A client that never retransmits (it gave up) does not hold the port for ever.
+      setTimeout(() => { if (t.state === null && !t.finished) { countError('resume-no-ack'); release(t); } }, RESUME_WAIT_MS).unref();
+    }
+    if (n > 0) log?.info({ event: 'tftp-takeover', address, transfers: n }, `tftp: listening for ${n} transfer(s) taken over on ${address}`);
+    return n;
+  }
+
+  async function continueResume(t: Live, wire: number): Promise<void> {
+    const e = t.resume!;
+    t.resuming = true;
+    const fail = (code: number, message: string, reason: string): void => {
+      countError(reason);
+      t.sock?.send(encodeError(code, message), t.clientPort, t.clientAddress);
+      release(t);
+    };
+    const resolved = resolvedNow(e.path) ?? (await resolveCached(e.path));
+    if (t.finished) return;
+    if (!resolved.ok) return fail(ERR.FILE_NOT_FOUND, 'File not found on the server that took over', 'resume-not-found');
+    const mine = resolved.size === e.size ? await digestOf(resolved) : null;
+    if (t.finished) return;
+    if (mine !== e.digest) {
+      // The pool's peers must serve identical trees: a resumed transfer would splice two files.
+      log?.warn({ event: 'tftp-resume-mismatch', client: `${e.client}:${e.clientPort}`, file: e.path, theirs: { size: e.size, digest: e.digest }, ours: { size: resolved.size, digest: mine } },
+        `tftp: ${e.path} differs on this peer from the one that died; the transfer cannot go on (pool peers must serve identical boot trees)`);
+      return fail(ERR.NOT_DEFINED, 'File differs on the boot server that took over; restart the boot', 'resume-mismatch');
+    }
+    const opened = cache.openCached(resolved) ?? (await cache.open(resolved));
+    if (t.finished) { if (opened.ok) void opened.file.close(); return; }
+    if (!opened.ok) return fail(ERR.ACCESS_VIOLATION, `Cannot read file (${opened.reason})`, opened.reason);
+    t.opened = opened.file;
+    t.resolved = resolved;
+    const lastBlock = Math.floor(e.size / e.blksize) + 1;
+    const n = absoluteBlock(wire, e.acked, lastBlock);
+    if (n === null) return fail(ERR.NOT_DEFINED, 'Cannot tell where the transfer was', 'resume-lost-place');
+    attachSource(t, opened.file, false, e.blksize, e.windowsize);
+    const r = resumeTransfer({
+      blksize: e.blksize, windowsize: e.windowsize, maxRtoMs: e.maxRtoMs,
+      ...(opts.minRtoMs !== undefined ? { minRtoMs: opts.minRtoMs } : {}),
+      ...(opts.maxRetries !== undefined ? { maxRetries: opts.maxRetries } : {}),
+    }, n, performance.now(), t.source!);
+    t.state = r.state;
+    t.resume = null;
+    counters.resumed++;
+    log?.info({ event: 'tftp-resumed', client: `${e.client}:${e.clientPort}`, file: e.path, fromBlock: n + 1, tid: e.tid }, `tftp: resumed ${e.path} for ${e.client} from block ${n + 1}`);
+    run(t, r.actions);
+  }
+
   return {
     port: bound.port,
     address: bound.address,
+    announce,
+    resume,
     stats: () => ({
       activeTransfers: live.size,
       ...counters,

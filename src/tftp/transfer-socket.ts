@@ -56,6 +56,8 @@ export type OpenOptions = {
   native: NativeHelper | null;
   /** false: never the helper's own socket (keeps the batched dgram path) */
   nativeReceive?: boolean;
+  /** bind this local port instead of an ephemeral one (a transfer resumed on its old TID) */
+  localPort?: number;
 };
 
 const literalLookup = ((address: string, _opts: unknown, cb: (err: Error | null, a: string, f: number) => void) => {
@@ -79,7 +81,7 @@ export function transferSocketPath(native: NativeHelper | null, nativeReceive: b
 }
 
 export async function openTransferSocket(o: OpenOptions): Promise<TransferSocket> {
-  if (transferSocketPath(o.native, o.nativeReceive !== false) === 'native') {
+  if (o.localPort === undefined && transferSocketPath(o.native, o.nativeReceive !== false) === 'native') {
     const s = openNative(o.native!.tftpSocket!, o);
     if (s) return s;
   }
@@ -219,7 +221,7 @@ async function openDgram(o: OpenOptions): Promise<TransferSocket> {
   let fd = -1;
   if (native) {
     try {
-      fd = native.openUdp(o.host, 0);
+      fd = native.openUdp(o.host, o.localPort ?? 0);
     } catch {
       fd = -1;
     }
@@ -232,7 +234,7 @@ async function openDgram(o: OpenOptions): Promise<TransferSocket> {
       throw err;
     }
   } else {
-    await bindSocket(sock, { port: 0, address: o.host });
+    await bindSocket(sock, { port: o.localPort ?? 0, address: o.host });
   }
   sock.on('error', (err) => o.onError?.(err));
   sock.on('message', (msg, rinfo) => {

@@ -31,14 +31,16 @@ let lab: Lab;
 let client: Host;
 const hosts = new Map<string, Host>();
 const serves = new Map<string, ServeProc>();
-let root = '';
 const FILE = Buffer.alloc(512 * 1024);
 for (let i = 0; i < FILE.length; i++) FILE[i] = (i * 151 + 3) & 255;
+const BIG = Buffer.alloc(4 << 20);
+for (let i = 0; i < BIG.length; i++) BIG[i] = (i * 7919 + 11) & 255;
+const rootOf = (name: string): string => join(lab.tmpDir, `boot-${name}`);
 
 function config(name: string, extra: { service?: (p: (typeof PEERS)[number]) => string } = {}): string {
   const me = PEERS.find((p) => p.name === name)!;
   return `
-root: ${root}
+root: ${rootOf(name)}
 server:
   name: ${name}
 http:
@@ -109,9 +111,12 @@ before(async () => {
   lab = await Lab.create();
   for (const p of PEERS) hosts.set(p.name, await lab.addHost(p.name, { address: `${p.address}/16` }));
   client = await lab.addHost('client', { address: '10.78.1.50/16' });
-  root = join(lab.tmpDir, 'boot');
-  mkdirSync(root);
-  writeFileSync(join(root, 'pxelinux.0'), FILE);
+  // One tree per peer, with the same files (as a pool must serve identical trees).
+  for (const p of PEERS) {
+    mkdirSync(rootOf(p.name));
+    writeFileSync(join(rootOf(p.name), 'pxelinux.0'), FILE);
+    writeFileSync(join(rootOf(p.name), 'big.bin'), BIG);
+  }
 });
 
 after(async () => {
@@ -203,6 +208,55 @@ test('a clean stop releases the address at once, and the survivor takes it witho
   console.log(`# after a clean stop, ${PEERS[1].service} held by pxe-a ${Date.now() - t0} ms later`);
   await start('pxe-b');
   await watch(async () => (await holders(PEERS[1].service)).join() === 'pxe-b', 20_000);
+});
+
+test('a TFTP transfer survives its server: SIGKILLed mid-download, the survivor goes on from the client\'s next ACK (tftp-hpa)', async () => {
+  // Slow the peers' sending side so the download takes seconds (lock-step, 512-byte blocks).
+  for (const p of PEERS) await runOk('tc', ['qdisc', 'add', 'dev', 'eth0', 'root', 'tbf', 'rate', '6mbit', 'burst', '16kb', 'latency', '400ms'], { ns: hosts.get(p.name)!.ns });
+  try {
+    const out = join(lab.tmpDir, 'big.out');
+    const script = `binary\nrexmt 1\ntimeout 60\nget big.bin ${out}\nquit\n`;
+    const t0 = Date.now();
+    const dl = run('sh', ['-c', `printf '${script}' | tftp ${PEERS[0].service}`], { ns: client.ns, timeoutMs: 90_000 });
+    // Running, and announced to the other peer (every heartbeat), before the kill.
+    await new Promise((r) => setTimeout(r, 2_000));
+    const st = JSON.parse(await runOk('curl', ['-sf', `http://${PEERS[0].address}:8080/status`], { ns: client.ns })) as { tftp: { activeTransfers: number } };
+    assert.equal(st.tftp.activeTransfers, 1, 'the download is running on pxe-a');
+    await crash('pxe-a', { keeper: false });
+    const r = await dl;
+    const took = Date.now() - t0;
+    assert.equal(r.code, 0, `tftp: ${r.stdout} ${r.stderr}`);
+    assert.ok(readFileSync(out).equals(BIG), 'the client has exactly the file');
+    const b = serves.get('pxe-b')!;
+    const resumed = b.logs.find((l) => l.event === 'tftp-resumed');
+    assert.ok(resumed, `pxe-b resumed the transfer: ${JSON.stringify(b.logs.filter((l) => String(l.event).startsWith('tftp') || String(l.event).startsWith('pool-address')).slice(-8))}`);
+    console.log(`# 4 MiB download from ${PEERS[0].service}, its server killed at 2 s: complete and identical after ${took} ms; resumed from block ${String(resumed.fromBlock)}`);
+  } finally {
+    for (const p of PEERS) await run('tc', ['qdisc', 'del', 'dev', 'eth0', 'root'], { ns: hosts.get(p.name)!.ns });
+  }
+  await start('pxe-a');
+  await watch(async () => (await holders(PEERS[0].service)).join() === 'pxe-a', 20_000);
+});
+
+test('a transfer whose file differs on the survivor is not resumed: the client gets a TFTP error, the survivor says why', async () => {
+  for (const p of PEERS) await runOk('tc', ['qdisc', 'add', 'dev', 'eth0', 'root', 'tbf', 'rate', '6mbit', 'burst', '16kb', 'latency', '400ms'], { ns: hosts.get(p.name)!.ns });
+  try {
+    // pxe-b gets its own, different copy of the file (its root is a separate directory).
+    writeFileSync(join(rootOf('pxe-b'), 'big.bin'), Buffer.from(BIG).fill(7, 1000, 2000));
+    const out = join(lab.tmpDir, 'big2.out');
+    const dl = run('sh', ['-c', `printf 'binary\\nrexmt 1\\ntimeout 30\\nget big.bin ${out}\\nquit\\n' | tftp ${PEERS[0].service}`], { ns: client.ns, timeoutMs: 60_000 });
+    await new Promise((r) => setTimeout(r, 2_000));
+    await crash('pxe-a', { keeper: false });
+    const r = await dl;
+    assert.match(r.stdout + r.stderr, /differs/i, `the client is told: ${r.stdout} ${r.stderr}`);
+    const b = serves.get('pxe-b')!;
+    await b.waitForLog((l) => l.event === 'tftp-resume-mismatch', 10_000);
+  } finally {
+    for (const p of PEERS) await run('tc', ['qdisc', 'del', 'dev', 'eth0', 'root'], { ns: hosts.get(p.name)!.ns });
+    writeFileSync(join(rootOf('pxe-b'), 'big.bin'), BIG);
+  }
+  await start('pxe-a');
+  await watch(async () => (await holders(PEERS[0].service)).join() === 'pxe-a', 20_000);
 });
 
 test('`pxepool release-addresses` (the unit\'s ExecStopPost) removes a killed daemon\'s addresses at once', async () => {
