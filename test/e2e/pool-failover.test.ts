@@ -5,6 +5,8 @@
 // firmware's own retransmissions reach it.
 //   (a) BIOS, iPXE ROM: the owner dies right after its ProxyDHCP offer (the iPXE ROM's TFTP
 //       RRQ for pxelinux.0 then goes to the dead peer's service address).
+//   (b) BIOS, pxelinux: the owner dies during the kernel download over TFTP; the survivor takes
+//       its address and goes on with the transfer from pxelinux's next ACK.
 //   (d) UEFI, OVMF → snponly.efi (iPXE) → the pool's per-client script over HTTP: the owner dies
 //       as iPXE starts fetching the kernel from it; the script names every live peer for each
 //       fetch (`kernel A/… || kernel B/…`), and A's service address moves to B.
@@ -155,4 +157,45 @@ test('failover (d): UEFI chainloaded iPXE, the owner SIGKILLed as the kernel fet
   assert.ok(http.some((x) => x.dst === SERVICE[A] && x.uri.startsWith('/boot.ipxe')), 'the script came from the owner\'s service address');
   assert.ok(http.some((x) => x.uri === '/vmlinuz'), 'the kernel was fetched');
   assert.ok(pb.srv.logs.some((l) => l.event === 'pool-address-added' && l.address === SERVICE[A]), `${B} took ${A}'s service address over`);
+});
+
+test('failover (b): BIOS pxelinux, the owner SIGKILLed during the kernel download: the survivor goes on with the transfer', { timeout: 600_000 }, async (t) => {
+  requireTools();
+  const { lab, out, pcap, cap, peers } = await lab2(t, 'failover-b', { configExtra: 'log: { level: debug }' });
+  const [pa, pb] = [peers[A]!, peers[B]!];
+  const base = macOwnedBy('52:54:00:80:1a', A);
+  const victim = macOwnedBy('52:54:00:80:1b', A);
+
+  const r0 = await bootOne(lab, out, 'bios-base', base, peers, t);
+  t.diagnostic(`undisturbed BIOS boot: ${r0.seconds.toFixed(1)} s from ${r0.server}`);
+  const before = pa.srv.logs.length;
+
+  let killedAt = 0;
+  const killInKernel = async (): Promise<void> => {
+    await pa.srv.waitForLog((l) => pa.srv.logs.indexOf(l) >= before && l.msg === 'tftp transfer start' && l.file === 'vmlinuz', 240_000);
+    // Well inside the download (it takes seconds), after at least one announcement.
+    await new Promise((r) => setTimeout(r, 1_200));
+    pa.srv.proc.kill('SIGKILL');
+    killedAt = Date.now();
+  };
+  const r1 = await bootOne(lab, out, 'bios-victim', victim, peers, t, killInKernel);
+  await cap.stop();
+  const extra = r1.seconds - r0.seconds;
+  t.diagnostic(`BIOS boot with the owner killed during the kernel download: ${r1.seconds.toFixed(1)} s (undisturbed ${r0.seconds.toFixed(1)} s, +${extra.toFixed(1)} s)`);
+  console.log(`# failover (b): ${r1.seconds.toFixed(1)} s, +${extra.toFixed(1)} s against an undisturbed boot`);
+  assert.ok(killedAt > 0);
+  assert.equal(r1.mac, victim);
+  // pxelinux.cfg came from A before it died: the marker names A; what matters is that it booted.
+  const resumed = pb.srv.logs.find((l) => l.event === 'tftp-resumed' && l.file === 'vmlinuz');
+  assert.ok(resumed, `${B} went on with the kernel transfer`);
+  t.diagnostic(`${B}: resumed vmlinuz from block ${String(resumed.fromBlock)}`);
+  const at = (l: Record<string, unknown> | undefined) => (l === undefined ? '–' : `+${((Date.parse(String(l.time)) - killedAt) / 1000).toFixed(2)} s`);
+  const added = pb.srv.logs.find((l) => l.event === 'pool-address-added' && l.address === SERVICE[A]);
+  const down = pb.srv.logs.find((l) => l.event === 'pool-down' && l.peer === A);
+  const done = pb.srv.logs.find((l) => l.msg === 'tftp transfer done' && l.file === 'vmlinuz');
+  t.diagnostic(`after the kill: ${A} down ${at(down)} (${String(down?.reason)}), address taken ${at(added)}, transfer resumed ${at(resumed)}, kernel done ${at(done)}`);
+  const pkts = dhcpRecords(pcap);
+  const ip = pkts.find((p) => p.mac === victim && p.type === 5 && p.yiaddr !== '' && p.yiaddr !== '0.0.0.0')?.yiaddr;
+  const kernels = tftpReadRequests(pcap).filter((x) => x.src === ip && x.file === 'vmlinuz');
+  assert.equal(kernels.length, 1, 'one RRQ for the kernel: the transfer went on, it did not start over');
 });
