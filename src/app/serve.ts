@@ -210,6 +210,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
         maxTransfers: config.tftp.maxTransfers, maxPerClient: config.tftp.maxPerClient,
         busyPollUs: config.tftp.busyPollUs,
         logger,
+        onAnnounceable: () => app.pool?.announceNow(),
         onTransfer: (t) => {
           metrics.tftpTransfers.inc({ result: t.ok ? 'ok' : (t.reason ?? 'failed') });
           if (t.ok) metrics.tftpBytes.inc(t.bytes);

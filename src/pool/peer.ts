@@ -124,6 +124,8 @@ export interface Pool {
   proxyHooks(): { gate: Pool['gate']; ipxePriority: Pool['ipxePriority']; nextServer: Pool['nextServer']; serverId: Pool['serverId'] };
   /** service addresses we hold now */
   held(): string[];
+  /** announce our transfers now (one started on a held address), not at the next beat */
+  announceNow(): void;
   /** transfers the other peers announced as served from `address` (for a successor that took it) */
   announcedFor(address: string): AnnouncedTransfer[];
   /**
@@ -450,6 +452,7 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
 
   // --- timers: heartbeats every interval; liveness checked more often so "down" is prompt
   let annSeq = 0;
+  let announceQueued = false;
   let snapshotId = 0;
   const announceTransfers = (): void => {
     const f = opts.addresses?.transfers;
@@ -468,6 +471,24 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
     refreshSelf();
     void tickAddresses().then(() => sendTo(others)).then(announceTransfers);
   }, cfg.heartbeatMs);
+  // A transfer that starts between two heartbeats is announced within 100 ms, not up to a
+  // heartbeat later: a firmware's NBP download can be over in less than that.
+  let lastAnnounced = '';
+  const quick = edge !== undefined && opts.addresses?.transfers !== undefined
+    ? setInterval(() => {
+      if (held.length === 0) return;
+      let keys: string;
+      try {
+        keys = opts.addresses!.transfers!(new Set(held)).map((e) => `${e.client}:${e.clientPort}|${e.tid}`).sort().join(',');
+      } catch {
+        return;
+      }
+      if (keys !== lastAnnounced) {
+        lastAnnounced = keys;
+        announceTransfers();
+      }
+    }, 100)
+    : undefined;
   const check = setInterval(() => onMemberEvents(membership.tick(clock.mono())), Math.max(25, Math.min(250, Math.floor(cfg.heartbeatMs / 2))));
   void sendTo(others);
 
@@ -560,6 +581,12 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
 
     held() {
       return [...held];
+    },
+
+    announceNow() {
+      if (announceQueued) return;
+      announceQueued = true;
+      setImmediate(() => { announceQueued = false; announceTransfers(); });
     },
 
     announcedFor(address) {
@@ -659,6 +686,7 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
       closed = true;
       clearInterval(beat);
       clearInterval(check);
+      if (quick !== undefined) clearInterval(quick);
       await new Promise<void>((r) => sock.close(() => r()));
     },
   };

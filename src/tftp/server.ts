@@ -74,6 +74,12 @@ export type TftpServerOptions = {
   maxPerClient?: number;
   logger?: TftpLogger;
   onTransfer?: (record: TransferRecord) => void;
+  /**
+   * A transfer from an added (pool service) address became announceable: its data phase began,
+   * or its file digest just became known. The pool announces at once (a firmware's NBP
+   * download may be over in a tenth of a second).
+   */
+  onAnnounceable?: () => void;
   /** SO_RCVBUF of the listening socket; a 500-client burst needs far more than the default */
   recvBufferSize?: number;
   /** retransmission timer ceiling when the client did not negotiate `timeout` */
@@ -476,6 +482,8 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     const file = opened.file;
     t.opened = file;
     t.resolved = resolved;
+    // Served from a pool service address: the digest goes into its announcement, the sooner the better.
+    if (extra.has(t.localHost) && p.mode !== 'netascii') void digestOf(resolved);
 
     const netascii = p.mode === 'netascii';
     const size = !netascii ? file.size : file.kind === 'memory' ? netasciiSize(file.data) : null;
@@ -503,6 +511,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       'tftp transfer start',
     );
     run(t, r.actions);
+    if (r.state.phase === 'data') announceable(t);
   }
 
   function attachSource(t: Live, file: OpenedFile, netascii: boolean, blksize: number, windowsize: number): void {
@@ -585,10 +594,17 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     }
   }
 
+  const announceable = (t: Live): void => {
+    if (!extra.has(t.localHost) || opts.onAnnounceable === undefined) return;
+    try { opts.onAnnounceable(); } catch { /* the pool's business */ }
+  };
+
   function feed(t: Live, event: TransferEvent): void {
     if (t.finished || !t.state || !t.source) return;
+    const before = t.state.phase;
     const r = step(t.state, event, performance.now(), t.source);
     t.state = r.state;
+    if (before === 'oack' && r.state.phase === 'data') announceable(t);
     run(t, r.actions);
   }
 
@@ -778,6 +794,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
         const d = h.digest().subarray(0, 16).toString('hex');
         digests.set(k, d);
         resolve(d);
+        try { opts.onAnnounceable?.(); } catch { /* the pool's business */ }
       });
     });
     digests.set(k, p);

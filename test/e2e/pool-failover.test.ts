@@ -7,6 +7,8 @@
 //       RRQ for pxelinux.0 then goes to the dead peer's service address).
 //   (b) BIOS, pxelinux: the owner dies during the kernel download over TFTP; the survivor takes
 //       its address and goes on with the transfer from pxelinux's next ACK.
+//   (c) UEFI, EDK2: the owner dies during the NBP (snponly.efi) download that follows its 4011
+//       ACK; the survivor goes on with the transfer from EDK2's next ACK.
 //   (d) UEFI, OVMF → snponly.efi (iPXE) → the pool's per-client script over HTTP: the owner dies
 //       as iPXE starts fetching the kernel from it; the script names every live peer for each
 //       fetch (`kernel A/… || kernel B/…`), and A's service address moves to B.
@@ -198,4 +200,43 @@ test('failover (b): BIOS pxelinux, the owner SIGKILLed during the kernel downloa
   const ip = pkts.find((p) => p.mac === victim && p.type === 5 && p.yiaddr !== '' && p.yiaddr !== '0.0.0.0')?.yiaddr;
   const kernels = tftpReadRequests(pcap).filter((x) => x.src === ip && x.file === 'vmlinuz');
   assert.equal(kernels.length, 1, 'one RRQ for the kernel: the transfer went on, it did not start over');
+});
+
+test('failover (c): UEFI EDK2, the owner SIGKILLed during the NBP download after its 4011 ACK: the survivor goes on with it', { timeout: 900_000 }, async (t) => {
+  requireTools();
+  const { lab, out, pcap, cap, peers } = await lab2(t, 'failover-c', { configExtra: 'log: { level: debug }' });
+  const [pa, pb] = [peers[A]!, peers[B]!];
+  const base = macOwnedBy('52:54:00:80:1c', A);
+  const victim = macOwnedBy('52:54:00:80:1d', A);
+
+  const r0 = await bootOne(lab, out, 'uefi-base', base, peers, t, undefined, 'uefi');
+  t.diagnostic(`undisturbed UEFI boot: ${r0.seconds.toFixed(1)} s from ${r0.server}`);
+  const before = pa.srv.logs.length;
+
+  let killedAt = 0;
+  const killInNbp = async (): Promise<void> => {
+    // EDK2 asks twice: a size probe it aborts after the OACK, then the download.
+    const starts = () => pa.srv.logs.filter((l, i) => i >= before && l.msg === 'tftp transfer start' && l.file === 'snponly.efi').length;
+    await pa.srv.waitForLog(() => starts() >= 2, 240_000);
+    // The download is a tenth of a second or so: kill it at once (it was announced as its data began).
+    await new Promise((r) => setTimeout(r, 20));
+    pa.srv.proc.kill('SIGKILL');
+    killedAt = Date.now();
+  };
+  const r1 = await bootOne(lab, out, 'uefi-victim', victim, peers, t, killInNbp, 'uefi');
+  await cap.stop();
+  const extra = r1.seconds - r0.seconds;
+  t.diagnostic(`UEFI boot with the owner killed during the NBP download: ${r1.seconds.toFixed(1)} s (undisturbed ${r0.seconds.toFixed(1)} s, +${extra.toFixed(1)} s), booted from ${r1.server}`);
+  console.log(`# failover (c): ${r1.seconds.toFixed(1)} s, +${extra.toFixed(1)} s against an undisturbed boot`);
+  assert.ok(killedAt > 0);
+  assert.equal(r1.mac, victim);
+  const at = (l: Record<string, unknown> | undefined) => (l === undefined ? '–' : `+${((Date.parse(String(l.time)) - killedAt) / 1000).toFixed(2)} s`);
+  const resumed = pb.srv.logs.find((l) => l.event === 'tftp-resumed' && l.file === 'snponly.efi');
+  const added = pb.srv.logs.find((l) => l.event === 'pool-address-added' && l.address === SERVICE[A]);
+  t.diagnostic(`after the kill: address taken ${at(added)}, NBP transfer resumed ${at(resumed)} from block ${String(resumed?.fromBlock)}`);
+  assert.ok(resumed, `${B} went on with the NBP transfer`);
+  const pkts = dhcpRecords(pcap);
+  const ip = pkts.find((p) => p.mac === victim && p.type === 5 && p.yiaddr !== '' && p.yiaddr !== '0.0.0.0')?.yiaddr;
+  const rrq = tftpReadRequests(pcap).filter((x) => x.src === ip);
+  t.diagnostic(`TFTP RRQs: ${rrq.map((x) => `${x.t.toFixed(2)}s →${x.dst} ${x.file}`).join(' | ')}`);
 });
