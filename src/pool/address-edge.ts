@@ -241,8 +241,19 @@ export class AddressEdge {
     return edge;
   }
 
-  /** addresses we hold now */
+  /**
+   * Addresses we hold now: added or renewed recently enough by our own clock. A process woken
+   * from a stop still has them on record until its next tick drops them, and must not say it
+   * holds them meanwhile (its first heartbeat after SIGCONT would make the successor that took
+   * over release the address).
+   */
   held(): string[] {
+    const now = this.#o.mono();
+    return [...this.#held].filter(([, at]) => mayRenew(at, now, this.#lifetimeS * 1000, this.#marginMs)).map(([a]) => a);
+  }
+
+  /** Every address we added and have not deleted, renewable or not (what a crash leaves behind). */
+  added(): string[] {
     return [...this.#held.keys()];
   }
 

@@ -324,6 +324,7 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
   // earlier run cannot displace this one).
   const epoch = clock.wall();
   let held: string[] = [];
+  let closing = false;
   const tickAddresses = async (): Promise<void> => {
     if (edge === undefined) return;
     const heldBy = new Map<string, string[]>();
@@ -355,7 +356,7 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
         tftp: 0, http: 0, weight: me.weight, configHash, held: [],
       }, secret)).toString('hex'),
     }));
-    const heldAt = held.flatMap((a) => {
+    const heldAt = (edge?.added() ?? []).flatMap((a) => {
       const w = edge?.where(a);
       return w === undefined ? [] : [{ dev: w.dev, address: a, prefixlen: w.prefixlen }];
     });
@@ -365,6 +366,11 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
   const sendTo = (targets: readonly PoolPeerConfig[], h: Health = health): Promise<void> => {
     if (closed || targets.length === 0) return Promise.resolve();
     seq = (seq + 1) >>> 0;
+    // What we say we hold is what our clock says we hold now, not what the last tick saw.
+    if (edge !== undefined && !closing) {
+      held = edge.held();
+      membership.setSelfHeld(held);
+    }
     const ts = clock.wall();
     updateKeeper();
     return Promise.all(targets.map((p) => {
@@ -665,6 +671,7 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
 
     async close(o = {}) {
       if (closed) return;
+      closing = true;
       // Our addresses go before the goodbye, which then lists none: a successor may claim them
       // at once instead of waiting out a lease.
       if (edge !== undefined && (o.goodbye ?? true)) {

@@ -37,3 +37,11 @@ export interface HttpRequest { t: number; src: string; dst: string; uri: string 
 export function httpRequests(pcap: string): HttpRequest[] {
   return fields(pcap, 'http.request', ['frame.time_relative', 'ip.src', 'ip.dst', 'http.request.uri']).map((f) => ({ t: Number(f[0]), src: f[1] ?? '', dst: f[2] ?? '', uri: f[3] ?? '' }));
 }
+
+export interface ArpRecord { t: number; op: number; senderMac: string; senderIp: string; targetIp: string }
+
+/** ARP packets whose sender is `ip` (replies, gratuitous requests): who answered for it, when. */
+export function arpFrom(pcap: string, ip: string): ArpRecord[] {
+  return fields(pcap, `arp.src.proto_ipv4 == ${ip}`, ['frame.time_relative', 'arp.opcode', 'arp.src.hw_mac', 'arp.src.proto_ipv4', 'arp.dst.proto_ipv4'])
+    .map((f) => ({ t: Number(f[0]), op: Number(f[1]), senderMac: (f[2] ?? '').toLowerCase(), senderIp: f[3] ?? '', targetIp: f[4] ?? '' }));
+}

@@ -9,20 +9,23 @@
 //       its address and goes on with the transfer from pxelinux's next ACK.
 //   (c) UEFI, EDK2: the owner dies during the NBP (snponly.efi) download that follows its 4011
 //       ACK; the survivor goes on with the transfer from EDK2's next ACK.
+//   (e) BIOS, pxelinux: the owner SIGSTOPped during the kernel download and SIGCONTed 10 s
+//       later; afterwards each service address is held by exactly one namespace.
+//   (f) as (b), the owner's whole host lost (its link set down, no process killed).
 //   (d) UEFI, OVMF → snponly.efi (iPXE) → the pool's per-client script over HTTP: the owner dies
 //       as iPXE starts fetching the kernel from it; the script names every live peer for each
 //       fetch (`kernel A/… || kernel B/…`), and A's service address moves to B.
 // Each scenario boots the same firmware undisturbed first and prints the extra seconds.
 // Set PXEPOOL_E2E_OUT=<dir> to keep the pcaps and the serial logs.
 
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { Lab } from '../lib/netns.ts';
+import { Lab, runOk } from '../lib/netns.ts';
 import { startKea, startRadvd } from '../lib/services.ts';
 import { type Firmware, startClient, type BootResult } from './qemu.ts';
-import { dhcpRecords, httpRequests, tftpReadRequests } from './lab-pcap.ts';
+import { arpFrom, dhcpRecords, httpRequests, tftpReadRequests } from './lab-pcap.ts';
 import { A, B, logTail, macOwnedBy, outDir, type Peer, seq, startPeers, type StartPeersOptions } from './pool-peers.ts';
 
 // A missing privilege or tool fails the run with its name: no silent skip.
@@ -239,4 +242,98 @@ test('failover (c): UEFI EDK2, the owner SIGKILLed during the NBP download after
   const ip = pkts.find((p) => p.mac === victim && p.type === 5 && p.yiaddr !== '' && p.yiaddr !== '0.0.0.0')?.yiaddr;
   const rrq = tftpReadRequests(pcap).filter((x) => x.src === ip);
   t.diagnostic(`TFTP RRQs: ${rrq.map((x) => `${x.t.toFixed(2)}s →${x.dst} ${x.file}`).join(' | ')}`);
+});
+
+/** Which peer namespaces hold `address` now, from their kernels. */
+async function holdersOf(peers: Record<string, Peer>, address: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of Object.values(peers)) {
+    if ((await runOk('ip', ['-j', '-4', 'addr', 'show'], { ns: p.host.ns })).includes(`"${address}"`)) out.push(p.name);
+  }
+  return out;
+}
+
+/** BIOS pxelinux boot with something done to the owner 1.2 s into its kernel download. */
+async function pxelinuxDisturbed(t: TestContext, name: string, mac: [string, string], disturb: (pa: Peer) => Promise<void>, onPeers?: (p: Record<string, Peer>) => void) {
+  const { lab, out, pcap, cap, peers } = await lab2(t, name, { configExtra: 'log: { level: debug }' });
+  onPeers?.(peers);
+  const [pa, pb] = [peers[A]!, peers[B]!];
+  const r0 = await bootOne(lab, out, 'bios-base', mac[0], peers, t);
+  const before = pa.srv.logs.length;
+  let at = 0;
+  const trigger = async (): Promise<void> => {
+    await pa.srv.waitForLog((l) => pa.srv.logs.indexOf(l) >= before && l.msg === 'tftp transfer start' && l.file === 'vmlinuz', 240_000);
+    await new Promise((r) => setTimeout(r, 1_200));
+    at = Date.now();
+    await disturb(pa);
+  };
+  const r1 = await bootOne(lab, out, 'bios-victim', mac[1], peers, t, trigger);
+  await cap.stop();
+  const extra = r1.seconds - r0.seconds;
+  t.diagnostic(`${name}: ${r1.seconds.toFixed(1)} s (undisturbed ${r0.seconds.toFixed(1)} s, +${extra.toFixed(1)} s)`);
+  console.log(`# ${name}: ${r1.seconds.toFixed(1)} s, +${extra.toFixed(1)} s against an undisturbed boot`);
+  assert.equal(r1.mac, mac[1]);
+  const rel = (l: Record<string, unknown> | undefined) => (l === undefined ? '–' : `+${((Date.parse(String(l.time)) - at) / 1000).toFixed(2)} s`);
+  const resumed = pb.srv.logs.find((l) => l.event === 'tftp-resumed' && l.file === 'vmlinuz');
+  const added = pb.srv.logs.find((l) => l.event === 'pool-address-added' && l.address === SERVICE[A]);
+  t.diagnostic(`after the fault: address taken ${rel(added)}, kernel transfer resumed ${rel(resumed)} from block ${String(resumed?.fromBlock)}`);
+  assert.ok(resumed, `${B} went on with the kernel transfer`);
+  return { lab, pcap, peers, pa, pb };
+}
+
+test('failover (e): BIOS pxelinux, the owner SIGSTOPped during the kernel download, SIGCONTed 10 s later: the client boots, and one namespace holds each address', { timeout: 600_000 }, async (t) => {
+  requireTools();
+  let cont: Promise<void> | undefined;
+  let peersRef: Record<string, Peer> | undefined;
+  // From SIGCONT on, sample both namespaces' kernels every ~100 ms for 10 s: never two holders.
+  const samples: { t: number; a: string[]; b: string[] }[] = [];
+  const { pcap, peers, pa, pb } = await pxelinuxDisturbed(t, 'failover-e', [macOwnedBy('52:54:00:80:2a', A), macOwnedBy('52:54:00:80:2b', A)], async (p) => {
+    p.srv.proc.kill('SIGSTOP');
+    cont = new Promise((r) => setTimeout(async () => {
+      p.srv.proc.kill('SIGCONT');
+      const t0 = Date.now();
+      while (Date.now() - t0 < 10_000) {
+        samples.push({ t: Date.now() - t0, a: await holdersOf(peersRef!, SERVICE[A]), b: await holdersOf(peersRef!, SERVICE[B]) });
+        await new Promise((rr) => setTimeout(rr, 100));
+      }
+      r();
+    }, 10_000));
+  }, (ps) => { peersRef = ps; });
+  await cont;
+  t.diagnostic(`holders of ${SERVICE[A]} after SIGCONT: ${samples.filter((x, i) => i === 0 || x.a.join() !== samples[i - 1]!.a.join()).map((x) => `+${(x.t / 1000).toFixed(1)} s ${x.a.join(',') || 'none'}`).join(' → ')}`);
+  for (const x of samples) {
+    assert.ok(x.a.length <= 1 && x.b.length <= 1, `two holders at +${x.t} ms after SIGCONT: ${JSON.stringify(x)}`);
+  }
+  assert.deepEqual(samples[0]!.a, [B], `${A} woke without its lease: the survivor still holds its address`);
+  for (const addr of Object.values(SERVICE)) assert.equal((await holdersOf(peers, addr)).length, 1, `${addr} held by exactly one namespace in the end`);
+  // If the address went home, it went by a handoff: released by B before A added it.
+  const back = pa.srv.logs.find((l) => l.event === 'pool-address-added' && l.address === SERVICE[A] && Date.parse(String(l.time)) > Date.parse(String(pa.srv.logs.find((x) => x.event === 'pool-address-added')!.time)));
+  if (back !== undefined) {
+    const rel = pb.srv.logs.find((l) => l.event === 'pool-address-released' && l.address === SERVICE[A] && l.reason === 'handoff');
+    assert.ok(rel !== undefined && Date.parse(String(rel.time)) <= Date.parse(String(back.time)), 'handed back by an explicit handoff');
+  }
+  // The wire: who answered ARP for A's address, in order. Each change of holder is a clean cut.
+  const arp = arpFrom(pcap, SERVICE[A]);
+  const macA = pa.host.iface.mac.toLowerCase();
+  const macB = pb.host.iface.mac.toLowerCase();
+  const runs: { mac: string; from: number; to: number }[] = [];
+  for (const a of arp) {
+    const last = runs.at(-1);
+    if (last !== undefined && last.mac === a.senderMac) last.to = a.t;
+    else runs.push({ mac: a.senderMac, from: a.t, to: a.t });
+  }
+  t.diagnostic(`ARP for ${SERVICE[A]}: ${runs.map((r) => `${r.mac === macA ? A : r.mac === macB ? B : r.mac} ${r.from.toFixed(2)}–${r.to.toFixed(2)} s`).join(' | ')}`);
+  for (const r of runs) assert.ok([macA, macB].includes(r.mac), `only pool peers answer for ${SERVICE[A]}`);
+  for (let i = 1; i < runs.length; i++) assert.ok(runs[i]!.from - runs[i - 1]!.to > 0.5, `ARP answers for ${SERVICE[A]} from ${A} and ${B} interleave: ${JSON.stringify(runs)}`);
+});
+
+test('failover (f): BIOS pxelinux, the owner\'s whole host lost (link down) during the kernel download: the survivor goes on with it', { timeout: 600_000 }, async (t) => {
+  requireTools();
+  const { peers, pa } = await pxelinuxDisturbed(t, 'failover-f', [macOwnedBy('52:54:00:80:3a', A), macOwnedBy('52:54:00:80:3b', A)], async (p) => {
+    await runOk('ip', ['link', 'set', 'eth0', 'down'], { ns: p.host.ns });
+  });
+  // The host comes back: its daemon dropped the address when the carrier went; one holder.
+  await runOk('ip', ['link', 'set', 'eth0', 'up'], { ns: pa.host.ns });
+  await new Promise((r) => setTimeout(r, 3_000));
+  for (const addr of Object.values(SERVICE)) assert.equal((await holdersOf(peers, addr)).length, 1, `${addr} held by exactly one namespace after the host came back`);
 });
