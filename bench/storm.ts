@@ -8,6 +8,8 @@
 //   b. pxepool, 3 peers
 //   c. dnsmasq, ProxyDHCP + its own TFTP (--tftp-max raised to pxepool's default of 2000 transfers)
 //   d. pxepool, 3 peers, pxe-a SIGKILLed KILL_AFTER ms after the first DISCOVER reached the pool
+//   e. as d, the peers with service addresses (issue 12) and the storm's firmware not allowed to
+//      restart (as real firmware): a dead peer's address, and its transfers, move to a survivor
 // Each (N, scenario) gets a fresh lab, destroyed after it (and on failure, Ctrl-C or the
 // overall limit). Storms are bounded by --time-limit; the whole script by the sum of them.
 // Run as root: node bench/storm.ts [--sizes 100,500,1000] [--scenarios a,b,c,d]
@@ -18,7 +20,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  createPoolLab, DNSMASQ_ADDRESS, failoverTimes, logMarks, MiB, pctl, waitFirstDiscover, type PoolLab,
+  createPoolLab, DNSMASQ_ADDRESS, failoverTimes, logMarks, MiB, pctl, serviceAddressOf, waitFirstDiscover, type PoolLab,
 } from '../test/lib/pool-lab.ts';
 import type { StormResult, StormSummary } from '../src/storm/run.ts';
 
@@ -34,12 +36,13 @@ const FLOOR_MB_PER_S = 15;
 /** lab set-up (namespaces, 1,000 addresses, Kea, servers) and teardown, per run */
 const SETUP_S = 90;
 
-type Scenario = 'a' | 'b' | 'c' | 'd';
+type Scenario = 'a' | 'b' | 'c' | 'd' | 'e';
 const TITLES: Record<Scenario, string> = {
   a: 'pxepool, 1 peer',
   b: 'pxepool, 3 peers',
   c: 'dnsmasq proxy (dnsmasq TFTP)',
   d: `pxepool, 3 peers, pxe-a SIGKILLed ${KILL_AFTER} ms after the first DISCOVER`,
+  e: `pxepool, 3 peers with service addresses, pxe-a SIGKILLed ${KILL_AFTER} ms after the first DISCOVER, no restarts`,
 };
 
 const { values: argv } = parseArgs({
@@ -54,7 +57,7 @@ const { values: argv } = parseArgs({
 const sizes = argv.sizes.split(',').map((x) => Number(x.trim()));
 const scenarios = argv.scenarios.split(',').map((x) => x.trim()) as Scenario[];
 if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 25_000)) throw new Error(`--sizes: want integers in 1..25000, got ${argv.sizes}`);
-if (scenarios.some((s) => !(s in TITLES))) throw new Error(`--scenarios: want a subset of a,b,c,d, got ${argv.scenarios}`);
+if (scenarios.some((s) => !(s in TITLES))) throw new Error(`--scenarios: want a subset of a,b,c,d,e, got ${argv.scenarios}`);
 const totalFileBytes = MiB + Object.values(FILES).reduce((a, b) => a + b, 0);
 const timeLimitOf = (n: number): number =>
   argv['time-limit'] !== undefined ? Number(argv['time-limit']) : 60 + Math.ceil((n * totalFileBytes) / 1e6 / FLOOR_MB_PER_S);
@@ -97,11 +100,11 @@ async function runOne(n: number, sc: Scenario, blobs: Record<string, Buffer>): P
   const nPeers = sc === 'a' ? 1 : sc === 'c' ? 0 : 3;
   const timeLimitS = timeLimitOf(n);
   const title = `${n} clients: (${sc}) ${TITLES[sc]}`;
-  const pl = await createPoolLab({ peers: nPeers, clients: n });
+  const pl = await createPoolLab({ peers: nPeers, clients: n, serviceAddresses: sc === 'e' });
   current = pl;
   try {
     for (const [f, b] of Object.entries(blobs)) writeFileSync(join(pl.root, f), b);
-    const names = new Map<string, string>([['10.77.1.1', 'kea'], [DNSMASQ_ADDRESS, 'dnsmasq'], ...pl.peers.map((p) => [p.address, p.name] as [string, string])]);
+    const names = new Map<string, string>([['10.77.1.1', 'kea'], [DNSMASQ_ADDRESS, 'dnsmasq'], ...pl.peers.map((p) => [p.address, p.name] as [string, string]), ...pl.peers.map((p, i) => [serviceAddressOf(i), `${p.name}'s service address`] as [string, string])]);
     const name = (a: string): string => names.get(a) ?? a;
     let dnsmasqLines: (() => string[]) | undefined;
     if (sc === 'c') {
@@ -110,10 +113,18 @@ async function runOne(n: number, sc: Scenario, blobs: Record<string, Buffer>): P
     } else {
       for (const p of pl.peers) await pl.startPeer(p);
       await pl.waitLive(nPeers, 15_000);
+      if (sc === 'e') {
+        // Every peer holds its own service address before the storm starts.
+        for (let i = 0; i < 150; i++) {
+          const views = await Promise.all(pl.peers.map((p) => pl.status(p).catch(() => undefined)));
+          if (views.every((v, k) => (v as { pool?: { serviceAddresses?: { held: string[] } } } | undefined)?.pool?.serviceAddresses?.held.includes(serviceAddressOf(k)) === true)) break;
+          await sleep(100);
+        }
+      }
     }
     const marks = logMarks(pl.peers);
     const args = ['--clients', String(n), '--mix', MIX, '--edk2-collect-ms', COLLECT, '--seed', SEED,
-      '--files', Object.keys(FILES).join(','), '--max-restarts', MAX_RESTARTS];
+      '--files', Object.keys(FILES).join(','), '--max-restarts', sc === 'e' ? '0' : MAX_RESTARTS];
     // one progress line every ~30 s, so a long storm shows it is alive
     let lastShown = 0;
     const onStderr = (chunk: string): void => {
@@ -127,7 +138,7 @@ async function runOne(n: number, sc: Scenario, blobs: Record<string, Buffer>): P
     };
     const run = pl.storm(args, { timeLimitS, progress: true, onStderr });
     let kill: { at: number; sawDiscover: boolean } | undefined;
-    if (sc === 'd') {
+    if (sc === 'd' || sc === 'e') {
       const sawDiscover = await waitFirstDiscover(pl.peers[1]!, marks);
       await sleep(KILL_AFTER);
       kill = { at: Date.now(), sawDiscover };

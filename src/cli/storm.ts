@@ -63,7 +63,7 @@ export function formatSummary(s: StormSummary): string {
     ['files served by', shares(s.servers.files, s.clients)],
     ['offers per client', `${s.offersPerClient.mean} (DHCP ${s.offersPerClient.dhcpMean}, proxy ${s.offersPerClient.proxyMean}, max ${s.offersPerClient.max}, duplicates ${s.offersPerClient.duplicates})`],
     ['retransmits', `${s.retransmits.total} (DISCOVER ${s.retransmits.discover}, 4011 ${s.retransmits.request}, TFTP ${s.retransmits.tftp})`],
-    ['restarts / failovers', `${s.restarts} / ${s.failovers}`],
+    ['restarts / failovers', `${s.restarts} / ${s.failovers}${s.bootedAfterRestart > 0 ? ` (${s.bootedAfterRestart} booted only after a restart)` : ''}`],
     ['files (misses)', `${s.files} (${s.fileMisses})`],
     ['data', `${(s.bytes / 1e6).toFixed(2)} MB, ${s.mbPerSec} MB/s over ${ms(s.wallMs)}`],
   ];
@@ -101,7 +101,7 @@ export function makeStormCommand(): Command {
     .option('--concurrency <n>', 'most clients running at once (default: all)', int('concurrency', 1, 65535))
     .option('--edk2-collect-ms <ms>', 'EDK2 offer-collection window (real firmware: ~4000)', int('edk2-collect-ms', 0, 60000), 4000)
     .option('--tftp-timeout-ms <list>', 'TFTP silence schedule, e.g. 1000,2000,4000,8000')
-    .option('--max-restarts <n>', 'restarts from DISCOVER after a dead transfer', int('max-restarts', 0, 15), 3)
+    .option('--max-restarts <n>', 'restarts from DISCOVER after a dead transfer (default 0: as real firmware, a dead transfer fails the boot)', int('max-restarts', 0, 15), 0)
     .addOption(new Option('--dhcp-wait', 'wait for a site DHCP offer as firmware does (default on a segment)'))
     .addOption(new Option('--no-dhcp-wait', 'proceed with ProxyDHCP offers alone (pure ProxyDHCP benchmark; default in relay mode)'))
     .option('--json', 'print the summary as JSON on stdout')

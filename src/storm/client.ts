@@ -111,7 +111,11 @@ export interface ClientOptions {
   /** set the broadcast flag whatever the firmware does (needed to hear offers on a shared address) */
   forceBroadcast?: boolean;
   files?: NextFile[];
-  /** restarts from DISCOVER after a dead transfer before the client counts as failed */
+  /**
+   * Restarts from DISCOVER after a dead transfer before the client counts as failed. Default 0:
+   * real firmware does not restart (an iPXE ROM moves to the next boot device, pxelinux hangs,
+   * EDK2 fails the boot option); a site whose firmware retries network boot may ask for more.
+   */
   maxRestarts?: number;
 }
 
@@ -693,9 +697,17 @@ export class StormClient {
     return [{ type: 'timer', at: Number.MAX_SAFE_INTEGER }];
   }
 
+  /** What the real firmware does when its transfer dies (docs/firmware.md, FIRMWARE.md). */
+  #fate(): string {
+    if (this.model.family === 'efi' && !this.#nbpDone) return 'EDK2 fails the boot option';
+    if (this.model.family === 'bios') return this.#nbpDone ? 'pxelinux retries its file, then hangs' : 'the iPXE ROM fails the boot (next boot device)';
+    return 'iPXE gives up (the boot fails)';
+  }
+
   #transferDied(now: number, why: string): Action[] {
     this.#xfer = undefined;
-    if (this.stats.restarts >= (this.opts.maxRestarts ?? 3)) return this.#fail(now, `transfer died, out of restarts (${why})`);
+    const max = this.opts.maxRestarts ?? 0;
+    if (this.stats.restarts >= max) return this.#fail(now, `transfer died: ${this.#fate()} (${why})${max > 0 ? `, after ${max} restart(s)` : ''}`);
     // firmware set to retry network boot starts over from DISCOVER with a new transaction
     this.stats.restarts++;
     this.stats.restartReason = why;

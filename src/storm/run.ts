@@ -93,6 +93,8 @@ export interface StormSummary {
   offersPerClient: { mean: number; max: number; dhcpMean: number; proxyMean: number; duplicates: number };
   retransmits: { discover: number; request: number; tftp: number; total: number };
   restarts: number;
+  /** clients that booted only after restarting (counted in booted too) */
+  bootedAfterRestart: number;
   failovers: number;
   files: number;
   fileMisses: number;
@@ -197,7 +199,7 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
   };
   const timeLimitMs = o.timeLimitMs ?? 120_000;
   const concurrency = Math.max(1, Math.min(o.concurrency ?? n, n));
-  const maxRestarts = Math.min(15, o.maxRestarts ?? 3);
+  const maxRestarts = Math.min(15, o.maxRestarts ?? 0);
   const families = assignFamilies(n, o.mix ?? { bios: 1 }, rand);
   const xidBase = (Math.floor(rand() * 0xfff) << 20) >>> 0;
   const macByte = Math.floor(rand() * 256);
@@ -511,6 +513,7 @@ function summarize(slots: Slot[], wallMs: number, extra: { injectedDrops: number
     offersPerClient: { mean: round(offers / n), max: maxOffers, dhcpMean: round(dhcp / n), proxyMean: round(proxy / n), duplicates: dup },
     retransmits: { discover: rd, request: rr, tftp: rt, total: rd + rr + rt },
     restarts,
+    bootedAfterRestart: booted.filter((x) => x.client.stats.restarts > 0).length,
     failovers,
     files,
     fileMisses: misses,

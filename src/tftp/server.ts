@@ -124,6 +124,8 @@ export type TftpStats = {
   windowsArmedSent: number;
   /** transfers taken over from a dead pool peer and gone on with */
   resumed: number;
+  /** taken-over transfers waiting for their client's next ACK (not in activeTransfers) */
+  awaitingResume: number;
   recvBufferSize: number;
 };
 
@@ -816,7 +818,14 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     return out;
   }
 
-  const RESUME_WAIT_MS = 30_000;
+  // Firmware retransmits within seconds (iPXE ~1 s, EDK2 ~4 s): a client silent this long has
+  // finished or given up.
+  const RESUME_WAIT_MS = 15_000;
+  const awaitingResume = (): number => {
+    let n = 0;
+    for (const t of live.values()) if (t.resume !== null) n++;
+    return n;
+  };
 
   async function resume(address: string, list: readonly ResumableTransfer[]): Promise<number> {
     let n = 0;
@@ -896,7 +905,8 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     announce,
     resume,
     stats: () => ({
-      activeTransfers: live.size,
+      activeTransfers: live.size - awaitingResume(),
+      awaitingResume: awaitingResume(),
       ...counters,
       errors: { ...errors },
       sendPath: transferSocketPath(native, opts.nativeReceive !== false),
@@ -919,8 +929,10 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       if (sock !== undefined) await new Promise<void>((resolve) => sock.close(() => resolve()));
     },
     activeOn: (address) => {
+      // A taken-over transfer whose client has not come back is not work in progress: it must
+      // not hold up handing the address back.
       let n = 0;
-      for (const t of live.values()) if (t.localHost === address) n++;
+      for (const t of live.values()) if (t.localHost === address && t.resume === null) n++;
       return n;
     },
     close: async () => {

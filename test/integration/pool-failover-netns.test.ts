@@ -88,7 +88,8 @@ async function watch(until: () => Promise<boolean>, limitMs: number): Promise<nu
     if (await until()) return Date.now() - t0;
     await new Promise((r) => setTimeout(r, 50));
   }
-  assert.fail(`not within ${limitMs} ms`);
+  const events = [...serves].map(([n, sp]) => `${n}: ${sp.logs.filter((l) => String(l.event).startsWith('pool-') || String(l.event).startsWith('tftp-')).slice(-12).map((l) => `${String(l.time).slice(11, 23)} ${String(l.event)} ${String(l.address ?? l.peer ?? '')} ${String(l.reason ?? '')}`).join(' | ')}`);
+  assert.fail(`not within ${limitMs} ms; holders ${JSON.stringify(await Promise.all(PEERS.map(async (p) => [p.service, await holders(p.service)])))}\n${events.join('\n')}`);
 }
 
 async function fetchVia(address: string, path = 'pxelinux.0'): Promise<Buffer> {
@@ -221,7 +222,7 @@ test('a TFTP transfer survives its server: SIGKILLed mid-download, the survivor 
     // Running, and announced to the other peer (every heartbeat), before the kill.
     await new Promise((r) => setTimeout(r, 2_000));
     const st = JSON.parse(await runOk('curl', ['-sf', `http://${PEERS[0].address}:8080/status`], { ns: client.ns })) as { tftp: { activeTransfers: number } };
-    assert.equal(st.tftp.activeTransfers, 1, 'the download is running on pxe-a');
+    assert.equal(st.tftp.activeTransfers, 1, 'the download is running on pxe-a (and nothing else)');
     await crash('pxe-a', { keeper: false });
     const r = await dl;
     const took = Date.now() - t0;

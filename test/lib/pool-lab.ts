@@ -72,7 +72,10 @@ export interface PeerStatusView {
   tftp: { transfersOk: number; activeTransfers: number };
 }
 
-function peerConfig(root: string, name: string, peers: { name: string; address: string }[], tftpMaxTransfers: number): string {
+/** peer i's service address when the lab runs with service addresses: 10.77.2.11 … */
+export const serviceAddressOf = (i: number): string => `10.77.2.${11 + i}`;
+
+function peerConfig(root: string, name: string, peers: { name: string; address: string }[], tftpMaxTransfers: number, service = false): string {
   return `
 root: ${root}
 server:
@@ -89,13 +92,13 @@ pool:
   secret: "${SECRET}"
   bind: ${peers.find((p) => p.name === name)!.address}
   peers:
-${peers.map((p) => `    - { name: ${p.name}, address: ${p.address} }`).join('\n')}
+${peers.map((p, i) => `    - { name: ${p.name}, address: ${p.address}${service ? `, serviceAddress: ${serviceAddressOf(i)}` : ''} }`).join('\n')}
 `;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export async function createPoolLab(o: { peers?: number; clients: number; tftpMaxTransfers?: number }): Promise<PoolLab> {
+export async function createPoolLab(o: { peers?: number; clients: number; tftpMaxTransfers?: number; serviceAddresses?: boolean }): Promise<PoolLab> {
   const nPeers = o.peers ?? 3;
   const lab = await Lab.create();
   try {
@@ -129,7 +132,7 @@ export async function createPoolLab(o: { peers?: number; clients: number; tftpMa
 
     const peers: Peer[] = defs.map((d, i) => {
       const cfgFile = join(lab.tmpDir, `${d.name}.yaml`);
-      writeFileSync(cfgFile, peerConfig(root, d.name, defs, o.tftpMaxTransfers ?? 1000));
+      writeFileSync(cfgFile, peerConfig(root, d.name, defs, o.tftpMaxTransfers ?? 1000, o.serviceAddresses === true));
       return { name: d.name, address: d.address, host: peerHosts[i]!, cfgFile, serve: undefined, logs: [] };
     });
     const rankInput = defs.map((d) => ({ name: d.name, weight: 1 }));

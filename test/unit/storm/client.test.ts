@@ -294,7 +294,7 @@ test('a dead TFTP transfer restarts from DISCOVER with a new xid, counted; out o
   assert.ok(rrq?.type === 'tftp-rrq');
   c.onTftp(1010, rrq.session, encodeError(0, 'Too many transfers'), { address: '10.0.0.2', port: 40000 });
   assert.equal(c.phase, 'failed');
-  assert.match(c.stats.failure ?? '', /out of restarts.*Too many transfers/);
+  assert.match(c.stats.failure ?? '', /transfer died: the iPXE ROM fails the boot \(next boot device\) \(.*Too many transfers.*\), after 1 restart/);
   assert.equal(c.stats.nbpMs, undefined);
 });
 
@@ -386,5 +386,18 @@ test('every boot server silent on 4011: the boot attempt restarts from DISCOVER 
   a = c.onTimer(timerOf(a)!);
   for (let i = 0; i < 6 && c.phase === 'request'; i++) a = c.onTimer(timerOf(a)!);
   assert.equal(c.phase, 'failed');
-  assert.match(c.stats.failure ?? '', /out of restarts \(no answer from boot server on 4011\)/);
+  assert.match(c.stats.failure ?? '', /transfer died: EDK2 fails the boot option \(no answer from boot server on 4011\), after 1 restart/);
+});
+
+test('by default a dead transfer fails the client as the real firmware fails: no restart, the fate named per firmware', () => {
+  for (const [family, fate] of [['bios', /the iPXE ROM fails the boot/], ['efi', /EDK2 fails the boot option/], ['ipxe', /iPXE gives up/]] as const) {
+    const c = client(family, { dhcpWait: false, model: firmwareModel(family, { tftpRetransmitMs: [100, 200] }) });
+    let a = c.start(0);
+    const d = request(c, a);
+    a = c.onDhcp(5, reply(d, { server: '10.0.0.7', siaddr: '10.0.0.7', file: 'nbp' }), '10.0.0.7');
+    for (let i = 0; i < 20 && c.phase !== 'failed'; i++) a = c.onTimer(timerOf(a) ?? 0);
+    assert.equal(c.phase, 'failed', family);
+    assert.equal(c.stats.restarts, 0);
+    assert.match(c.stats.failure ?? '', fate, `${family}: ${c.stats.failure}`);
+  }
 });
