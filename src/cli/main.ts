@@ -11,6 +11,7 @@ import { respondToPacket, STANDARD_PORTS } from '../proxy/responder.ts';
 import { decide } from '../policy/policy.ts';
 import { parseDhcp } from '../dhcp/packet.ts';
 import { clientFacts } from '../dhcp/facts.ts';
+import { describeFailover } from '../pool/describe.ts';
 import { relayCommand } from './relay.ts';
 import { snippetCommand } from './snippet.ts';
 import { stormCommand } from './storm.ts';
@@ -93,7 +94,8 @@ program
   .action((file: string, o: { json?: boolean }) => {
     const config = loadOrExit(file);
     const summary = describePolicy(compilePolicy(config));
-    process.stdout.write(o.json ? JSON.stringify(summary, null, 2) + '\n' : `${file}: valid\n${summary.text}\n`);
+    const failover = describeFailover(config.pool);
+    process.stdout.write(o.json ? JSON.stringify({ ...summary, failover }, null, 2) + '\n' : `${file}: valid\n${summary.text}\n${failover.length > 0 ? `${failover.join('\n')}\n` : ''}`);
   });
 
 program

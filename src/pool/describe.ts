@@ -1,0 +1,28 @@
+// What the configured pool survives, in words, for `pxepool check` (issue 12, item 4). Pure.
+
+import type { PoolConfig } from './config.ts';
+
+const net24 = (a: string): string => a.split('.').slice(0, 3).join('.');
+
+export function describeFailover(cfg: PoolConfig | undefined): string[] {
+  if (cfg === undefined) return [];
+  const n = cfg.peers.length;
+  const service = cfg.peers.filter((p) => p.serviceAddress !== undefined);
+  const lines: string[] = [];
+  lines.push(`pool: ${n} peer${n === 1 ? '' : 's'}; a peer silent ${(cfg.heartbeatMs * cfg.deadAfter / 1000).toFixed(1)} s is down and new clients go to the others.`);
+  if (service.length > 0) {
+    lines.push(
+      'failover after an answer: service addresses. A dead peer\'s address moves to a survivor (~1-2 s after a crash, ' +
+      `~${Math.ceil(cfg.leaseMs / 1000) + 3} s after a stop or a lost host); the client's own retransmissions reach it, and TFTP transfers go on from its next ACK.`,
+    );
+    lines.push('  needs: every peer and its service address on the clients\' segment, CAP_NET_ADMIN, arping (iputils-arping), identical boot trees on every peer.');
+    const subnets = new Set(cfg.peers.map((p) => net24(p.address)));
+    if (subnets.size > 1) {
+      lines.push(`  warning: the peers' addresses span ${subnets.size} /24 networks (${[...subnets].map((s) => `${s}.0/24`).join(', ')}): an address cannot move across a router; if the peers are routed apart, leave serviceAddress out.`);
+    }
+  } else {
+    lines.push('failover after an answer: none on the wire. What still recovers: UEFI (EDK2) asks the next offer\'s boot server after ~10 s; iPXE scripts from /boot.ipxe name every live peer for each file.');
+    lines.push('  what does not: a BIOS iPXE ROM or pxelinux whose server dies after its offer fails its boot. On one segment, give every peer a serviceAddress (docs/pool.md); routed peers cannot have one.');
+  }
+  return lines;
+}
