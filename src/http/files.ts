@@ -37,15 +37,39 @@ export function contentTypeFor(file: string): string {
 export type ByteRange = { start: number; end: number };
 export type RangeResult = { kind: 'none' } | { kind: 'range'; range: ByteRange } | { kind: 'unsatisfiable' };
 
+/** A Range header longer than this is ignored (whole file): a real one is a few dozen bytes. */
+export const MAX_RANGE_HEADER = 200;
+
 /**
  * One `bytes=` range against a file of `size` bytes. Multiple ranges and syntax we do not know are
- * answered with the whole file (RFC 9110 lets a server ignore Range).
+ * answered with the whole file (RFC 9110 lets a server ignore Range). One pass over the header,
+ * each character looked at once (`steps` counts them, for the test that holds it linear): a
+ * backtracking pattern here cost 0.45 s for a 16 KB header and stalled every other client.
  */
-export function parseRange(header: string | undefined, size: number): RangeResult {
-  if (header === undefined) return { kind: 'none' };
-  const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
-  if (!m) return { kind: 'none' };
-  const [, a = '', b = ''] = m;
+export function parseRange(header: string | undefined, size: number, steps?: { n: number }): RangeResult {
+  if (header === undefined || header.length > MAX_RANGE_HEADER) return { kind: 'none' };
+  let i = 0;
+  const len = header.length;
+  const at = (k: number): number => { if (steps) steps.n++; return header.charCodeAt(k); };
+  const isSpace = (c: number): boolean => c === 0x20 || c === 0x09;
+  const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
+  const skipSpaces = (): void => { while (i < len && isSpace(at(i))) i++; };
+  const digits = (): string => { const s0 = i; while (i < len && isDigit(at(i))) i++; return header.slice(s0, i); };
+  skipSpaces();
+  if (header.slice(i, i + 5).toLowerCase() !== 'bytes') return { kind: 'none' };
+  i += 5;
+  skipSpaces();
+  if (i >= len || at(i) !== 0x3d) return { kind: 'none' };
+  i++;
+  skipSpaces();
+  const a = digits();
+  skipSpaces();
+  if (i >= len || at(i) !== 0x2d) return { kind: 'none' };
+  i++;
+  skipSpaces();
+  const b = digits();
+  skipSpaces();
+  if (i !== len) return { kind: 'none' };
   if (a === '' && b === '') return { kind: 'none' };
   if (a === '') {
     const n = Number(b);
