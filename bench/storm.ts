@@ -157,13 +157,26 @@ async function runOne(n: number, sc: Scenario, blobs: Record<string, Buffer>): P
       const others = result.clients.filter((c) => !owned.has(c.mac)).flatMap((c) => (c.nbpMs === undefined ? [] : [c.nbpMs]));
       Object.assign(extra, { downAfterMs: ft.down - kill.at, takeoverAfterMs: ft.takeover - kill.at, victimClients: mine.length, victimBooted: mine.filter((c) => c.phase === 'done').length });
       console.log(`kill: ${victim.name} SIGKILLed ${KILL_AFTER} ms after the first DISCOVER${kill.sawDiscover ? '' : ' (none seen within 10 s!)'}; survivors marked it down after ${sec(ft.down - kill.at)}; first takeover offer for one of its clients after ${sec(ft.takeover - kill.at)}`);
+      for (const p of pl.peers.slice(1)) {
+        const st = await pl.status(p).catch(() => undefined) as { tftp?: { resumed?: number; awaitingResume?: number; errors?: Record<string, number> } } | undefined;
+        console.log(`${p.name}: transfers resumed ${st?.tftp?.resumed ?? '?'}, still waiting ${st?.tftp?.awaitingResume ?? '?'}, errors ${JSON.stringify(st?.tftp?.errors ?? {})}`);
+      }
       console.log(`its ${mine.length} clients: booted ${mine.filter((c) => c.phase === 'done').length}, restarted ${mine.filter((c) => c.restarts > 0).length}; NBP p50/p99 ${sec(pctl(nbp, 0.5))} / ${sec(pctl(nbp, 0.99))} (other clients ${sec(pctl(others, 0.5))} / ${sec(pctl(others, 0.99))})`);
     }
     if (dnsmasqLines !== undefined) {
       const notable = dnsmasqLines().filter((l) => /warning|restricting|failed|cannot|error/i.test(l) && !/User aborted/.test(l));
       if (notable.length > 0) console.log(`dnsmasq: ${notable.length} notable log lines, e.g.\n  ${notable.slice(0, 3).join('\n  ')}`);
     }
-    return { n, scenario: sc, summary: result.summary, wallS, extra };
+    // Who failed and where they were: the first thing to read when a row is not all green.
+    const failedClients = result.clients.filter((c) => c.phase === 'failed').map((c) => ({
+      family: c.family, mac: c.mac, owner: pl.ownerOf(c.mac), offer: name(c.offerServer ?? ''), bootServer: name(c.bootServer ?? ''),
+      fileServer: name(c.fileServer ?? ''), failure: c.failure, startAtMs: c.startAtMs, retransmits: c.retransmits, failovers: c.failovers,
+    }));
+    if (failedClients.length > 0) {
+      const by = (k: 'owner' | 'offer' | 'bootServer' | 'fileServer'): string => JSON.stringify(failedClients.reduce<Record<string, number>>((m, c) => { m[c[k]] = (m[c[k]] ?? 0) + 1; return m; }, {}));
+      console.log(`failed clients by owner ${by('owner')}; by offer ${by('offer')}; by 4011 server ${by('bootServer')}; by file server ${by('fileServer')}`);
+    }
+    return { n, scenario: sc, summary: result.summary, wallS, extra: { ...extra, failedClients } };
   } catch (e) {
     const wallS = (Date.now() - t0) / 1000;
     console.log(`\n## ${title}\nRUN FAILED after ${wallS.toFixed(0)} s: ${(e as Error).message.slice(0, 2000)}`);

@@ -75,8 +75,8 @@ export type TftpServerOptions = {
   logger?: TftpLogger;
   onTransfer?: (record: TransferRecord) => void;
   /**
-   * A transfer from an added (pool service) address became announceable: its data phase began,
-   * or its file digest just became known. The pool announces at once (a firmware's NBP
+   * A transfer from an added (pool service) address became announceable: it started (OACK or
+   * first window sent), or its file digest just became known. The pool announces at once (a firmware's NBP
    * download may be over in a tenth of a second).
    */
   onAnnounceable?: () => void;
@@ -513,7 +513,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       'tftp transfer start',
     );
     run(t, r.actions);
-    if (r.state.phase === 'data') announceable(t);
+    announceable(t);
   }
 
   function attachSource(t: Live, file: OpenedFile, netascii: boolean, blksize: number, windowsize: number): void {
@@ -603,10 +603,8 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
 
   function feed(t: Live, event: TransferEvent): void {
     if (t.finished || !t.state || !t.source) return;
-    const before = t.state.phase;
     const r = step(t.state, event, performance.now(), t.source);
     t.state = r.state;
-    if (before === 'oack' && r.state.phase === 'data') announceable(t);
     run(t, r.actions);
   }
 
@@ -806,7 +804,8 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   function announce(addresses: ReadonlySet<string>): ResumableTransfer[] {
     const out: ResumableTransfer[] = [];
     for (const t of live.values()) {
-      if (!addresses.has(t.localHost) || t.netascii || t.resolved === null || t.state === null || t.state.phase !== 'data' || t.sock === null) continue;
+      // From the OACK on: a server that dies after its OACK leaves a client that ACKs block 0.
+      if (!addresses.has(t.localHost) || t.netascii || t.resolved === null || t.state === null || t.state.phase === 'done' || t.sock === null) continue;
       const d = digestOf(t.resolved);
       if (typeof d !== 'string') continue;
       out.push({
