@@ -23,6 +23,7 @@ import {
   createPoolLab, DNSMASQ_ADDRESS, failoverTimes, logMarks, MiB, pctl, serviceAddressOf, waitFirstDiscover, type PoolLab,
 } from '../test/lib/pool-lab.ts';
 import type { StormResult, StormSummary } from '../src/storm/run.ts';
+import { runOk } from '../test/lib/netns.ts';
 
 const MIX = 'bios=50,efi=30,ipxe=20';
 const COLLECT = '3000';
@@ -160,6 +161,16 @@ async function runOne(n: number, sc: Scenario, blobs: Record<string, Buffer>): P
       for (const p of pl.peers.slice(1)) {
         const st = await pl.status(p).catch(() => undefined) as { tftp?: { resumed?: number; awaitingResume?: number; errors?: Record<string, number> } } | undefined;
         console.log(`${p.name}: transfers resumed ${st?.tftp?.resumed ?? '?'}, still waiting ${st?.tftp?.awaitingResume ?? '?'}, errors ${JSON.stringify(st?.tftp?.errors ?? {})}`);
+        const resumedAt = new Map(p.logs.filter((l) => l.event === 'tftp-resumed').map((l) => [String(l.client), l]));
+        const failedResumed = p.logs.filter((l) => l.msg === 'tftp transfer failed' && resumedAt.has(String(l.client)));
+        for (const l of failedResumed.slice(0, 4)) {
+          const r = resumedAt.get(String(l.client))!;
+          const ip = String(l.client).split(':')[0]!;
+          const peerNeigh = await runOk('ip', ['neigh', 'show', ip], { ns: p.host.ns }).catch((e: Error) => e.message);
+          const clientNeigh = await runOk('ip', ['neigh', 'show', serviceAddressOf(0)], { ns: pl.client.ns }).catch((e: Error) => e.message);
+          console.log(`  neighbours: ${p.name} → ${ip}: ${peerNeigh.trim() || 'none'}; client → ${serviceAddressOf(0)}: ${clientNeigh.trim() || 'none'}`);
+          console.log(`  resumed then failed: ${String(l.client)} ${String(l.file)} from block ${String(r.fromBlock)} at ${String(r.time).slice(11, 23)}: ${String(l.reason)} ${String(l.detail)}; packets ${String(l.packets)} retransmits ${String(l.retransmits)} bytes ${String(l.bytes)} after ${Math.round(Number(l.durationMs))} ms; failed at ${String(l.time).slice(11, 23)}`);
+        }
       }
       console.log(`its ${mine.length} clients: booted ${mine.filter((c) => c.phase === 'done').length}, restarted ${mine.filter((c) => c.restarts > 0).length}; NBP p50/p99 ${sec(pctl(nbp, 0.5))} / ${sec(pctl(nbp, 0.99))} (other clients ${sec(pctl(others, 0.5))} / ${sec(pctl(others, 0.99))})`);
     }
