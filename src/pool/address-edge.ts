@@ -32,6 +32,13 @@ export interface AddressCommands {
   probe(dev: string, address: string): Promise<ProbeResult>;
   /** gratuitous ARP, so clients' ARP caches move to us at once */
   announce(dev: string, address: string): Promise<void>;
+  /**
+   * Never send ICMP destination-unreachable from these addresses (a kernel rule that outlives
+   * us): between a crash and the moment its address is gone, this host's kernel would answer a
+   * client's retransmission with port-unreachable, and EDK2 aborts its boot on that (seen:
+   * PXE-E99). Silence lets the client retransmit to the survivor. Optional.
+   */
+  quiet?(addresses: readonly string[]): Promise<void>;
 }
 
 function run(cmd: string, args: string[], timeoutMs = 5_000): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -80,6 +87,19 @@ export const systemCommands: AddressCommands = {
   },
   async announce(dev, address) {
     await run('arping', ['-U', '-c', '2', '-I', dev, address], 4_000);
+  },
+  async quiet(addresses) {
+    const rules = [
+      'add table inet pxepool',
+      'flush table inet pxepool',
+      'add chain inet pxepool quiet { type filter hook output priority 0; policy accept; }',
+      `add rule inet pxepool quiet ip saddr { ${addresses.join(', ')} } icmp type destination-unreachable drop`,
+    ].join('\n') + '\n';
+    const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
+      const child = execFile('nft', ['-f', '-'], { timeout: 5_000 }, (err, _o, stderr) => resolve({ code: err === null ? 0 : 1, stderr: stderr || (err?.message ?? '') }));
+      child.stdin?.end(rules);
+    });
+    if (r.code !== 0) throw new AddressEdgeError(`nft: ${r.stderr.trim()} (Debian package nftables)`);
   },
 };
 
@@ -237,6 +257,11 @@ export class AddressEdge {
     // killed (its lease has not run out yet): we cannot know when it was last renewed.
     for (const l of await releaseLeftovers(o.addresses.map((a) => a.address), cmd, ifaces)) {
       o.onEvent?.({ type: 'address-leftover', address: l.address, dev: l.dev });
+    }
+    if (cmd.quiet !== undefined) {
+      await cmd.quiet(o.addresses.map((a) => a.address)).catch((err: Error) => {
+        o.onEvent?.({ type: 'address-error', address: '*', detail: `${err.message}: after a crash this host may answer clients with ICMP port-unreachable for a moment, which makes EDK2 abort its boot` });
+      });
     }
     return edge;
   }

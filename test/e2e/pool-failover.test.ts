@@ -8,7 +8,8 @@
 //   (b) BIOS, pxelinux: the owner dies during the kernel download over TFTP; the survivor takes
 //       its address and goes on with the transfer from pxelinux's next ACK.
 //   (c) UEFI, EDK2: the owner dies during the NBP (snponly.efi) download that follows its 4011
-//       ACK; the survivor goes on with the transfer from EDK2's next ACK.
+//       ACK (its sending side slowed to 2 Mbit/s so the kill lands inside the download); the
+//       survivor goes on with the transfer from EDK2's next ACK.
 //   (e) BIOS, pxelinux: the owner SIGSTOPped during the kernel download and SIGCONTed 10 s
 //       later; afterwards each service address is held by exactly one namespace.
 //   (f) as (b), the owner's whole host lost (its link set down, no process killed).
@@ -215,14 +216,16 @@ test('failover (c): UEFI EDK2, the owner SIGKILLed during the NBP download after
   const r0 = await bootOne(lab, out, 'uefi-base', base, peers, t, undefined, 'uefi');
   t.diagnostic(`undisturbed UEFI boot: ${r0.seconds.toFixed(1)} s from ${r0.server}`);
   const before = pa.srv.logs.length;
+  // The NBP download takes a tenth of a second in this lab: slow the owner's sending side so the
+  // kill lands inside it every time (the survivor is not slowed).
+  await runOk('tc', ['qdisc', 'add', 'dev', 'eth0', 'root', 'tbf', 'rate', '2mbit', 'burst', '16kb', 'latency', '400ms'], { ns: pa.host.ns });
 
   let killedAt = 0;
   const killInNbp = async (): Promise<void> => {
     // EDK2 asks twice: a size probe it aborts after the OACK, then the download.
     const starts = () => pa.srv.logs.filter((l, i) => i >= before && l.msg === 'tftp transfer start' && l.file === 'snponly.efi').length;
     await pa.srv.waitForLog(() => starts() >= 2, 240_000);
-    // The download is a tenth of a second or so: kill it at once (it was announced as its data began).
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 300));
     pa.srv.proc.kill('SIGKILL');
     killedAt = Date.now();
   };
