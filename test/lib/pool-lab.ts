@@ -98,8 +98,20 @@ ${peers.map((p, i) => `    - { name: ${p.name}, address: ${p.address}${service ?
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+const NEIGH = ['gc_thresh1', 'gc_thresh2', 'gc_thresh3'].map((k) => `net.ipv4.neigh.default.${k}`);
+
+/** Raise the (global) ARP table limits to fit `clients` seen by ~5 hosts; returns the undo. */
+async function raiseNeighbourLimits(clients: number): Promise<() => Promise<void>> {
+  const before = await Promise.all(NEIGH.map(async (k) => Number((await runOk('sysctl', ['-n', k])).trim())));
+  const want = [4096, 8192, 16384].map((x) => Math.max(x, clients * 8));
+  if (before.every((v, i) => v >= want[i]!)) return async () => undefined;
+  await runOk('sysctl', ['-q', '-w', ...NEIGH.map((k, i) => `${k}=${Math.max(before[i]!, want[i]!)}`)]);
+  return async () => { await runOk('sysctl', ['-q', '-w', ...NEIGH.map((k, i) => `${k}=${before[i]}`)]).catch(() => undefined); };
+}
+
 export async function createPoolLab(o: { peers?: number; clients: number; tftpMaxTransfers?: number; serviceAddresses?: boolean }): Promise<PoolLab> {
   const nPeers = o.peers ?? 3;
+  let restoreNeigh: () => Promise<void> = async () => undefined;
   const lab = await Lab.create();
   try {
     const dhcp = await lab.addHost('dhcp', { address: '10.77.1.1/16' });
@@ -117,10 +129,13 @@ export async function createPoolLab(o: { peers?: number; clients: number; tftpMa
     const batchFile = join(lab.tmpDir, 'client-addrs.batch');
     writeFileSync(batchFile, batch);
     await runOk('ip', ['-n', client.ns, '-batch', batchFile], { timeoutMs: 60_000 });
-    // Neighbour tables sized for a segment of a thousand machines; the defaults start evicting at 512.
-    for (const h of [...peerHosts, client, dhcp]) {
-      await runOk('sysctl', ['-q', '-w', 'net.ipv4.neigh.default.gc_thresh1=4096', 'net.ipv4.neigh.default.gc_thresh2=8192', 'net.ipv4.neigh.default.gc_thresh3=16384'], { ns: h.ns }).catch(() => undefined);
-    }
+    // The kernel's ARP table is one table for every namespace, and its limits can be set only
+    // from the initial one (inside a namespace the sysctl does not exist): with the defaults
+    // (gc_thresh3 = 1024 entries in all) a lab of a thousand clients, whose peers and Kea each
+    // keep an entry per client, overflows it ("neighbor table overflow!" in dmesg) and a peer
+    // that takes over another's clients cannot reach them. Raised for the lab's lifetime, put
+    // back by destroy(). No interface or address of the host is touched.
+    restoreNeigh = await raiseNeighbourLimits(o.clients);
     await startKea(lab, dhcp, { subnet: NET, rangeStart: '10.77.200.1', rangeEnd: '10.77.239.254', router: '10.77.1.254' });
 
     const root = join(lab.tmpDir, 'boot');
@@ -227,11 +242,13 @@ export async function createPoolLab(o: { peers?: number; clients: number; tftpMa
           }
         }));
         await lab.destroy();
+        await restoreNeigh();
       },
     };
     return pl;
   } catch (e) {
     await lab.destroy();
+    await restoreNeigh();
     throw e;
   }
 }
