@@ -18,6 +18,7 @@
 // sending a snapshot loses nothing it announced before.
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { ResumableTransfer } from '../tftp/server.ts';
 
 export const ANNOUNCE_MAGIC = [0x50, 0x58, 0x50, 0x54]; // "PXPT"
 const VERSION = 1;
@@ -29,20 +30,8 @@ export const MAX_PATH = 255;
 export const MAX_PER_PEER = 2048;
 export const MAX_PARTS = 128;
 
-export interface AnnouncedTransfer {
-  client: string;
-  clientPort: number;
-  tid: number;
-  local: string;
-  blksize: number;
-  windowsize: number;
-  maxRtoMs: number;
-  acked: number;
-  size: number;
-  /** hex, 32 chars */
-  digest: string;
-  path: string;
-}
+/** What a successor needs to go on with a transfer; the TFTP server defines it. */
+export type AnnouncedTransfer = ResumableTransfer;
 
 export interface Announcement {
   peer: string;

@@ -10,6 +10,7 @@
 // longer than it should (we were stopped) is thrown away; link down → release everything.
 
 import { mayRenew, type ServiceAddress, TakeoverPlanner } from '../../src/pool/takeover.ts';
+import { rng } from '../../src/storm/run.ts';
 
 export interface SimParams {
   peers: string[];
@@ -53,18 +54,6 @@ interface Host {
   proc: Proc | undefined;
   stoppedUntil: number;
   linkUpAt: number;
-}
-
-/** Small deterministic PRNG (mulberry32) so a failing seed replays exactly. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export interface SimResult {
