@@ -12,7 +12,7 @@
 // - Link down: we cannot serve on the address and no probe can see it; release everything.
 // - Only addresses named in the config are ever touched.
 
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mayRenew, type ServiceAddress, type TakeoverAction, TakeoverPlanner } from './takeover.ts';
 
@@ -50,6 +50,35 @@ function run(cmd: string, args: string[], timeoutMs = 5_000): Promise<{ code: nu
   });
 }
 
+/** How long a probe waits for an answer: a host on the segment answers ARP in well under a millisecond. */
+export const PROBE_WAIT_MS = 300;
+
+/**
+ * One RFC 5227 probe with arping, answered or not within PROBE_WAIT_MS. arping's own deadline
+ * counts whole seconds only, so we end the wait ourselves with SIGINT, on which arping prints
+ * how many probes it sent: a wait that ended before the probe left is an error, not "free".
+ */
+export function arpProbe(dev: string, address: string, waitMs = PROBE_WAIT_MS): Promise<ProbeResult> {
+  return new Promise((resolve) => {
+    const child = spawn('arping', ['-D', '-c', '1', '-w', '2', '-I', dev, address], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
+    const stop = setTimeout(() => child.kill('SIGINT'), waitMs);
+    const hard = setTimeout(() => child.kill('SIGKILL'), waitMs + 3_000);
+    child.on('error', (e) => { clearTimeout(stop); clearTimeout(hard); resolve({ result: 'error', detail: `arping: ${e.message}` }); });
+    child.on('close', (code) => {
+      clearTimeout(stop);
+      clearTimeout(hard);
+      const mac = /reply from \S+ \[([0-9A-Fa-f:]{17})\]/.exec(out)?.[1];
+      if (mac !== undefined || /Received [1-9]\d* response/.test(out)) resolve(mac === undefined ? { result: 'held' } : { result: 'held', mac: mac.toLowerCase() });
+      else if (code === 0 && /Sent [1-9]\d* probe/.test(out) && /Received 0 response/.test(out)) resolve({ result: 'free' });
+      else resolve({ result: 'error', detail: `arping ${code === null ? 'stopped before its probe left' : `exit ${code}`}: ${(err || out).trim()}` });
+    });
+  });
+}
+
 export const systemCommands: AddressCommands = {
   async interfaces() {
     const r = await run('ip', ['-j', '-4', 'addr', 'show']);
@@ -77,13 +106,7 @@ export const systemCommands: AddressCommands = {
     if (r.code !== 0 && !/Cannot assign requested address/.test(r.stderr)) throw new AddressEdgeError(`ip addr del ${a.address} dev ${dev}: ${r.stderr.trim()}`);
   },
   async probe(dev, address) {
-    const r = await run('arping', ['-D', '-c', '1', '-w', '1', '-I', dev, address], 4_000);
-    if (r.code === 0) return { result: 'free' };
-    if (r.code === 1) {
-      const mac = /\[([0-9A-Fa-f:]{17})\]/.exec(r.stdout)?.[1];
-      return mac === undefined ? { result: 'held' } : { result: 'held', mac: mac.toLowerCase() };
-    }
-    return { result: 'error', detail: `arping: ${(r.stderr || r.stdout).trim()}` };
+    return arpProbe(dev, address);
   },
   async announce(dev, address) {
     await run('arping', ['-U', '-c', '2', '-I', dev, address], 4_000);
@@ -203,7 +226,8 @@ export interface TickView {
   heardAt: ReadonlyMap<string, number>;
 }
 
-const PROBE_MS = 1_000;
+// A probe's whole cost, spawn included.
+const PROBE_MS = PROBE_WAIT_MS + 200;
 
 export class AddressEdge {
   readonly #o: AddressEdgeOptions;
@@ -219,6 +243,7 @@ export class AddressEdge {
   readonly #foreignReported = new Set<string>();
   #ticking = false;
   #closed = false;
+  #wakeAt: number | undefined;
   #view: TickView = { live: new Set(), heldBy: new Map(), heardAt: new Map() };
 
   private constructor(o: AddressEdgeOptions, cmd: AddressCommands, where: Map<string, { dev: string; prefixlen: number }>) {
@@ -226,7 +251,9 @@ export class AddressEdge {
     this.#cmd = cmd;
     this.#where = where;
     this.#lifetimeS = Math.ceil(o.leaseMs / 1000);
-    this.#marginMs = Math.min(1_000, o.leaseMs / 2);
+    // A renewal must reach the kernel before the old lease ends: the margin is what we allow
+    // the `ip` command (the kernel itself never expires an address early; measured ≥ lease).
+    this.#marginMs = Math.min(1_000, o.leaseMs / 4);
     const deadMs = o.heartbeatMs * o.deadAfter;
     this.#planner = new TakeoverPlanner({
       self: o.self, peers: o.peers, addresses: o.addresses,
@@ -235,7 +262,8 @@ export class AddressEdge {
       graceMs: PROBE_MS + 2 * o.heartbeatMs,
       pauseMs: deadMs,
       holdDownMs: PROBE_MS + deadMs + o.heartbeatMs,
-      // The kernel drops an expired address up to a second late (measured).
+      // The kernel drops an expired address up to a second late: one timer for every address
+      // on the host, re-armed at least a second apart (measured: up to 0.5 s in our lab).
       leaseWaitMs: this.#lifetimeS * 1000 + 1_000 + o.heartbeatMs,
     });
   }
@@ -282,6 +310,16 @@ export class AddressEdge {
     return [...this.#held.keys()];
   }
 
+  /** How long after a renewal we may still renew: silence longer than this is a lost lease. */
+  renewWindowMs(): number {
+    return this.#lifetimeS * 1000 - this.#marginMs;
+  }
+
+  /** When the last plan wants to be made again (monotonic ms), if before the next heartbeat matters. */
+  wakeAt(): number | undefined {
+    return this.#wakeAt;
+  }
+
   where(address: string): { dev: string; prefixlen: number } | undefined {
     return this.#where.get(address);
   }
@@ -316,16 +354,23 @@ export class AddressEdge {
     }
     // Carrier lost on every device we serve: plan nothing. A long outage then reads as a pause
     // to the planner, which starts over with a grace period.
-    const anyUp = [...new Set([...this.#where.values()].map((w) => w.dev))].some((d) => byName.get(d)?.up === true);
+    const devs = [...new Set([...this.#where.values()].map((w) => w.dev))];
+    const anyUp = devs.some((d) => byName.get(d)?.up === true);
+    // Carrier lost on a device we serve, even briefly: what we heard meanwhile is incomplete.
+    if (devs.some((d) => byName.get(d)?.up !== true)) this.#planner.wasDeaf();
     if (!anyUp) return;
 
     const plan = this.#planner.plan({
       now, live: view.live, heldBy: view.heldBy, heardAt: view.heardAt, mine: new Set(this.#held.keys()),
       ...(this.#o.busy !== undefined ? { busy: this.#o.busy } : {}),
     });
+    this.#wakeAt = plan.wakeAt;
     await Promise.all(plan.keep.map(async (a) => {
       const w = this.#where.get(a)!;
       const at = this.#o.mono();
+      // Asked again just before the command: we may have been stopped since the check above,
+      // and a renewal after the lease ran out would re-create an address a successor holds.
+      if (!mayRenew(this.#held.get(a), at, this.#lifetimeS * 1000, this.#marginMs)) return;
       try {
         await this.#cmd.change(w.dev, { address: a, prefixlen: w.prefixlen }, this.#lifetimeS);
         this.#held.set(a, at);

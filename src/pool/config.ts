@@ -56,7 +56,7 @@ export const poolSchema = z
      * Lifetime of a held service address in the kernel; renewed every heartbeat. A peer that
      * dies or stops loses its addresses after this long, and only then may a survivor take them.
      */
-    leaseMs: z.number().int().min(2_000).max(60_000).optional().default(3_000),
+    leaseMs: z.number().int().min(2_000).max(60_000).optional().default(2_000),
   })
   .superRefine((p, ctx) => {
     if ((p.secret === undefined) === (p.secretFile === undefined)) {

@@ -4,6 +4,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
+import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -313,8 +314,16 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
   let keeper: ChildProcess | undefined;
   if (edge !== undefined && opts.addresses?.commands === undefined) {
     const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-    keeper = spawn(process.execPath, [new URL(`./keeper${ext}`, import.meta.url).pathname], { stdio: ['pipe', 'ignore', 'inherit'] });
+    keeper = spawn(process.execPath, [new URL(`./keeper${ext}`, import.meta.url).pathname], { stdio: ['pipe', 'pipe', 'inherit'] });
     keeper.on('error', (err) => emit({ type: 'error', error: new Error(`address keeper: ${err.message}`) }));
+    // It fenced us while we were silent, and said goodbye with this sequence number: the next
+    // heartbeat must be newer than that or the others would drop it as a replay.
+    createInterface({ input: keeper.stdout! }).on('line', (line) => {
+      try {
+        const f = (JSON.parse(line) as { fenced?: unknown }).fenced;
+        if (typeof f === 'number' && f >= seq) seq = f;
+      } catch { /* not ours */ }
+    });
     keeper.stdin!.on('error', () => { /* the keeper died: the lease still protects the addresses */ });
   }
 
@@ -325,6 +334,7 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
   const epoch = clock.wall();
   let held: string[] = [];
   let closing = false;
+  let wakeTimer: NodeJS.Timeout | undefined;
   const tickAddresses = async (): Promise<void> => {
     if (edge === undefined) return;
     const heldBy = new Map<string, string[]>();
@@ -343,6 +353,12 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
     clearTimeout(timer);
     held = edge.held();
     membership.setSelfHeld(held);
+    const wake = edge.wakeAt();
+    clearTimeout(wakeTimer);
+    if (wake !== undefined && !closed) {
+      wakeTimer = setTimeout(() => void tickAddresses(), Math.max(10, wake - clock.mono() + 5));
+      wakeTimer.unref();
+    }
   };
   // What the keeper does if we die now: delete what we hold, send the goodbye that comes next.
   const updateKeeper = (): void => {
@@ -360,7 +376,7 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
       const w = edge?.where(a);
       return w === undefined ? [] : [{ dev: w.dev, address: a, prefixlen: w.prefixlen }];
     });
-    keeper.stdin.write(`${JSON.stringify({ held: heldAt, goodbyes })}\n`);
+    keeper.stdin.write(`${JSON.stringify({ held: heldAt, goodbyes, seq: next, fenceAfterMs: edge?.renewWindowMs() })}\n`);
   };
   // One datagram per target: each echoes the instance of that target we last heard.
   const sendTo = (targets: readonly PoolPeerConfig[], h: Health = health): Promise<void> => {
@@ -692,6 +708,7 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
       }
       closed = true;
       clearInterval(beat);
+      clearTimeout(wakeTimer);
       clearInterval(check);
       if (quick !== undefined) clearInterval(quick);
       await new Promise<void>((r) => sock.close(() => r()));

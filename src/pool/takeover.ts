@@ -84,6 +84,12 @@ export interface TakeoverPlan {
   actions: TakeoverAction[];
   /** addresses we should keep and renew */
   keep: string[];
+  /**
+   * The earliest time a claim that only waits for a clock (grace, hold-down, a lease running
+   * out) becomes possible: plan again then, rather than at the next heartbeat, since a client
+   * retransmitting with backoff may wait seconds more for every moment missed.
+   */
+  wakeAt?: number;
 }
 
 /** The order in which peers hold `address`: its home, then the others by rendezvous score. */
@@ -94,8 +100,8 @@ export function successorOrder(address: string, home: string, peers: readonly { 
 
 /**
  * Whether a renewal started at `now` still finds the address in the kernel. The kernel deletes
- * the address `leaseMs` after the last renewal, checked in whole seconds, so it may go up to a
- * second early; `marginMs` covers that and the time the renewal itself takes.
+ * the address no earlier than `leaseMs` after the last renewal (valid_lft, whole seconds);
+ * `marginMs` is the time the renewal command may take to reach it.
  */
 export function mayRenew(lastRenewAt: number | undefined, now: number, leaseMs: number, marginMs: number): boolean {
   return lastRenewAt !== undefined && now >= lastRenewAt && now - lastRenewAt < leaseMs - marginMs;
@@ -108,6 +114,7 @@ export class TakeoverPlanner {
   readonly #handoffSince = new Map<string, number>();
   #startedAt: number | undefined;
   #lastPlanAt: number | undefined;
+  #deaf = false;
   readonly #releasedAt = new Map<string, number>();
   /** peers heard since start (or the last pause): one never heard may just be slow to reach */
   readonly #heard = new Set<string>();
@@ -119,6 +126,14 @@ export class TakeoverPlanner {
     for (const a of p.addresses) this.#order.set(a.address, successorOrder(a.address, a.home, p.peers));
   }
 
+  /**
+   * We could not hear the pool for a while (our link was down): peers we now think dead may
+   * only have been unheard, so the next plan starts over as after a pause, grace included.
+   */
+  wasDeaf(): void {
+    this.#deaf = true;
+  }
+
   order(address: string): readonly string[] {
     return this.#order.get(address) ?? [];
   }
@@ -126,7 +141,8 @@ export class TakeoverPlanner {
   plan(input: TakeoverInput): TakeoverPlan {
     const { now, live, heldBy, mine } = input;
     for (const addr of mine) this.#listedBy.delete(addr);
-    if (this.#lastPlanAt !== undefined && now - this.#lastPlanAt > this.#p.pauseMs) {
+    if (this.#deaf || (this.#lastPlanAt !== undefined && now - this.#lastPlanAt > this.#p.pauseMs)) {
+      this.#deaf = false;
       this.#startedAt = now;
       this.#liveSince.clear();
       this.#handoffSince.clear();
@@ -143,6 +159,7 @@ export class TakeoverPlanner {
     const inGrace = now - this.#startedAt < this.#p.graceMs;
     const actions: TakeoverAction[] = [];
     const keep: string[] = [];
+    let wakeAt: number | undefined;
 
     const known = new Set(this.#p.addresses.map((a) => a.address));
     for (const addr of mine) if (!known.has(addr)) actions.push({ type: 'release', address: addr, reason: 'not-ours' });
@@ -186,18 +203,20 @@ export class TakeoverPlanner {
       if (holders.length > 0) continue;
       const first = order.find((n) => live.has(n));
       if (first !== self) continue;
-      if (inGrace) continue;
+      const wait = (until: number): void => { wakeAt = Math.min(wakeAt ?? until, until); };
+      if (inGrace) { wait(this.#startedAt + this.#p.graceMs); continue; }
       // Taking over for a peer never heard since we started waits twice as long: it is more
       // likely that its heartbeats have not reached us yet than that it is down.
       const unheardBefore = order.slice(0, order.indexOf(self)).some((n) => !this.#heard.has(n));
-      if (unheardBefore && now - this.#startedAt < 2 * this.#p.graceMs) continue;
+      if (unheardBefore && now - this.#startedAt < 2 * this.#p.graceMs) { wait(this.#startedAt + 2 * this.#p.graceMs); continue; }
       const released = this.#releasedAt.get(address);
-      if (released !== undefined && now - released < this.#p.holdDownMs) continue;
+      if (released !== undefined && now - released < this.#p.holdDownMs) { wait(released + this.#p.holdDownMs); continue; }
       const last = this.#listedBy.get(address);
       // (A live peer that stopped listing it released it: it deletes before it says so.)
-      if (last !== undefined && !live.has(last) && now - (input.heardAt.get(last) ?? -Infinity) < this.#p.leaseWaitMs) continue;
+      const lastHeard = last === undefined ? undefined : input.heardAt.get(last) ?? -Infinity;
+      if (last !== undefined && !live.has(last) && now - lastHeard! < this.#p.leaseWaitMs) { wait(lastHeard! + this.#p.leaseWaitMs); continue; }
       actions.push({ type: 'claim', address, reason: home === self ? 'home' : 'successor' });
     }
-    return { actions, keep };
+    return wakeAt === undefined ? { actions, keep } : { actions, keep, wakeAt };
   }
 }

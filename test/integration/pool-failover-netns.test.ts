@@ -188,13 +188,20 @@ test('SIGSTOP for 8 s: the stopped peer\'s address moves, and on SIGCONT it does
   b.proc.kill('SIGSTOP');
   const t0 = Date.now();
   await watch(async () => (await holders(PEERS[1].service)).join() === 'pxe-a', 15_000);
-  console.log(`# ${PEERS[1].service} held by pxe-a ${Date.now() - t0} ms after pxe-b was stopped`);
+  const moved = Date.now() - t0;
+  console.log(`# ${PEERS[1].service} held by pxe-a ${moved} ms after pxe-b was stopped (keeper fence)`);
+  // The keeper saw its server silent, deleted the address and said goodbye: no lease wait.
+  assert.ok(serves.get('pxe-a')!.logs.some((l) => l.event === 'pool-down' && l.peer === 'pxe-b' && l.reason === 'leaving'), 'the keeper fenced the stopped server');
+  assert.ok(moved < 4_000, `the keeper's fence should spare the lease wait (${moved} ms)`);
   assert.ok((await fetchVia(PEERS[1].service)).equals(FILE));
   while (Date.now() - t0 < 8_000) await watch(async () => true, 1000);
+  const seenBefore = serves.get('pxe-a')!.logs.length;
   b.proc.kill('SIGCONT');
   // For a while after waking, exactly pxe-a holds it (pxe-b's lease is gone, it may not renew).
   await watch(async () => false, 3_000).catch((e: Error) => { if (!/not within/.test(e.message)) throw e; });
   assert.deepEqual(await holders(PEERS[1].service), ['pxe-a']);
+  // Its heartbeats after waking are newer than the keeper's goodbye (none dropped as replays).
+  await watch(async () => serves.get('pxe-a')!.logs.slice(seenBefore).some((l) => l.event === 'pool-up' && l.peer === 'pxe-b'), 5_000);
   // Then the handoff gives it back.
   await watch(async () => (await holders(PEERS[1].service)).join() === 'pxe-b', 20_000);
   assert.ok((await fetchVia(PEERS[1].service)).equals(FILE));

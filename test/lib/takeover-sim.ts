@@ -1,6 +1,6 @@
 // A deterministic model of a pool holding service addresses, for the takeover property tests.
 // It models what the planner cannot see and what makes the problem hard: each host's kernel
-// keeps an address until its lease runs out (and may drop it up to a second early), a killed
+// keeps an address until its lease runs out (and drops it up to a second after that, never before), a killed
 // process leaves its addresses behind, a stopped process wakes with a stale view and a probe
 // result that is old, `ip addr change` on an expired address re-creates it, an ARP probe only
 // sees who holds the address when it starts and the add lands a probe's time later.
@@ -77,7 +77,7 @@ export function simulate(p: SimParams, events: readonly SimEvent[], endMs: numbe
   const deadMs = p.hbMs * p.deadAfter;
   const newProc = (name: string, now: number): Proc => ({
     planner: new TakeoverPlanner({
-      self: name, peers: peerList, addresses, stableMs: p.stableMs, handoffMaxMs: p.handoffMaxMs, graceMs: p.graceMs, pauseMs: deadMs, holdDownMs: p.holdDownMs ?? p.probeMs + deadMs + p.hbMs, leaseWaitMs: p.leaseWaitMs ?? p.leaseMs + p.hbMs,
+      self: name, peers: peerList, addresses, stableMs: p.stableMs, handoffMaxMs: p.handoffMaxMs, graceMs: p.graceMs, pauseMs: deadMs, holdDownMs: p.holdDownMs ?? p.probeMs + deadMs + p.hbMs, leaseWaitMs: p.leaseWaitMs ?? p.leaseMs + 1000 + p.hbMs,
     }),
     lastRenew: new Map(), lastHeard: new Map(), heldBy: new Map(), probing: new Map(), inbox: [],
     nextTick: now + Math.floor(rand() * p.hbMs),
@@ -91,7 +91,9 @@ export function simulate(p: SimParams, events: readonly SimEvent[], endMs: numbe
   const linkUp = (h: Host, now: number): boolean => now >= h.linkUpAt;
   const kernelHas = (h: Host, a: string, now: number): boolean => (h.kernel.get(a) ?? -1) > now;
   // The kernel deletes at the lease's end, in whole seconds, so up to a second early.
-  const leaseEnd = (now: number): number => now + p.leaseMs - Math.floor(rand() * 1000);
+  // The kernel deletes an expired address up to a second late (one timer for all addresses,
+  // re-armed at least a second apart), never early.
+  const leaseEnd = (now: number): number => now + p.leaseMs + Math.floor(rand() * 1000);
 
   for (let now = 0; now <= endMs; now += STEP) {
     while (pending.length > 0 && pending[0]!.at <= now) {
@@ -132,6 +134,7 @@ export function simulate(p: SimParams, events: readonly SimEvent[], endMs: numbe
         // pause to the planner: it starts over with a grace period).
         for (const a of [...h.kernel.keys()]) h.kernel.delete(a);
         pr.lastRenew.clear();
+        pr.planner.wasDeaf();
         continue;
       }
       const mine = new Set<string>();
@@ -161,6 +164,8 @@ export function simulate(p: SimParams, events: readonly SimEvent[], endMs: numbe
           pr.probing.set(act.address, now);
         }
       }
+      // The edge plans again when a wait ends (wakeAt), not only at the next heartbeat.
+      if (plan.wakeAt !== undefined && plan.wakeAt < pr.nextTick) pr.nextTick = Math.max(now + STEP, Math.ceil(plan.wakeAt / STEP) * STEP);
       const held = plan.keep;
       for (const o of hosts) {
         if (o === h || !linkUp(o, now) || rand() < p.loss) continue;

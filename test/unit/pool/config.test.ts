@@ -49,7 +49,7 @@ test('config hash: same for every peer (name, bind, secret, peer order do not ma
 test('serviceAddress: every peer or none, each its own, not a peer address; leaseMs at least 4 heartbeats; in the hash', () => {
   const sa = (a?: string, b?: string) => ({ ...base, peers: [{ name: 'pxe-a', address: '10.0.0.1', ...(a ? { serviceAddress: a } : {}) }, { name: 'pxe-b', address: '10.0.0.2', ...(b ? { serviceAddress: b } : {}) }] });
   const ok = poolSchema.parse(sa('10.0.0.101', '10.0.0.102'));
-  assert.equal(ok.leaseMs, 3000);
+  assert.equal(ok.leaseMs, 2000);
   const msgs = (input: unknown) => { const r = poolSchema.safeParse(input); return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`); };
   assert.deepEqual(msgs(sa('10.0.0.101')), ['peers.1: give every peer a serviceAddress, or none (1 of 2 have one)']);
   assert.deepEqual(msgs(sa('10.0.0.101', '10.0.0.101')), ["peers.1.serviceAddress: serviceAddress 10.0.0.101 is also peer 0's: each peer needs its own"]);

@@ -61,6 +61,23 @@ test('a dead peer\'s address goes to the first live peer in its order, no one el
   assert.ok(!claims(runTo(p, 2500, 8000, { live, heldBy: new Map([[first, ['10.0.0.3']]]), mine: new Set() })).includes('10.0.0.3'));
 });
 
+test('wakeAt: a claim that waits only for a clock says when; planned then, it claims', () => {
+  const order = successorOrder('10.0.0.3', 'c', peers);
+  const p = planner(order[1]!);
+  // In the grace period the wake-up is its end.
+  assert.equal(p.plan({ now: 0, live: all, heldBy: new Map(), heardAt, mine: new Set() }).wakeAt, 2000);
+  runTo(p, 500, 2000, { live: all, heldBy: new Map([['c', ['10.0.0.3']]]), mine: new Set() });
+  // c falls silent, last heard at 1800: the lease wait ends at 1800 + 3500.
+  const heard = new Map([['c', 1800]]);
+  const live = new Set(['a', 'b']);
+  const waiting = runTo(p, 2500, 5000, { live, heldBy: new Map(), heardAt: heard, mine: new Set() });
+  assert.ok(!claims(waiting).includes('10.0.0.3'));
+  assert.equal(waiting.wakeAt, 5300);
+  const woke = p.plan({ now: 5300, live, heldBy: new Map(), heardAt: heard, mine: new Set() });
+  assert.ok(claims(woke).includes('10.0.0.3'));
+  assert.equal(woke.wakeAt, undefined);
+});
+
 test('two holders: the later in the order releases at once', () => {
   const order = successorOrder('10.0.0.3', 'c', peers);
   const p = planner(order[2]!);
@@ -108,7 +125,7 @@ test('mayRenew: only while the last renewal is recent on our own clock', () => {
 });
 
 const P: SimParams = {
-  peers: ['a', 'b', 'c'], hbMs: 500, deadAfter: 3, leaseMs: 3000, marginMs: 1000, probeMs: 1000,
+  peers: ['a', 'b', 'c'], hbMs: 500, deadAfter: 3, leaseMs: 2000, marginMs: 500, probeMs: 500,
   stableMs: 3000, handoffMaxMs: 10_000, graceMs: 2000, delayMs: 50, loss: 0,
 };
 
@@ -125,6 +142,22 @@ test('property: kills, restarts, stops and lost links in any order never leave t
     assert.equal(r.doubleHeld, undefined, JSON.stringify(r.doubleHeld));
     assert.equal(r.recreated, 0, 'a renewal re-created an address the kernel had dropped');
   }), { numRuns: 300 });
+});
+
+test('a peer whose own link was down starts over: it does not claim on a view that went stale meanwhile', () => {
+  // Found by the property below: c's link is down for a second, so it misses a's heartbeats and
+  // thinks a dead; a thinks c let go. Both claimed b's address together until wasDeaf().
+  const events: SimEvent[] = [
+    { at: 0, peer: 1, kind: 'kill' }, { at: 1651, peer: 0, kind: 'stop', forMs: 13_351 }, { at: 21_011, peer: 2, kind: 'link-down', forMs: 1001 },
+  ];
+  const r = simulate(P, events, 45_000, 0);
+  assert.equal(r.doubleHeld, undefined, JSON.stringify(r.doubleHeld));
+  const p = planner('a');
+  runTo(p, 0, 3000, { live: all, heldBy: new Map(), mine: new Set() });
+  p.wasDeaf();
+  const after = p.plan({ now: 3500, live: new Set(['a']), heldBy: new Map(), heardAt, mine: new Set() });
+  assert.deepEqual(claims(after), [], 'claimed right after being deaf');
+  assert.equal(after.wakeAt, 3500 + 2000);
 });
 
 test('property: with heartbeats late and lost (10%), two holders are rare and last at most two heartbeats', () => {
