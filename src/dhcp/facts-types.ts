@@ -36,9 +36,14 @@ export interface ClientFacts {
   httpClient: boolean;
   /** option 77 says iPXE, or option 175 is present */
   isIpxe: boolean;
-  /** giaddr != 0.0.0.0 */
+  /**
+   * A relay agent sent it: giaddr is set and, once the responder knows the UDP source, it came
+   * from the agents' port 67 (a giaddr that a client wrote itself does not count).
+   */
   relayed: boolean;
   giaddr: string;
+  /** the UDP source of a 4011 request: the client's own address (4011 is never relayed) */
+  source?: string;
   ciaddr: string;
   secs: number;
   /** BOOTP broadcast flag */

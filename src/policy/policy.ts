@@ -143,9 +143,12 @@ function mismatch(rule: CompiledRule, f: ClientFacts, macKnownToMatch: boolean):
     }
   }
   if (rule.relaySubnet !== undefined) {
-    const ip = f.relayed ? ipv4ToNumber(f.giaddr) : undefined;
-    if (ip === undefined) return 'not relayed (giaddr 0.0.0.0)';
-    if (!rule.relaySubnet.some((c) => cidrContains(c, ip))) return `relay ${f.giaddr} is not in ${list(rule.relaySubnet.map((c) => c.text))}`;
+    // The client's subnet as a router vouched for it: the giaddr of a relayed request, or on
+    // 4011 (never relayed, unicast through routers) the client's own source address.
+    const at = f.relayed ? f.giaddr : f.source;
+    const ip = at === undefined ? undefined : ipv4ToNumber(at);
+    if (ip === undefined) return f.giaddr !== '0.0.0.0' ? `giaddr ${f.giaddr} written by the client itself (not from a relay agent's port 67)` : 'not relayed (giaddr 0.0.0.0)';
+    if (!rule.relaySubnet.some((c) => cidrContains(c, ip))) return `${f.relayed ? 'relay' : 'client'} ${at} is not in ${list(rule.relaySubnet.map((c) => c.text))}`;
   }
   return undefined;
 }

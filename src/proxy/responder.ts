@@ -56,7 +56,8 @@ export type DropReason =
   | 'not-for-us'
   | 'mode'
   | 'policy'
-  | 'bad-address';
+  | 'bad-address'
+  | 'too-large';
 
 export type Outcome =
   | {
@@ -102,7 +103,12 @@ export function respondToPacket(
   for (const [field, ip] of [['giaddr', request.giaddr], ['ciaddr', request.ciaddr]] as const) {
     if (ip !== '0.0.0.0' && !isUnicast(ip)) return { kind: 'drop', reason: 'bad-address', detail: `${field} ${ip} is not a unicast address` };
   }
-  const facts = clientFacts(request);
+  // Relayed means a relay agent sent it: giaddr set *and* it came from the agents' port (67).
+  // A client on the segment that writes a giaddr is answered as the direct client it is: it
+  // neither picks a relaySubnet profile nor aims our reply at the host it named. Port 4011 is
+  // never relayed (firmware unicasts it, through routers if need be: docs/firmware.md (v)).
+  const relayed = via === 'dhcp' && request.giaddr !== '0.0.0.0' && from.port === ctx.ports.server;
+  const facts: ClientFacts = { ...clientFacts(request), relayed, ...(via === 'pxe' ? { source: from.address } : {}) };
   // Never answer a client that is not PXE firmware: those belong to the site DHCP server alone.
   if (!facts.pxeClient && !facts.httpClient) {
     return { kind: 'drop', reason: 'not-pxe', detail: `option 60 is ${JSON.stringify(facts.vendorClass ?? null)}`, facts };
@@ -133,11 +139,14 @@ export function respondToPacket(
   }
 
   const reply = buildReply(request, facts, decision, replyType, ctx);
-  const to = destination(request, from, via, ctx);
+  const to = destination(from, via, relayed, ctx);
+  if (!relayed) reply.giaddr = '0.0.0.0';
   // A relay delivers to the client's MAC at yiaddr unless the broadcast bit is set; a proxy
   // reply has no yiaddr, so ask the relay to broadcast it (RFC 2131 §4.1).
-  if (via === 'dhcp' && request.giaddr !== '0.0.0.0' && request.ciaddr === '0.0.0.0') reply.flags |= BROADCAST_FLAG;
-  return { kind: 'reply', facts, decision, reply, bytes: serializeDhcp(reply), to };
+  if (relayed && request.ciaddr === '0.0.0.0') reply.flags |= BROADCAST_FLAG;
+  const sized = fitReply(reply, replyLimit(facts));
+  if (!sized.ok) return { kind: 'drop', reason: 'too-large', detail: sized.detail, facts, decision };
+  return { kind: 'reply', facts, decision, reply: sized.reply, bytes: sized.bytes, to };
 }
 
 function isUnicast(ip: string): boolean {
@@ -233,10 +242,47 @@ function setBootFile(reply: DhcpPacket, file: string): void {
   if (Buffer.byteLength(file, 'latin1') < FILE_FIELD) reply.file = file;
 }
 
-function destination(request: DhcpPacket, from: { address: string; port: number }, via: Via, ctx: ResponderContext): Destination {
+/**
+ * Where a reply goes: only back where the request came from, so no one can aim our replies at
+ * a third host by writing its address into giaddr or ciaddr. A relayed request is answered to
+ * the relay agent that sent it (its server port); a direct one unicast to its source if it has
+ * an address, or by broadcast; 4011 to the source as it came.
+ */
+function destination(from: { address: string; port: number }, via: Via, relayed: boolean, ctx: ResponderContext): Destination {
   if (via === 'pxe') return { address: from.address, port: from.port, broadcast: false };
-  if (request.giaddr !== '0.0.0.0') return { address: request.giaddr, port: ctx.ports.server, broadcast: false };
-  if (request.ciaddr !== '0.0.0.0') return { address: request.ciaddr, port: ctx.ports.client, broadcast: false };
-  // The client has no address yet and the proxy assigns none: only a broadcast reaches it.
+  if (relayed) return { address: from.address, port: ctx.ports.server, broadcast: false };
+  if (from.address !== '0.0.0.0' && isUnicast(from.address)) return { address: from.address, port: ctx.ports.client, broadcast: false };
+// The client has no address yet and the proxy assigns none: only a broadcast reaches it.
   return { address: '255.255.255.255', port: ctx.ports.client, broadcast: true };
+}
+
+/** IP and UDP headers: option 57 counts the whole datagram (RFC 2132 §9.10), as dnsmasq reads it. */
+const IP_UDP = 28;
+/** Without option 57 a client must accept a 576-byte datagram (RFC 2131 §2). */
+const MIN_DATAGRAM = 576;
+
+/** The largest DHCP message (UDP payload) this client said it accepts. */
+export function replyLimit(facts: Pick<ClientFacts, 'maxMessageSize'>): number {
+  const mms = facts.maxMessageSize;
+  return (mms !== undefined && mms >= MIN_DATAGRAM ? mms : MIN_DATAGRAM) - IP_UDP;
+}
+
+/** Options a reply can do without, least needed first. */
+const SHEDDABLE = [Opt.ClientUuid];
+
+/**
+ * Serializes the reply within `limit` bytes: sheds optional options if it must, and refuses
+ * (the caller drops and counts it) when what remains is still too large — a menu or URL that
+ * long is a configuration the client cannot take.
+ */
+export function fitReply(reply: DhcpPacket, limit: number): { ok: true; reply: DhcpPacket; bytes: Uint8Array } | { ok: false; detail: string } {
+  let r = reply;
+  let bytes = serializeDhcp(r);
+  for (const code of SHEDDABLE) {
+    if (bytes.length <= limit) break;
+    r = { ...r, options: r.options.filter((o) => o.code !== code) };
+    bytes = serializeDhcp(r);
+  }
+  if (bytes.length <= limit) return { ok: true, reply: r, bytes };
+  return { ok: false, detail: `reply of ${bytes.length} bytes exceeds the client's limit of ${limit} (option 57 ${limit + IP_UDP}): shorten the boot file URL, root path or menu` };
 }

@@ -218,3 +218,54 @@ test('option 97 is echoed only as a well-formed 17-byte UUID; an oversized or od
     assert.ok(r.o.bytes.length < 600, `reply of ${r.o.bytes.length} bytes`);
   }
 });
+
+// Issue 13, defects 5, 8 and 10: a client on the segment controls every byte it sends.
+test('a giaddr the client wrote itself (sent from port 68) is not a relay: answered by broadcast, no relaySubnet profile', () => {
+  const bySubnet = (f: ClientFacts): Decision => (f.relayed && f.giaddr === '10.88.0.1'
+    ? { action: 'boot', rule: 'rules[0]', profile: 'lab', firmware: f.firmware, bootFile: 'lab.0' }
+    : files(f));
+  const forged = respond(encode(discover(bios, { xid: 7, giaddr: '10.88.0.1', hops: 1 })), client, 'dhcp', ctx, bySubnet);
+  const { p, o } = reply(forged);
+  assert.equal(o.facts.relayed, false);
+  assert.equal(p.file, 'pxelinux.0', 'the relaySubnet profile was chosen by a forged giaddr');
+  assert.deepEqual(o.to, { address: '255.255.255.255', port: 68, broadcast: true }, 'the reply was aimed at the host the client named');
+  assert.equal(p.giaddr, '0.0.0.0');
+  // The same bytes from a relay agent's port are relayed.
+  const real = reply(respond(encode(discover(bios, { xid: 7, giaddr: '10.88.0.1', hops: 1 })), { address: '10.88.0.254', port: 67 }, 'dhcp', ctx, bySubnet));
+  assert.equal(real.p.file, 'lab.0');
+  assert.deepEqual(real.o.to, { address: '10.88.0.254', port: 67, broadcast: false }, 'answered to the relay agent it came from');
+});
+
+test('replies go only where the request came from: a written ciaddr is not a destination', () => {
+  const req = encode(bootServerRequest(bios, { xid: 2, ciaddr: '10.77.0.66', serverId: ctx.serverId }));
+  // On 67 from an address-less client: broadcast, not unicast to the ciaddr it wrote.
+  assert.deepEqual(reply(respond(req, client, 'dhcp', ctx, files)).o.to, { address: '255.255.255.255', port: 68, broadcast: true });
+  // From an address: back to that address.
+  assert.deepEqual(reply(respond(req, { address: '10.77.0.9', port: 68 }, 'dhcp', ctx, files)).o.to, { address: '10.77.0.9', port: 68, broadcast: false });
+  // 4011: to the source, whatever giaddr says; relaySubnet sees the client's own address there.
+  const onPxe = reply(respond(encode(bootServerRequest(bios, { xid: 3, ciaddr: '10.99.0.5', giaddr: '10.88.0.1' })), { address: '10.99.0.5', port: 4011 }, 'pxe', ctx, files));
+  assert.deepEqual(onPxe.o.to, { address: '10.99.0.5', port: 4011, broadcast: false });
+  assert.equal(onPxe.o.facts.relayed, false);
+  assert.equal(onPxe.o.facts.source, '10.99.0.5');
+});
+
+test('no reply is larger than the client accepts (option 57, or 576 without): optional parts go first, then it is dropped and counted', async () => {
+  const { replyLimit, fitReply } = await import('../../../src/proxy/responder.ts');
+  assert.equal(replyLimit({ maxMessageSize: undefined }), 548);
+  assert.equal(replyLimit({ maxMessageSize: 100 }), 548, 'below the legal minimum reads as the minimum');
+  assert.equal(replyLimit({ maxMessageSize: 1500 }), 1472);
+  const longRoot = (root: number) => (f: ClientFacts): Decision => ({ ...(files(f) as Extract<Decision, { action: 'boot' }>), rootPath: 'r'.repeat(root) });
+  // Fits with the UUID echo shed.
+  const near = respond(encode(discover(bios, { xid: 4 })), client, 'dhcp', ctx, longRoot(260));
+  const n = reply(near);
+  assert.ok(n.o.bytes.length <= 548, `${n.o.bytes.length} bytes`);
+  assert.equal(getOption(n.p, Opt.ClientUuid), undefined, 'the UUID echo was shed to fit');
+  assert.ok(getOption(n.p, Opt.RootPath) !== undefined);
+  // Cannot fit: dropped with the reason.
+  const over = respond(encode(discover(bios, { xid: 4 })), client, 'dhcp', ctx, longRoot(300));
+  assert.equal(dropReason(over), 'too-large');
+  assert.match(over.kind === 'drop' ? over.detail : '', /exceeds the client's limit of 548/);
+  const r = reply(respond(encode(discover(bios, { xid: 4 })), client, 'dhcp', ctx, files));
+  const withUuid = fitReply(r.p, 1000);
+  assert.ok(withUuid.ok && getOption(withUuid.reply, Opt.ClientUuid) !== undefined, 'the echo stays when there is room');
+});
