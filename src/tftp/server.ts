@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { createFileCache, type FileCache, type OpenedFile } from '../files/cache.ts';
 import { isNotFound, openBootRoot, type BootRoot, type ResolvedFile, type ResolveResult } from '../files/root.ts';
 import { loadNative } from '../native/helper.ts';
+import { admit, type AdmissionView, type Slot } from './admission.ts';
 import { linkReader } from './links.ts';
 import { negotiate } from './options.ts';
 import { pathBlksize, type Link } from './path-mtu.ts';
@@ -72,6 +73,8 @@ export type TftpServerOptions = {
   cache?: FileCache;
   maxTransfers?: number;
   maxPerClient?: number;
+  /** transfers whose client has not answered yet; default maxTransfers / 2 (see admission.ts) */
+  maxUnconfirmed?: number;
   logger?: TftpLogger;
   onTransfer?: (record: TransferRecord) => void;
   /**
@@ -226,6 +229,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   const maxWindowsize = opts.maxWindowsize ?? 64;
   const maxTransfers = opts.maxTransfers ?? 2000;
   const maxPerClient = opts.maxPerClient ?? 16;
+  const maxUnconfirmed = opts.maxUnconfirmed ?? Math.max(1, Math.floor(maxTransfers / 2));
   const maxRtoMs = opts.maxRtoMs ?? 4000;
   const log = opts.logger;
   const root: BootRoot = await openBootRoot(opts.root, opts.mounts);
@@ -266,6 +270,8 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   const cache = opts.cache ?? createFileCache(opts.cacheBytes !== undefined ? { maxBytes: opts.cacheBytes } : {});
 
   const live = new Map<string, Live>();
+  /** transfers whose client has not acknowledged anything yet, oldest first (see admission.ts) */
+  const unconfirmed = new Map<string, Live>();
   /** live transfers by client address: the per-client limit and the supersede rule */
   const byClient = new Map<string, Set<Live>>();
   const errors: Record<string, number> = Object.create(null) as Record<string, number>;
@@ -354,35 +360,28 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       refuse(rinfo.address, rinfo.port, ERR.ILLEGAL_OPERATION, 'Mail mode is not supported', 'mail');
       return;
     }
-    const key = `${rinfo.address}|${rinfo.port}|${p.filename}`;
-    supersede(rinfo.address, rinfo.port, p.filename);
-    if (live.has(key)) {
-      // The client retransmitted its RRQ while we are already answering it: a second transfer
-      // would double the traffic and confuse its TID logic.
+    const verdict = admit(
+      { address: rinfo.address, port: rinfo.port, file: p.filename },
+      admissionView(rinfo.address),
+      { maxTransfers, maxPerClient, maxUnconfirmed },
+    );
+    for (const old of verdict.supersede) supersede(liveOf(old), rinfo.port, p.filename);
+    if (verdict.verdict === 'duplicate') {
       counters.duplicateRequestsDropped++;
       return;
     }
-    if (live.size >= maxTransfers) {
-      refuse(
-        rinfo.address,
-        rinfo.port,
-        ERR.NOT_DEFINED,
-        `Server busy: ${live.size} transfers in progress (limit ${maxTransfers}), retry later`,
-        'busy',
-      );
+    if (verdict.verdict === 'refuse') {
+      refuse(rinfo.address, rinfo.port, ERR.NOT_DEFINED, verdict.message, verdict.reason);
       return;
     }
+    if (verdict.evict !== undefined) {
+      // Its client never answered while a newer request waited for the slot: end it silently
+      // (an ERROR would be one more packet toward an address that may be forged).
+      countError('evicted-unconfirmed');
+      release(liveOf(verdict.evict));
+    }
+    const key = verdict.key;
     const mine = byClient.get(rinfo.address);
-    if (mine !== undefined && mine.size >= maxPerClient) {
-      refuse(
-        rinfo.address,
-        rinfo.port,
-        ERR.NOT_DEFINED,
-        `Too many transfers from ${rinfo.address} (limit ${maxPerClient})`,
-        'client-limit',
-      );
-      return;
-    }
     const t: Live = {
       key,
       clientAddress: rinfo.address,
@@ -409,6 +408,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       idleNeeds: 0,
     };
     live.set(key, t);
+    unconfirmed.set(key, t);
     if (mine === undefined) byClient.set(rinfo.address, new Set([t]));
     else mine.add(t);
     setup(t, p).catch((err: unknown) => {
@@ -427,21 +427,35 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   // one RTO) is therefore ended when a request comes from a new port. A healthy parallel
   // transfer (clients sharing an address) is not retransmitting at that moment, and is left alone.
 
-  function supersede(address: string, port: number, file: string): void {
-    const set = byClient.get(address);
-    if (set === undefined) return;
-    for (const old of [...set]) {
-      if (old.clientPort === port || old.finished || old.state === null || old.state.retries === 0) continue;
-      counters.superseded++;
-      log?.debug({ client: `${old.clientAddress}:${old.clientPort}`, file: old.file, newFile: file, newPort: port }, 'tftp transfer superseded by a new request');
-      feed(old, { type: 'abort', code: ERR.NOT_DEFINED, message: 'Superseded by a new request from this client' });
-    }
+  function supersede(old: Live, port: number, file: string): void {
+    if (old.finished) return;
+    counters.superseded++;
+    log?.debug({ client: `${old.clientAddress}:${old.clientPort}`, file: old.file, newFile: file, newPort: port }, 'tftp transfer superseded by a new request');
+    feed(old, { type: 'abort', code: ERR.NOT_DEFINED, message: 'Superseded by a new request from this client' });
+  }
+
+  const slotOf = (t: Live): Slot => ({
+    key: t.key, clientAddress: t.clientAddress, clientPort: t.clientPort,
+    confirmed: !unconfirmed.has(t.key),
+    retrying: !t.finished && t.state !== null && t.state.retries > 0,
+  });
+  const liveOf = (slot: Slot): Live => live.get(slot.key)!;
+  function admissionView(address: string): AdmissionView {
+    const oldest = unconfirmed.values().next();
+    return {
+      total: live.size,
+      unconfirmed: unconfirmed.size,
+      oldestUnconfirmed: oldest.done === true ? undefined : slotOf(oldest.value),
+      ofClient: [...(byClient.get(address) ?? [])].map(slotOf),
+      has: (key) => live.has(key),
+    };
   }
 
   function release(t: Live): void {
     if (t.finished) return;
     t.finished = true;
     if (live.get(t.key) === t) live.delete(t.key);
+    if (unconfirmed.get(t.key) === t) unconfirmed.delete(t.key);
     const set = byClient.get(t.clientAddress);
     if (set !== undefined) {
       set.delete(t);
@@ -605,6 +619,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     if (t.finished || !t.state || !t.source) return;
     const r = step(t.state, event, performance.now(), t.source);
     t.state = r.state;
+    if (r.state.confirmed && unconfirmed.get(t.key) === t) unconfirmed.delete(t.key);
     run(t, r.actions);
   }
 

@@ -31,9 +31,15 @@ export type TransferParams = {
   minRtoMs?: number;
   /** timeouts in a row without progress before giving up; default 8 */
   maxRetries?: number;
+  /**
+   * retransmissions of the first packet before the client has acknowledged anything; default 3.
+   * Until then the client's address is only what its RRQ claimed (TFTP has no handshake), and
+   * every retransmission is traffic aimed at someone who may never have asked.
+   */
+  maxFirstRetries?: number;
 };
 
-export type TransferFailure = 'timeout' | 'client-error' | 'aborted-after-oack' | 'server-abort';
+export type TransferFailure = 'timeout' | 'unconfirmed' | 'client-error' | 'aborted-after-oack' | 'server-abort';
 
 export type TransferState = Readonly<{
   phase: 'oack' | 'data' | 'done';
@@ -44,6 +50,9 @@ export type TransferState = Readonly<{
   maxRto: number;
   initialRto: number;
   maxRetries: number;
+  maxFirstRetries: number;
+  /** the client acknowledged something (OACK or a block): its address is real */
+  confirmed: boolean;
   /** highest block (absolute, 1-based, never wraps) the client acknowledged */
   acked: number;
   /** highest block sent so far */
@@ -108,6 +117,8 @@ export function startTransfer(params: TransferParams, now: number, source: Block
     maxRto,
     initialRto,
     maxRetries: params.maxRetries ?? 8,
+    maxFirstRetries: Math.min(params.maxFirstRetries ?? 3, params.maxRetries ?? 8),
+    confirmed: false,
     acked: 0,
     sent: 0,
     lastBlock: null,
@@ -180,7 +191,7 @@ function onAck(state: TransferState, wire: number, now: number, source: BlockSou
     // Only ACK 0 confirms an OACK; anything else is noise from a confused client and the OACK
     // timer keeps running until it answers properly or we give up.
     if (wire !== 0) return { state, actions: [] };
-    const s: Draft = { ...state, phase: 'data' };
+    const s: Draft = { ...state, phase: 'data', confirmed: true };
     progress(s, takeSample(s, 0, now));
     const actions: TransferAction[] = [];
     sendRange(s, 1, s.windowsize, now, source, actions);
@@ -210,7 +221,7 @@ function onAck(state: TransferState, wire: number, now: number, source: BlockSou
   }
   const n = state.acked + delta;
   if (n > state.sent) return { state, actions: [] }; // a block we never sent: stale or bogus
-  const s: Draft = { ...state, acked: n };
+  const s: Draft = { ...state, acked: n, confirmed: true };
   progress(s, takeSample(s, n, now));
   if (s.lastBlock !== null && n >= s.lastBlock) {
     s.phase = 'done';
@@ -227,11 +238,12 @@ function onAck(state: TransferState, wire: number, now: number, source: BlockSou
 function onTick(state: TransferState, now: number, source: BlockSource): StepResult {
   if (now < state.deadline) return { state, actions: [{ type: 'setTimer', at: state.deadline }] };
   const s: Draft = { ...state, retries: state.retries + 1 };
-  if (s.retries > s.maxRetries) {
+  const limit = s.confirmed ? s.maxRetries : s.maxFirstRetries;
+  if (s.retries > limit) {
     s.phase = 'done';
     return {
       state: s,
-      actions: [{ type: 'done', ok: false, reason: 'timeout', detail: `no ACK after ${s.maxRetries} retransmissions` }],
+      actions: [{ type: 'done', ok: false, reason: s.confirmed ? 'timeout' : 'unconfirmed', detail: s.confirmed ? `no ACK after ${limit} retransmissions` : `the client never answered (${limit} retransmissions of the first packet)` }],
     };
   }
   s.rto = Math.min(s.rto * 2, s.maxRto);
@@ -354,7 +366,7 @@ export function nextOnFullAck(
  */
 export function resumeTransfer(params: Omit<TransferParams, 'oack'>, acked: number, now: number, source: BlockSource): StepResult {
   const r = startTransfer({ ...params, oack: null }, now, { read: () => new Uint8Array(0) });
-  const s: Draft = { ...r.state, acked, sent: acked, packetsSent: 0, payloadBytesSent: 0, lastBlock: null, lastLength: 0 };
+  const s: Draft = { ...r.state, acked, sent: acked, confirmed: true, packetsSent: 0, payloadBytesSent: 0, lastBlock: null, lastLength: 0 };
   const actions: TransferAction[] = [];
   sendRange(s, acked + 1, acked + s.windowsize, now, source, actions);
   return { state: s, actions };

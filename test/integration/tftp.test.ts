@@ -393,3 +393,37 @@ test('a stalled transfer is ended when its address sends a new request from a ne
     await b.close();
   }
 });
+
+// Issue 13, defect 3: TFTP has no handshake, so RRQs can come from any address anyone writes.
+test('a flood of RRQs that never ACK neither locks out a real client nor draws more than 4 packets each', { timeout: 60_000 }, async () => {
+  const names = Array.from({ length: 16 }, (_, i) => `flood-${i}.bin`);
+  for (const n of names) await writeFile(path.join(root, n), files['small.bin']!);
+  const small = await startTftpServer({ host: '127.0.0.1', port: 0, root, maxTransfers: 100, maxPerClient: 16, maxRtoMs: 200 });
+  const flood: { sock: dgram.Socket; got: number }[] = [];
+  try {
+    // 2,000 requests from 125 addresses, 16 each: the shape the independent probe sent.
+    for (let a = 0; a < 125; a++) {
+      const sock = dgram.createSocket('udp4');
+      const f = { sock, got: 0 };
+      sock.on('message', () => { f.got++; });
+      await new Promise<void>((r) => sock.bind(0, `127.88.${a >> 8}.${(a & 255) + 1}`, () => r()));
+      flood.push(f);
+      for (const n of names) sock.send(encodeRequest('RRQ', n, 'octet', [['blksize', '1024']]), small.port, '127.0.0.1');
+    }
+    // A real client asks meanwhile, and gets its file.
+    const local = path.join(out, 'during-flood.bin');
+    await run('tftp', ['127.0.0.1', String(small.port), '-m', 'binary', '-c', 'get', 'small.bin', local], { timeout: 20_000 });
+    await check('small.bin', local);
+    const st = small.stats();
+    assert.ok((st.errors['evicted-unconfirmed'] ?? 0) > 0, `the unconfirmed pool gave way: ${JSON.stringify(st.errors)}`);
+    // Every flood transfer ends within its few first-packet retransmissions.
+    for (let i = 0; i < 100 && small.stats().activeTransfers > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(small.stats().activeTransfers, 0);
+    const perRequest = Math.max(...flood.map((f) => f.got)) / names.length;
+    assert.ok(perRequest <= 4, `a never-answering address drew ${perRequest} packets per request`);
+    console.log(`# flood: ${flood.reduce((n, f) => n + f.got, 0)} packets to 2000 forged requests; errors ${JSON.stringify(st.errors)}`);
+  } finally {
+    for (const f of flood) f.sock.close();
+    await small.close();
+  }
+});

@@ -625,3 +625,27 @@ test('nextOnFullAck: the window to arm, and nothing to arm in the OACK phase, at
   ready = false;
   assert.equal(nextOnFullAck(s.state, lazy, 64), null);
 });
+
+test('before the client answers anything, the first packet is retransmitted only maxFirstRetries times (TFTP has no handshake: its address may be forged)', () => {
+  const src = memorySource(fileOf(5000));
+  for (const oack of [null, encodeOack([['blksize', '1024']])]) {
+    let r = startTransfer({ ...base, oack, ...(oack ? { blksize: 1024 } : {}) }, 0, src);
+    let sent = sends(r.actions).length;
+    let t = 0;
+    while (!doneOf(r) && t < 600_000) {
+      t = r.state.deadline;
+      r = step(r.state, { type: 'tick' }, t, src);
+      sent += sends(r.actions).length;
+    }
+    assert.deepEqual(doneOf(r), { type: 'done', ok: false, reason: 'unconfirmed', detail: 'the client never answered (3 retransmissions of the first packet)' });
+    assert.equal(sent, 4, 'one first packet and three retransmissions');
+  }
+  // Once the client has answered, the full retry budget applies.
+  let r = startTransfer(base, 0, src);
+  r = step(r.state, { type: 'ack', block: 1 }, 5, src);
+  assert.equal(r.state.confirmed, true);
+  let retries = 0;
+  while (!doneOf(r)) { r = step(r.state, { type: 'tick' }, r.state.deadline, src); retries++; }
+  assert.equal(doneOf(r)!.type === 'done' && (doneOf(r) as { reason?: string }).reason, 'timeout');
+  assert.equal(retries, 9);
+});
