@@ -208,6 +208,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
         host: opts.listen?.[0] ?? '0.0.0.0', port: config.tftp.port, root: config.root, mounts, cache,
         maxBlksize: config.tftp.maxBlksize, maxWindowsize: config.tftp.maxWindowsize,
         maxTransfers: config.tftp.maxTransfers, maxPerClient: config.tftp.maxPerClient,
+        ...(config.tftp.maxUnconfirmed !== undefined ? { maxUnconfirmed: config.tftp.maxUnconfirmed } : {}),
         busyPollUs: config.tftp.busyPollUs,
         logger,
         onAnnounceable: () => app.pool?.announceNow(),
@@ -227,6 +228,8 @@ export async function serve(opts: ServeOptions): Promise<App> {
         ipxeScript: (q) => ipxeScriptFor(policy, q, { servers: scriptServers }),
         files: createFileHandler({ root: config.root, mounts, cache }),
         onError: (err) => logger.warn({ err }, 'http error'),
+        onRefused: (reason) => metrics.httpRefused.inc({ reason }),
+        maxConnections: config.http.maxConnections, maxPerAddress: config.http.maxPerAddress, headersTimeoutMs: config.http.headersTimeoutMs,
         ...(logger.isLevelEnabled('debug') ? { onRequest: (r: { method: string; path: string; client: string; local: string }) => logger.debug({ event: 'http-request', ...r }, `HTTP ${r.method} ${r.path}`) } : {}),
       });
       logger.info({ event: 'listen', service: 'http', port: app.http.port }, 'HTTP listening');

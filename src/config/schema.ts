@@ -202,12 +202,16 @@ export const configSchema = z.strictObject({
     cacheBytes: size().optional().default(256 * 1024 * 1024),
     maxTransfers: int(1, 1_000_000).optional().default(2000),
     maxPerClient: int(1, 65535).optional().default(16),
+    maxUnconfirmed: int(1, 1_000_000).optional(),
     busyPollUs: int(0, 10000, 'microseconds from 0 (never wait) to 10000').optional().default(300),
   }).prefault({}),
   http: z.strictObject({
     enabled: bool().optional().default(true),
     port: port().optional().default(8080),
     address: ipAny().optional(),
+    maxConnections: int(1, 1_000_000).optional().default(2000),
+    maxPerAddress: int(1, 65535).optional().default(32),
+    headersTimeoutMs: int(100, 600_000, 'milliseconds from 100 to 600000').optional().default(5000),
   }).prefault({}),
   log: z.strictObject({
     level: oneOf(LOG_LEVELS).optional().default('info'),

@@ -3,6 +3,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Metrics } from '../observe/metrics.ts';
+import { ConnectionLimiter } from './limits.ts';
 
 export type FileHandler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
 
@@ -18,6 +19,16 @@ export interface HttpServerOptions {
   onError?: (err: Error) => void;
   /** once per request, as it arrives (the serve app logs it at debug level) */
   onRequest?: (r: { method: string; path: string; client: string; local: string }) => void;
+  /** open connections one client address may hold; default 32 */
+  maxPerAddress?: number;
+  /** all open connections; default 2000 */
+  maxConnections?: number;
+  /** a request's headers must be complete this long after its connection opened; default 5000 */
+  headersTimeoutMs?: number;
+  /** a connection that sends and reads nothing this long is closed; default 60000 */
+  idleTimeoutMs?: number;
+  /** refused connections, by reason (the serve app counts them in /metrics) */
+  onRefused?: (reason: 'per-address' | 'total', address: string) => void;
 }
 
 export interface HttpServer {
@@ -30,7 +41,10 @@ export interface HttpServer {
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
   const { metrics } = opts;
   let active = 0;
-  const server = http.createServer((req, res) => {
+  const headersTimeout = opts.headersTimeoutMs ?? 5_000;
+  // Node checks header and request deadlines only every connectionsCheckingInterval (30 s by
+  // default): a deadline of 10 s then held slow connections for up to 40 s.
+  const server = http.createServer({ connectionsCheckingInterval: Math.max(100, Math.min(1_000, headersTimeout / 4)) }, (req, res) => {
     active++;
     res.on('close', () => { active--; });
     if (opts.onRequest !== undefined) {
@@ -80,10 +94,23 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   }
 
   server.keepAliveTimeout = 5000;
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
-  server.maxConnections = 2000;
+  server.headersTimeout = headersTimeout;
+  server.requestTimeout = Math.max(headersTimeout, 30_000);
+  server.maxConnections = opts.maxConnections ?? 2000;
+  server.setTimeout(opts.idleTimeoutMs ?? 60_000, (socket) => socket.destroy());
   server.on('clientError', (_err, socket) => socket.destroy());
+  // One address may not take every slot: past its share, a new connection is closed at once.
+  const perAddress = new ConnectionLimiter(opts.maxPerAddress ?? 32);
+  server.on('connection', (socket) => {
+    const address = socket.remoteAddress ?? '';
+    if (!perAddress.admit(address)) {
+      opts.onRefused?.('per-address', address);
+      socket.destroy();
+      return;
+    }
+    socket.once('close', () => perAddress.release(address));
+  });
+  server.on('drop', (d) => opts.onRefused?.('total', d?.remoteAddress ?? ''));
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

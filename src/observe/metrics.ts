@@ -17,6 +17,7 @@ export interface Metrics {
   tftpActive: Gauge;
   httpRequests: Counter<'code'>;
   httpBytes: Counter;
+  httpRefused: Counter<'reason'>;
   configReloads: Counter<'result'>;
 }
 
@@ -41,6 +42,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     tftpActive: new Gauge({ name: 'pxepool_tftp_active_transfers', help: 'TFTP transfers in progress', registers: r, collect() { this.set(sources.tftpActive()); } }),
     httpRequests: new Counter({ name: 'pxepool_http_requests_total', help: 'HTTP requests by status code', labelNames: ['code'], registers: r }),
     httpBytes: new Counter({ name: 'pxepool_http_bytes_total', help: 'bytes sent over HTTP (bodies)', registers: r }),
+    httpRefused: new Counter({ name: 'pxepool_http_refused_connections_total', help: 'HTTP connections closed at once: one address past its share (per-address) or every slot taken (total)', labelNames: ['reason'], registers: r }),
     configReloads: new Counter({ name: 'pxepool_config_reloads_total', help: 'config reloads by result', labelNames: ['result'], registers: r }),
   };
 }

@@ -41,7 +41,7 @@ test('unknown keys suggest the nearest known key, or list the allowed ones', () 
     `${F}:4:5: profiles.thin: unknown key "nextserver" — did you mean "nextServer"?`,
   ]);
   assert.deepEqual(errorsOf('tftp:\n  zzz: 1\n'), [
-    `${F}:2:3: tftp: unknown key "zzz" (allowed here: enabled, port, maxBlksize, maxWindowsize, cacheBytes, maxTransfers, maxPerClient, busyPollUs)`,
+    `${F}:2:3: tftp: unknown key "zzz" (allowed here: enabled, port, maxBlksize, maxWindowsize, cacheBytes, maxTransfers, maxPerClient, maxUnconfirmed, busyPollUs)`,
   ]);
   assert.deepEqual(errorsOf('rule:\n  - profile: a\n'), [
     `${F}:1:1: unknown key "rule" — did you mean "rules"?`,

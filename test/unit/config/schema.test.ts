@@ -18,7 +18,7 @@ test('an empty file gets every default', () => {
   assert.equal(config.server.interface, undefined);
   assert.equal(config.root, '/srv/pxepool');
   assert.deepEqual(config.tftp, { enabled: true, port: 69, maxBlksize: 65464, maxWindowsize: 64, cacheBytes: 256 * 1024 * 1024, maxTransfers: 2000, maxPerClient: 16, busyPollUs: 300 });
-  assert.deepEqual(config.http, { enabled: true, port: 8080 });
+  assert.deepEqual(config.http, { enabled: true, port: 8080, maxConnections: 2000, maxPerAddress: 32, headersTimeoutMs: 5000 });
   assert.equal(config.log.level, 'info');
   assert.deepEqual(config.rules, []);
   assert.deepEqual(config.hostEntries, []);
