@@ -17,8 +17,12 @@ function firmwareOf(platform: string | null, buildarch: string | null): Firmware
 
 const MAC = /^[0-9a-f]{2}([:-][0-9a-f]{2}){5}$/i;
 
-/** Facts for a client known only by its HTTP query: enough for MAC/arch rules to match. */
-export function factsFromQuery(q: URLSearchParams): ClientFacts | undefined {
+/**
+ * Facts for a client known only by its HTTP query: enough for MAC/arch rules to match. `remote`
+ * is the address the request came from: an HTTP request is never relayed, so relaySubnet rules
+ * see that address, as they see a 4011 request's source.
+ */
+export function factsFromQuery(q: URLSearchParams, remote?: string): ClientFacts | undefined {
   const mac = q.get('mac');
   if (mac === null || !MAC.test(mac)) return undefined;
   const firmware = firmwareOf(q.get('platform'), q.get('buildarch'));
@@ -29,6 +33,25 @@ export function factsFromQuery(q: URLSearchParams): ClientFacts | undefined {
     vendorClass: 'PXEClient', userClass: ['iPXE'], pxeClient: true, httpClient: false, isIpxe: true,
     relayed: false, giaddr: '0.0.0.0', ciaddr: '0.0.0.0', secs: 0, broadcast: false,
     bootItem: undefined, maxMessageSize: undefined,
+    ...(remote !== undefined && remote !== '' ? { source: remote.replace(/^::ffff:/, '') } : {}),
+  };
+}
+
+/**
+ * The facts to decide a script with: what the client's DHCP exchange showed, when we saw one
+ * (so a relaySubnet profile, or an ignore, holds over HTTP too), now running iPXE; else the
+ * query's, with the requesting address.
+ */
+export function scriptFacts(q: URLSearchParams, remote: string | undefined, seen: ((mac: string) => ClientFacts | undefined) | undefined): ClientFacts | undefined {
+  const asked = factsFromQuery(q, remote);
+  if (asked === undefined) return undefined;
+  const dhcp = seen?.(asked.mac);
+  if (dhcp === undefined) return asked;
+  return {
+    ...dhcp,
+    isIpxe: true,
+    userClass: dhcp.userClass.includes('iPXE') ? dhcp.userClass : [...dhcp.userClass, 'iPXE'],
+    firmware: asked.firmware !== 'unknown' ? asked.firmware : dhcp.firmware,
   };
 }
 
@@ -40,6 +63,10 @@ export interface ScriptOptions {
    * the client one failed fetch instead of the boot.
    */
   servers?: (mac: string) => readonly string[];
+  /** the address the request came from */
+  remote?: string;
+  /** what DHCP last saw of this MAC (see recent-clients.ts) */
+  seen?: (mac: string) => ClientFacts | undefined;
 }
 
 /** `cmd <file> args`, once per server, joined by `||`; a file that is already a URL is fetched as written. */
@@ -55,7 +82,7 @@ export function fetchLine(cmd: 'kernel' | 'initrd', file: string, args: string, 
  * served from the boot root like any file) or the query names no valid MAC.
  */
 export function ipxeScriptFor(policy: Policy, q: URLSearchParams, o: ScriptOptions = {}): string | undefined {
-  const facts = factsFromQuery(q);
+  const facts = scriptFacts(q, o.remote, o.seen);
   if (facts === undefined) return undefined;
   const d = decide(policy, facts);
   if (d.action === 'ignore') return '#!ipxe\necho pxepool: this client is not served (' + sanitize(d.reason) + ')\nexit 1\n';

@@ -14,6 +14,7 @@ import { startHttpServer, type HttpServer } from '../http/server.ts';
 import { createMetrics, type Metrics } from '../observe/metrics.ts';
 import { createLogger, type Logger } from '../observe/log.ts';
 import { ipxeScriptFor } from './ipxe-script.ts';
+import { RecentClients } from './recent-clients.ts';
 import { VERSION } from '../version.ts';
 import { startPool, type Pool } from '../pool/peer.ts';
 import { createHash } from 'node:crypto';
@@ -64,6 +65,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
   let config = opts.config;
   const logger = opts.logger ?? createLogger(config.log.level);
   const metrics = createMetrics();
+  const recentClients = new RecentClients();
   let policy: Policy = compilePolicy(config);
   // TFTP and HTTP mount the profile roots once, at start.
   const mounts = profileMounts(config);
@@ -83,6 +85,9 @@ export async function serve(opts: ServeOptions): Promise<App> {
 
   const onOutcome = (o: Outcome, via: Via, seconds: number): void => {
     const port = via === 'dhcp' ? '67' : '4011';
+    // A PXE client's DHCP facts (whoever in the pool answered it): /boot.ipxe decides its script
+    // with them. Its own latest request wins, so a forged one lasts only until the client boots.
+    if (o.facts !== undefined && (o.facts.pxeClient || o.facts.httpClient)) recentClients.remember(o.facts, performance.now());
     metrics.dhcpLatency.observe({ port }, seconds);
     if (o.kind === 'reply') {
       metrics.dhcpRequests.inc({ port, type: String(o.facts.messageType) });
@@ -225,7 +230,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
         status: () => app.status(),
         // From a pool, every kernel/initrd fetch names this peer and then the client's ranked live
         // peers, so a peer dying between script and kernel costs one failed fetch.
-        ipxeScript: (q) => ipxeScriptFor(policy, q, { servers: scriptServers }),
+        ipxeScript: (q, remote) => ipxeScriptFor(policy, q, { servers: scriptServers, remote, seen: (mac) => recentClients.get(mac, performance.now()) }),
         files: createFileHandler({ root: config.root, mounts, cache }),
         onError: (err) => logger.warn({ err }, 'http error'),
         onRefused: (reason) => metrics.httpRefused.inc({ reason }),

@@ -47,3 +47,53 @@ test('an ignored client gets no fallback list, only the reason', () => {
   assert.match(s, /not served/);
   assert.doesNotMatch(s, /kernel/);
 });
+
+// Issue 13, defect 6: the script is decided with the facts DHCP had, not only what a query says.
+import { clientFacts } from '../../../src/dhcp/facts.ts';
+import { discover, encode } from '../../../src/dhcp/pxe-client.ts';
+import { parseDhcp } from '../../../src/dhcp/packet.ts';
+import { RecentClients } from '../../../src/app/recent-clients.ts';
+
+test('/boot.ipxe follows relaySubnet rules and ignores as DHCP decided them, whoever asks', () => {
+  const p = compilePolicy(config(`
+profiles:
+  remote: { efiX64: snponly.efi, kernel: remote/vmlinuz, cmdline: secret=remote }
+  local: { efiX64: snponly.efi, kernel: local/vmlinuz }
+rules:
+  - match: { relaySubnet: 10.1.20.0/24 }
+    profile: remote
+  - match: { mac: "52:54:00:12:*" }
+    profile: local
+default: ignore
+`));
+  const seen = new RecentClients();
+  const mac = '52:54:00:12:34:56';
+  const remoteQ = new URLSearchParams(`mac=${mac}&platform=efi&buildarch=x86_64`);
+  // A DISCOVER relayed from 10.1.20.1 put this client in "remote".
+  const pkt = parseDhcp(encode(discover({ kind: 'ovmf', mac, uuid: '11111111-2222-3333-4444-555555555555' }, { xid: 9, giaddr: '10.1.20.1', hops: 1 })));
+  assert.ok(pkt.ok);
+  if (!pkt.ok) return;
+  seen.remember({ ...clientFacts(pkt.packet), relayed: true }, 0);
+  const s = ipxeScriptFor(p, remoteQ, { remote: '10.77.0.5', seen: (m) => seen.get(m, 1000) })!;
+  assert.match(s, /^kernel remote\/vmlinuz secret=remote$/m, s);
+  // Never seen by DHCP: decided from the query and the requesting address (an HTTP request is
+  // not relayed; relaySubnet sees the caller's own address).
+  const other = new URLSearchParams('mac=52:54:00:12:99:99&platform=efi&buildarch=x86_64');
+  assert.match(ipxeScriptFor(p, other, { remote: '10.77.0.5', seen: (m) => seen.get(m, 1000) })!, /^kernel local\/vmlinuz$/m);
+  assert.match(ipxeScriptFor(p, other, { remote: '10.1.20.77', seen: (m) => seen.get(m, 1000) })!, /^kernel remote\/vmlinuz/m);
+  // A MAC DHCP ignored is not served over HTTP either.
+  const stranger = '02:00:00:00:00:01';
+  const sp = parseDhcp(encode(discover({ kind: 'ovmf', mac: stranger, uuid: '11111111-2222-3333-4444-555555555555' }, { xid: 9 })));
+  if (sp.ok) seen.remember(clientFacts(sp.packet), 0);
+  assert.match(ipxeScriptFor(p, new URLSearchParams(`mac=${stranger}&platform=efi`), { remote: '10.77.0.5', seen: (m) => seen.get(m, 1000) })!, /not served/);
+});
+
+test('recent clients: bounded, newest wins, entries expire', () => {
+  const r = new RecentClients({ max: 2, ttlMs: 100 });
+  const f = (mac: string) => ({ mac } as never);
+  r.remember(f('a'), 0); r.remember(f('b'), 0); r.remember(f('c'), 0);
+  assert.equal(r.size, 2);
+  assert.equal(r.get('a', 0), undefined);
+  assert.equal(r.get('c', 50)?.mac, 'c');
+  assert.equal(r.get('c', 200), undefined);
+});
