@@ -217,6 +217,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
         busyPollUs: config.tftp.busyPollUs,
         logger,
         onAnnounceable: () => app.pool?.announceNow(),
+        onRequest: (outcome) => metrics.tftpRequests.inc({ outcome }),
         onTransfer: (t) => {
           metrics.tftpTransfers.inc({ result: t.ok ? 'ok' : (t.reason ?? 'failed') });
           if (t.ok) metrics.tftpBytes.inc(t.bytes);

@@ -14,6 +14,7 @@ export interface Metrics {
   dhcpLatency: Histogram<'port'>;
   tftpTransfers: Counter<'result'>;
   tftpBytes: Counter;
+  tftpRequests: Counter<'outcome'>;
   tftpActive: Gauge;
   httpRequests: Counter<'code'>;
   httpBytes: Counter;
@@ -39,6 +40,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     }),
     tftpTransfers: new Counter({ name: 'pxepool_tftp_transfers_total', help: 'finished TFTP transfers by result', labelNames: ['result'], registers: r }),
     tftpBytes: new Counter({ name: 'pxepool_tftp_bytes_total', help: 'file bytes sent over TFTP', registers: r }),
+    tftpRequests: new Counter({ name: 'pxepool_tftp_requests_total', help: 'datagrams on the TFTP port, by what became of them (started, duplicate, refused, malformed, stray, closing)', labelNames: ['outcome'], registers: r }),
     tftpActive: new Gauge({ name: 'pxepool_tftp_active_transfers', help: 'TFTP transfers in progress', registers: r, collect() { this.set(sources.tftpActive()); } }),
     httpRequests: new Counter({ name: 'pxepool_http_requests_total', help: 'HTTP requests by status code', labelNames: ['code'], registers: r }),
     httpBytes: new Counter({ name: 'pxepool_http_bytes_total', help: 'bytes sent over HTTP (bodies)', registers: r }),

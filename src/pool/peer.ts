@@ -153,6 +153,7 @@ interface PoolMetrics {
   sent: Counter;
   received: Counter;
   rejected: Counter<'reason'>;
+  announcements: Counter;
   live: Gauge;
   mismatchPeers: Gauge;
   mismatches: Counter;
@@ -166,6 +167,7 @@ function createPoolMetrics(registry: Registry, sources: { live: () => number; mi
   return {
     sent: new Counter({ name: 'pxepool_pool_heartbeats_sent_total', help: 'heartbeat datagrams sent (one per peer per interval)', registers: r }),
     received: new Counter({ name: 'pxepool_pool_heartbeats_received_total', help: 'heartbeats accepted', registers: r }),
+    announcements: new Counter({ name: 'pxepool_pool_announcements_received_total', help: 'transfer announcements accepted', registers: r }),
     rejected: new Counter({ name: 'pxepool_pool_heartbeats_rejected_total', help: 'heartbeats dropped, by reason', labelNames: ['reason'], registers: r }),
     live: new Gauge({ name: 'pxepool_pool_peers_live', help: 'live pool peers, this one included', registers: r, collect() { this.set(sources.live()); } }),
     mismatchPeers: new Gauge({ name: 'pxepool_pool_config_mismatch_peers', help: 'peers whose pool config hash differs from ours', registers: r, collect() { this.set(sources.mismatched()); } }),
@@ -443,7 +445,7 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
       const r = msg.length > MAX_ANNOUNCE
         ? { ok: false as const, reason: 'malformed' as const, detail: `${msg.length} bytes` }
         : announceVerifier.verify(msg, clock.wall());
-      if (r.ok) announced.add(r.ann);
+      if (r.ok) { announced.add(r.ann); metrics.announcements.inc(); }
       else reject(`announce-${r.reason}`, r.detail, rinfo);
       return;
     }

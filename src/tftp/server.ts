@@ -77,6 +77,8 @@ export type TftpServerOptions = {
   maxUnconfirmed?: number;
   logger?: TftpLogger;
   onTransfer?: (record: TransferRecord) => void;
+  /** once per datagram on the listening port (the serve app counts them in /metrics) */
+  onRequest?: (outcome: RequestOutcome) => void;
   /**
    * A transfer from an added (pool service) address became announceable: it started (OACK or
    * first window sent), or its file digest just became known. The pool announces at once (a firmware's NBP
@@ -103,7 +105,12 @@ export type TftpServerOptions = {
   links?: () => readonly Link[];
 };
 
+/** what became of one datagram on the listening port */
+export type RequestOutcome = 'started' | 'duplicate' | 'refused' | 'malformed' | 'stray' | 'closing';
+
 export type TftpStats = {
+  /** datagrams on the listening port, by what became of them */
+  requests: Record<RequestOutcome, number>;
   activeTransfers: number;
   /** datagram bytes sent by transfers, headers and retransmissions included */
   bytesSent: number;
@@ -294,6 +301,12 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   const countError = (reason: string): void => {
     errors[reason] = (errors[reason] ?? 0) + 1;
   };
+  /** Every datagram the listeners read ends in exactly one of these (a started transfer may still fail later). */
+  const requests: Record<RequestOutcome, number> = { started: 0, duplicate: 0, refused: 0, malformed: 0, stray: 0, closing: 0 };
+  const heard = (o: RequestOutcome): void => {
+    requests[o]++;
+    try { opts.onRequest?.(o); } catch { /* metrics must not break serving */ }
+  };
 
   // A storm's RRQs arrive faster than one socket is read: libuv reads at most 32 datagrams from a
   // socket per loop iteration, and each iteration also serves every running transfer, so the
@@ -341,24 +354,24 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   const onRequestAt = (via: dgram.Socket, localHost: string) => (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
     const refuse = (address: string, port: number, code: number, message: string, reason: string): void =>
       refuseVia(via, address, port, code, message, reason);
-    if (closing) return;
+    if (closing) return heard('closing');
     const parsed = parsePacket(msg);
     if (!parsed.ok) {
       const op = msg.length >= 2 ? (msg[0]! << 8) | msg[1]! : 0;
       if (op === OP.RRQ || op === OP.WRQ) {
         refuse(rinfo.address, rinfo.port, ERR.ILLEGAL_OPERATION, `Malformed request: ${parsed.reason}`, 'malformed');
       }
-      return;
+      return heard('malformed');
     }
     const p = parsed.value;
     if (p.op === 'WRQ') {
       refuse(rinfo.address, rinfo.port, ERR.ACCESS_VIOLATION, 'Access violation: this server is read-only', 'wrq');
-      return;
+      return heard('refused');
     }
-    if (p.op !== 'RRQ') return; // stray DATA/ACK/ERROR for a transfer that no longer exists
+    if (p.op !== 'RRQ') return heard('stray'); // DATA/ACK/ERROR for a transfer that no longer exists
     if (p.mode === 'mail') {
       refuse(rinfo.address, rinfo.port, ERR.ILLEGAL_OPERATION, 'Mail mode is not supported', 'mail');
-      return;
+      return heard('refused');
     }
     const verdict = admit(
       { address: rinfo.address, port: rinfo.port, file: p.filename },
@@ -368,12 +381,13 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     for (const old of verdict.supersede) supersede(liveOf(old), rinfo.port, p.filename);
     if (verdict.verdict === 'duplicate') {
       counters.duplicateRequestsDropped++;
-      return;
+      return heard('duplicate');
     }
     if (verdict.verdict === 'refuse') {
       refuse(rinfo.address, rinfo.port, ERR.NOT_DEFINED, verdict.message, verdict.reason);
-      return;
+      return heard('refused');
     }
+    heard('started');
     if (verdict.evict !== undefined) {
       // Its client never answered while a newer request waited for the slot: end it silently
       // (an ERROR would be one more packet toward an address that may be forged).
@@ -919,6 +933,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     announce,
     resume,
     stats: () => ({
+      requests: { ...requests },
       activeTransfers: live.size - awaitingResume(),
       awaitingResume: awaitingResume(),
       ...counters,
