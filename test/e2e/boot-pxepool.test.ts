@@ -16,8 +16,9 @@ import { startServe } from '../lib/serve-proc.ts';
 import { makeBootRoot } from './artifacts.ts';
 import { startClient } from './qemu.ts';
 import { dhcpRecords, httpRequests, tftpReadRequests } from './lab-pcap.ts';
+import { bin, E2E, needs } from '../lib/require.ts';
 
-const skip = process.getuid?.() !== 0 ? 'needs root' : !existsSync('/usr/bin/qemu-system-x86_64') ? 'needs qemu-system-x86' : false;
+const skip = needs(...E2E, bin('/usr/sbin/kea-dhcp4', 'kea-dhcp4-server'), bin('/usr/sbin/dhcpd', 'isc-dhcp-server'));
 
 const SERVER = '10.77.30.11';
 

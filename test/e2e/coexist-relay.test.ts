@@ -20,15 +20,9 @@ import { startServe, type ServeProc } from '../lib/serve-proc.ts';
 import { makeBootRoot } from './artifacts.ts';
 import { startClient, type Firmware, type QemuClient } from './qemu.ts';
 import { dhcpRecords, httpRequests, tftpReadRequests, type DhcpRecord } from './lab-pcap.ts';
+import { bin, E2E, needs } from '../lib/require.ts';
 
-const skip =
-  process.getuid?.() !== 0
-    ? 'needs root'
-    : !existsSync('/usr/bin/qemu-system-x86_64')
-      ? 'needs qemu-system-x86'
-      : !existsSync('/usr/sbin/dnsmasq') || !existsSync('/usr/sbin/dhcrelay')
-        ? 'needs dnsmasq and isc-dhcp-relay'
-        : false;
+const skip = needs(...E2E, bin('/usr/sbin/dnsmasq', 'dnsmasq-base'), bin('/usr/sbin/dhcrelay', 'isc-dhcp-relay'), bin('/usr/sbin/kea-dhcp4', 'kea-dhcp4-server'));
 
 function outDir(lab: Lab, name: string): string {
   const d = process.env.PXEPOOL_E2E_OUT !== undefined ? join(process.env.PXEPOOL_E2E_OUT, name) : join(lab.tmpDir, 'out');

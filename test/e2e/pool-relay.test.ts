@@ -23,15 +23,9 @@ import { MAIN } from '../lib/serve-proc.ts';
 import { startClient, type BootResult, type QemuClient } from './qemu.ts';
 import { dhcpRecords, httpRequests, tftpReadRequests, type DhcpRecord } from './lab-pcap.ts';
 import { A, B, killPeer, logTail, macOwnedBy, msgOf, outDir, ownerOf, type Peer, seq, startPeers } from './pool-peers.ts';
+import { bin, E2E, needs } from '../lib/require.ts';
 
-const skip =
-  process.getuid?.() !== 0
-    ? 'needs root'
-    : !existsSync('/usr/bin/qemu-system-x86_64')
-      ? 'needs qemu-system-x86'
-      : !existsSync('/usr/sbin/kea-dhcp4')
-        ? 'needs kea-dhcp4'
-        : false;
+const skip = needs(...E2E, bin('/usr/sbin/kea-dhcp4', 'kea-dhcp4-server'));
 
 /** The survivor's own view from /status (HTTP, inside its namespace). */
 async function statusLive(lab: Lab, p: Peer): Promise<string[]> {

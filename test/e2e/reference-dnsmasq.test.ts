@@ -12,15 +12,9 @@ import { Lab } from '../lib/netns.ts';
 import { startDnsmasqProxy, startKea, startRadvd } from '../lib/services.ts';
 import { makeBootRoot } from './artifacts.ts';
 import { startClient, type Firmware } from './qemu.ts';
+import { bin, E2E, needs } from '../lib/require.ts';
 
-const skip =
-  process.getuid?.() !== 0
-    ? 'needs root'
-    : !existsSync('/usr/bin/qemu-system-x86_64')
-      ? 'needs qemu-system-x86'
-      : !existsSync('/usr/sbin/dnsmasq')
-        ? 'needs dnsmasq'
-        : false;
+const skip = needs(...E2E, bin('/usr/sbin/dnsmasq', 'dnsmasq-base'));
 
 async function bootWithDnsmasq(firmware: Firmware, t: { diagnostic(msg: string): void; after(fn: () => Promise<void>): void }): Promise<void> {
   const lab = await Lab.create();

@@ -7,9 +7,10 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab } from '../lib/netns.ts';
 import { startKea, startDhcpd, startRadvd, udhcpcOnce } from '../lib/services.ts';
+import { bin, needs, root } from '../lib/require.ts';
 
 const isRoot = process.getuid?.() === 0;
-const skip = isRoot ? false : 'needs root for network namespaces';
+const skip = needs(root(), bin('/usr/sbin/kea-dhcp4', 'kea-dhcp4-server'), bin('/usr/sbin/dhcpd', 'isc-dhcp-server'), bin('/usr/sbin/radvd', 'radvd'), bin('/usr/bin/tcpdump', 'tcpdump'));
 
 function namespaces(): string[] {
   return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })

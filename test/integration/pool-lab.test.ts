@@ -10,9 +10,10 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { createPoolLab, logMarks, MiB, offersByMac, pctl, type Peer, type PoolLab } from '../lib/pool-lab.ts';
 import type { StormResult } from '../../src/storm/run.ts';
+import { bin, needs, root } from '../lib/require.ts';
 
 const isRoot = process.getuid?.() === 0;
-const skip = !isRoot ? 'needs root for network namespaces' : !existsSync('/usr/sbin/kea-dhcp4') ? 'needs kea-dhcp4' : false;
+const skip = needs(root(), bin('/usr/sbin/kea-dhcp4', 'kea-dhcp4-server'));
 const N = 300;
 const MIX = 'bios=50,efi=30,ipxe=20';
 // EDK2 collects offers ~4 s; 2 s keeps the run short and is still far above the peers' offer p99.

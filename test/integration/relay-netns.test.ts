@@ -15,9 +15,10 @@ import { join } from 'node:path';
 import { Lab, type Host, type Proc, runOk } from '../lib/netns.ts';
 import { startKea, udhcpcOnce } from '../lib/services.ts';
 import { discover, encode } from '../../src/dhcp/pxe-client.ts';
+import { bin, needs, root } from '../lib/require.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const canRun = process.getuid?.() === 0 ? false : 'needs root for network namespaces';
+const canRun = needs(root(), bin('/usr/sbin/kea-dhcp4', 'kea-dhcp4-server'), bin('/usr/sbin/dhcrelay', 'isc-dhcp-relay'));
 
 // Prints one JSON line per datagram that reaches port 67.
 const LISTENER = `

@@ -10,10 +10,11 @@ import { fileURLToPath } from 'node:url';
 import { Lab } from '../lib/netns.ts';
 import { startDnsmasqProxy, startKea } from '../lib/services.ts';
 import type { StormResult } from '../../src/storm/run.ts';
+import { bin, needs, root } from '../lib/require.ts';
 
 const STORM_CLI = fileURLToPath(new URL('../../src/cli/storm.ts', import.meta.url));
 const isRoot = process.getuid?.() === 0;
-const skip = !isRoot ? 'needs root for network namespaces' : !existsSync('/usr/sbin/dnsmasq') ? 'needs dnsmasq' : !existsSync('/usr/sbin/kea-dhcp4') ? 'needs kea-dhcp4' : false;
+const skip = needs(root(), bin('/usr/sbin/dnsmasq', 'dnsmasq-base'), bin('/usr/sbin/kea-dhcp4', 'kea-dhcp4-server'));
 const MiB = 1 << 20;
 const N = 20;
 

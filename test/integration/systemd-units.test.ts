@@ -6,9 +6,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { bin, needs, root } from '../lib/require.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const skip = existsSync('/usr/bin/systemd-analyze') ? false : 'needs systemd-analyze (Debian package systemd)';
+const skip = needs(bin('/usr/bin/systemd-analyze', 'systemd'));
 
 function verify(dir: string, name: string, text: string): string {
   const file = join(dir, name);

@@ -7,22 +7,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfigText, EMBEDDED_DEFAULT } from '../../../src/config/load.ts';
-import { buildModel, renderSnippet, type SnippetFormat, type SnippetMode } from '../../../src/snippet/index.ts';
-import { snippetText } from '../../../src/cli/snippet.ts';
+import { parseConfigText, EMBEDDED_DEFAULT } from '../../src/config/load.ts';
+import { buildModel, renderSnippet, type SnippetFormat, type SnippetMode } from '../../src/snippet/index.ts';
+import { snippetText } from '../../src/cli/snippet.ts';
+import { bin, needs } from '../lib/require.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pxepool-snippet-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
-
-function which(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Run a checker; returns its combined output and whether it exited 0. */
 function check(cmd: string, args: string[]): { ok: boolean; out: string } {
@@ -59,10 +51,10 @@ function dnsmasqCheck(snippet: string): { ok: boolean; out: string } {
   return check('dnsmasq', ['--test', `--conf-file=${s}`]);
 }
 
-const CHECKERS: Partial<Record<SnippetFormat, { bin: string; run: (s: string) => { ok: boolean; out: string }; broken: string }>> = {
-  isc: { bin: 'dhcpd', run: dhcpdCheck, broken: 'if option pxe-system-type = 00:07 {\n  filename "x"\n}\n' },
-  kea: { bin: 'kea-dhcp4', run: keaCheck, broken: '"client-classes": [ { "name": "x", "test": "option[93].hex ==" } ]\n' },
-  dnsmasq: { bin: 'dnsmasq', run: dnsmasqCheck, broken: 'dhcp-boot=tag:x,,,,,,\ndhcp-optoin=66,1.2.3.4\n' },
+const CHECKERS: Partial<Record<SnippetFormat, { bin: string; pkg: string; run: (s: string) => { ok: boolean; out: string }; broken: string }>> = {
+  isc: { bin: 'dhcpd', pkg: 'isc-dhcp-server', run: dhcpdCheck, broken: 'if option pxe-system-type = 00:07 {\n  filename "x"\n}\n' },
+  kea: { bin: 'kea-dhcp4', pkg: 'kea-dhcp4-server', run: keaCheck, broken: '"client-classes": [ { "name": "x", "test": "option[93].hex ==" } ]\n' },
+  dnsmasq: { bin: 'dnsmasq', pkg: 'dnsmasq-base', run: dnsmasqCheck, broken: 'dhcp-boot=tag:x,,,,,,\ndhcp-optoin=66,1.2.3.4\n' },
 };
 
 // A config with every firmware, a root path and a template, beside the embedded default.
@@ -82,7 +74,7 @@ const CONFIGS = { embedded: EMBEDDED_DEFAULT, full: FULL.config };
 const PEERS = ['10.0.0.20', '10.0.0.21', '10.0.0.22'];
 
 for (const [format, c] of Object.entries(CHECKERS)) {
-  const skip = which(c.bin) ? false : `${c.bin} not installed`;
+  const skip = needs(bin(`/usr/sbin/${c.bin}`, c.pkg));
   for (const mode of [1, 2, 3] as SnippetMode[]) {
     for (const [cname, config] of Object.entries(CONFIGS)) {
       test(`${format} mode ${mode} (${cname} config) is accepted by ${c.bin}`, { skip }, () => {
