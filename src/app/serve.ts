@@ -127,6 +127,15 @@ export async function serve(opts: ServeOptions): Promise<App> {
         logger.error({ event: 'reload', ok: false }, message);
         return { ok: false, message };
       }
+      // The pool's membership, secret and timing are what the peers agree on; changing them in a
+      // running peer is a restart (one peer at a time), never a silent no-op.
+      const poolKeys = changedKeys(config.pool, r.config.pool);
+      if (poolKeys.length > 0) {
+        metrics.configReloads.inc({ result: 'error' });
+        const message = `config reload refused, keeping the running config: pool: ${poolKeys.join(', ')} changed; pool changes take effect only at a restart — restart pxepool (one peer at a time), or put pool: back as it was to reload the rest`;
+        logger.error({ event: 'reload', ok: false, pool: poolKeys }, message);
+        return { ok: false, message };
+      }
       try {
         policy = compilePolicy(r.config);
       } catch (err) {
@@ -251,4 +260,13 @@ export async function serve(opts: ServeOptions): Promise<App> {
     await app.tftp?.addAddress(a);
   }
   return app;
+}
+
+/** Top-level keys whose values differ between two (optional) config sections. */
+function changedKeys(a: object | undefined, b: object | undefined): string[] {
+  if (a === undefined && b === undefined) return [];
+  if (a === undefined || b === undefined) return [a === undefined ? 'added' : 'removed'];
+  const ra = a as Record<string, unknown>;
+  const rb = b as Record<string, unknown>;
+  return [...new Set([...Object.keys(ra), ...Object.keys(rb)])].filter((k) => JSON.stringify(ra[k]) !== JSON.stringify(rb[k]));
 }

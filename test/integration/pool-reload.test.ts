@@ -56,6 +56,15 @@ test('reloading a changed policy on one peer is reported as a mismatch by both, 
     writeFileSync(files.b!, text('b', 'ignore'));
     assert.equal(apps.b!.reload().ok, true);
     await waitFor(() => agree('a') && agree('b'), 5000, 'both agree again');
+
+    // A change to pool: is refused with the reason, never applied silently or half-way; the
+    // policy change in the same file is not applied either (the running config stays whole).
+    writeFileSync(files.a!, text('a', 'lab').replace('heartbeatMs: 100', 'heartbeatMs: 200'));
+    const r = apps.a!.reload();
+    assert.equal(r.ok, false);
+    assert.match(r.message, /pool: heartbeatMs changed; pool changes take effect only at a restart/);
+    assert.equal(apps.a!.config.default, 'ignore', 'the rest of that file was not applied');
+    assert.ok(agree('a') && agree('b'), 'the peers still agree');
   } finally {
     await Promise.all(Object.values(apps).map((a) => a.close()));
   }
