@@ -91,7 +91,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
     metrics.dhcpLatency.observe({ port }, seconds);
     if (o.kind === 'reply') {
       metrics.dhcpRequests.inc({ port, type: String(o.facts.messageType) });
-      metrics.dhcpReplies.inc({ port, type: o.reply.options[0]?.data[0] === 2 ? 'offer' : 'ack', firmware: o.facts.firmware });
+      metrics.dhcpReplies.inc({ port, type: o.type, firmware: o.facts.firmware });
       logger.info({ event: 'answer', port: Number(port), mac: o.facts.mac, xid: o.facts.xid, arch: o.facts.arch, firmware: o.facts.firmware, ipxe: o.facts.isIpxe, rule: o.decision.rule, profile: o.decision.profile, action: 'boot', file: o.reply.file || o.decision.bootFile, nextServer: o.reply.siaddr, to: `${o.to.address}:${o.to.port}` }, 'answered PXE client');
       return;
     }

@@ -62,6 +62,8 @@ export type DropReason =
 export type Outcome =
   | {
       kind: 'reply';
+      /** DHCPOFFER (port 67) or DHCPACK (4011, or a REQUEST on 67 that names us) */
+      type: 'offer' | 'ack';
       facts: ClientFacts;
       decision: Extract<Decision, { action: 'boot' }>;
       reply: DhcpPacket;
@@ -146,7 +148,7 @@ export function respondToPacket(
   if (relayed && request.ciaddr === '0.0.0.0') reply.flags |= BROADCAST_FLAG;
   const sized = fitReply(reply, replyLimit(facts));
   if (!sized.ok) return { kind: 'drop', reason: 'too-large', detail: sized.detail, facts, decision };
-  return { kind: 'reply', facts, decision, reply: sized.reply, bytes: sized.bytes, to };
+  return { kind: 'reply', type: replyType === MessageType.Offer ? 'offer' : 'ack', facts, decision, reply: sized.reply, bytes: sized.bytes, to };
 }
 
 function isUnicast(ip: string): boolean {

@@ -244,9 +244,11 @@ default: uefi-lab
   // pxepool answered the relay agent, never the client directly.
   const answers = srv.logs.filter((l) => l.event === 'answer' && String(l.mac).toLowerCase() === vm.mac);
   assert.ok(answers.length >= 1, `pxepool answered:\n${logTail(srv)}`);
-  for (const l of answers.filter((x) => x.port === 67)) assert.equal(l.to, `${ROUTER_CLI}:67`, 'port-67 answers go to giaddr');
+  // To the relay agent that sent the request (dhcrelay's upstream address), not to the giaddr it
+  // carries: a reply goes only where its request came from (docs/proxydhcp.md).
+  for (const l of answers.filter((x) => x.port === 67)) assert.equal(l.to, `${ROUTER_SRV}:67`, 'port-67 answers go to the relay agent that sent them');
 
-  // Server side: relayed requests in, proxy replies to giaddr with the broadcast bit.
+  // Server side: relayed requests in, proxy replies to the relay agent with the broadcast bit.
   const srvSide = relayRecords(srvPcap).filter((p) => p.mac === vm.mac);
   t.diagnostic(`servers segment: ${srvSide.map((p) => `${p.t.toFixed(2)}s ${p.src}:${p.srcPort}→${p.dst}:${p.dstPort} type ${p.type} giaddr ${p.giaddr} hops ${p.hops} bc ${p.broadcast ? 1 : 0}`).join(' | ')}`);
   const toPxepool = srvSide.filter((p) => p.dst === PXEPOOL6 && p.dstPort === 67 && p.type === 1);
@@ -255,7 +257,7 @@ default: uefi-lab
   const proxyOut = srvSide.filter((p) => p.src === PXEPOOL6 && p.srcPort === 67 && p.type === 2);
   assert.ok(proxyOut.length >= 1, 'pxepool sent its offer to the relay');
   for (const p of proxyOut) {
-    assert.equal(p.dst, ROUTER_CLI);
+    assert.equal(p.dst, ROUTER_SRV);
     assert.equal(p.dstPort, 67);
     assert.equal(p.giaddr, ROUTER_CLI);
     assert.ok(p.broadcast, 'relayed proxy offer has the broadcast bit');

@@ -109,7 +109,7 @@ test('pxepool relay steers PXE clients by MAC and relays Kea\'s offers back', { 
     const t = await topology(lab);
     const hosts = join(lab.tmpDir, 'relay.hosts');
     writeFileSync(hosts, `${MAC_A}   10.77.2.20   # exact\n02:99:*   10.77.2.21   # wildcard\n`);
-    const relay = lab.spawn(t.router.ns, process.execPath, [join(ROOT, 'src/relay/main-dev.ts'), 'relay', '-d', '--interface', 'eth0', '--dhcp-server', '10.77.2.10', '--hosts', hosts, '--default', '10.77.2.22'], { name: 'pxepool-relay' });
+    const relay = lab.spawn(t.router.ns, process.execPath, [join(ROOT, 'src/cli/main.ts'), 'relay', '-d', '--interface', 'eth0', '--dhcp-server', '10.77.2.10', '--hosts', hosts, '--default', '10.77.2.22'], { name: 'pxepool-relay' });
     await relay.waitForLine(/relaying eth0 \(10\.77\.1\.1\)/, 10_000);
 
     // A whole lease from Kea through the relay (DISCOVER/OFFER/REQUEST/ACK, all broadcast).
@@ -189,7 +189,7 @@ test('one pxepool relay serves two client segments: each request carries its own
     ]);
     const listener = lab.spawn(pxe.ns, process.execPath, ['-e', LISTENER], { name: 'listen@pxe-a' });
     await listener.waitForLine(/LISTENING/, 5000);
-    const relay = lab.spawn(router.ns, process.execPath, [join(ROOT, 'src/relay/main-dev.ts'), 'relay', '-d', '--interface', 'eth0', 'eth2', '--dhcp-server', '10.77.2.10', '--default', '10.77.2.20'], { name: 'pxepool-relay' });
+    const relay = lab.spawn(router.ns, process.execPath, [join(ROOT, 'src/cli/main.ts'), 'relay', '-d', '--interface', 'eth0', 'eth2', '--dhcp-server', '10.77.2.10', '--default', '10.77.2.20'], { name: 'pxepool-relay' });
     await relay.waitForLine(/relaying eth0 \(10\.77\.1\.1\), eth2 \(10\.77\.3\.1\)/, 10_000);
 
     // Kea picks the subnet from giaddr, and a broadcast reply only reaches a client if the relay
