@@ -1,7 +1,6 @@
 // The config file's shape. zod handles structure (sections, lists, unknown keys); leaf values
 // go through small checkers that record what was allowed and what was found, so load.ts can
 // turn every issue into a message a person can act on without reading this file.
-import { hostname } from 'node:os';
 import { z } from 'zod';
 import { poolSchema } from '../pool/config.ts';
 import { relaySchema } from '../relay/config.ts';
@@ -188,7 +187,8 @@ export const DEFAULT_ROOT = '/srv/pxepool';
 
 export const configSchema = z.strictObject({
   server: z.strictObject({
-    name: text('a peer name').optional().transform((v) => v ?? hostname()),
+    // unset: the host name, which the serve app reads (the schema stays a pure function of the file)
+    name: text('a peer name').optional(),
     interface: text('a network interface name like eth0').optional(),
     address: ipv4().optional(),
     proxyDhcp: oneOf(PROXY_DHCP_MODES).optional().default('proxy'),

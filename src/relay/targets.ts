@@ -2,7 +2,8 @@
 // default, and pools of peers with a liveness guess. Pure: time is always passed in.
 
 import { MacTable } from '../policy/mactable.ts';
-import { parseHostFile, type ConfigError } from '../config/load.ts';
+import type { ConfigError } from '../config/load.ts';
+import { parseHostFile } from '../config/host-file.ts';
 import type { RelayConfig, RelayPool } from './config.ts';
 
 /** One host-file line, kept for "why" in debug output. */

@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hostname } from 'node:os';
 import { EMBEDDED_DEFAULT, EMBEDDED_DEFAULT_YAML, parseConfigText } from '../../../src/config/load.ts';
 import { parseCidr, parseMacPattern, parseSize, parseUuid, suggest } from '../../../src/config/values.ts';
 
@@ -13,7 +12,7 @@ function load(text: string) {
 test('an empty file gets every default', () => {
   const { config, warnings } = load('');
   assert.deepEqual(warnings, []);
-  assert.equal(config.server.name, hostname());
+  assert.equal(config.server.name, undefined, 'unset: serve uses the host name');
   assert.equal(config.server.proxyDhcp, 'proxy');
   assert.equal(config.server.interface, undefined);
   assert.equal(config.root, '/srv/pxepool');
