@@ -21,7 +21,7 @@ export const poolPeerSchema = z.strictObject({
    * An address on the clients' segment that no host owns: this peer adds it to its interface
    * and names it to clients; when the peer dies a survivor takes it over (docs/pool.md).
    */
-  serviceAddress: z.ipv4().optional(),
+  serviceAddress: z.ipv4({ message: 'an unused IPv4 address on the clients\' segment (IPv6 service addresses will come with IPv6 netboot)' }).optional(),
 });
 
 export const poolSchema = z

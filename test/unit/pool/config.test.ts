@@ -60,3 +60,9 @@ test('serviceAddress: every peer or none, each its own, not a peer address; leas
   assert.notDeepEqual(poolConfigHash(ok), poolConfigHash(poolSchema.parse(sa('10.0.0.101', '10.0.0.103'))));
   assert.notDeepEqual(poolConfigHash(ok), poolConfigHash(poolSchema.parse({ ...sa('10.0.0.101', '10.0.0.102'), leaseMs: 4000 })));
 });
+
+test('an IPv6 serviceAddress is refused with the reason (IPv4 only until IPv6 netboot)', () => {
+  const r = poolSchema.safeParse({ ...base, peers: [{ name: 'pxe-a', address: '10.0.0.1', serviceAddress: 'fd00::1' }, { name: 'pxe-b', address: '10.0.0.2', serviceAddress: '10.0.0.102' }] });
+  assert.equal(r.success, false);
+  assert.match(r.success ? '' : r.error.issues[0]!.message, /IPv6 service addresses will come with IPv6 netboot/);
+});
