@@ -110,7 +110,8 @@ export function createFileCache(opts: FileCacheOptions = {}): FileCache {
     return { kind: 'memory', ...info, data, close: noClose };
   }
 
-  async function load(file: ResolvedFile): Promise<{ info: FileInfo; data: Buffer } | OpenResult> {
+  /** The file opened read-only and checked to be a regular file; closed again on any failure. */
+  async function openRegular(file: ResolvedFile): Promise<{ ok: true; handle: FileHandle; size: number; mtimeMs: number } | { ok: false; reason: 'io' | 'not-regular' }> {
     let handle: FileHandle;
     try {
       handle = await open(file.absPath, OPEN_FLAGS);
@@ -119,11 +120,24 @@ export function createFileCache(opts: FileCacheOptions = {}): FileCache {
     }
     try {
       const st = await handle.stat();
-      if (!st.isFile()) return { ok: false, reason: 'not-regular' };
+      if (st.isFile()) return { ok: true, handle, size: st.size, mtimeMs: st.mtimeMs };
+      await handle.close().catch(() => {});
+      return { ok: false, reason: 'not-regular' };
+    } catch {
+      await handle.close().catch(() => {});
+      return { ok: false, reason: 'io' };
+    }
+  }
+
+  async function load(file: ResolvedFile): Promise<{ info: FileInfo; data: Buffer } | OpenResult> {
+    const o = await openRegular(file);
+    if (!o.ok) return o;
+    const { handle } = o;
+    try {
       // Key by what we actually read, in case the file changed since it was resolved.
-      const info: FileInfo = { absPath: file.absPath, size: st.size, mtimeMs: st.mtimeMs };
-      const data = await readExactly(handle, 0, st.size);
-      if (data.length !== st.size) return { ok: false, reason: 'io' }; // truncated under us
+      const info: FileInfo = { absPath: file.absPath, size: o.size, mtimeMs: o.mtimeMs };
+      const data = await readExactly(handle, 0, o.size);
+      if (data.length !== o.size) return { ok: false, reason: 'io' }; // truncated under us
       return { info, data };
     } catch {
       return { ok: false, reason: 'io' };
@@ -133,37 +147,24 @@ export function createFileCache(opts: FileCacheOptions = {}): FileCache {
   }
 
   async function openStream(file: ResolvedFile): Promise<OpenResult> {
-    let handle: FileHandle;
-    try {
-      handle = await open(file.absPath, OPEN_FLAGS);
-    } catch {
-      return { ok: false, reason: 'io' };
-    }
-    try {
-      const st = await handle.stat();
-      if (!st.isFile()) {
+    const o = await openRegular(file);
+    if (!o.ok) return o;
+    const { handle } = o;
+    streamed++;
+    let closed = false;
+    const f: StreamFile = {
+      kind: 'stream',
+      absPath: file.absPath,
+      size: o.size,
+      mtimeMs: o.mtimeMs,
+      read: (position, length, into) => readExactly(handle, position, length, into),
+      close: async () => {
+        if (closed) return;
+        closed = true;
         await handle.close().catch(() => {});
-        return { ok: false, reason: 'not-regular' };
-      }
-      streamed++;
-      let closed = false;
-      const f: StreamFile = {
-        kind: 'stream',
-        absPath: file.absPath,
-        size: st.size,
-        mtimeMs: st.mtimeMs,
-        read: (position, length, into) => readExactly(handle, position, length, into),
-        close: async () => {
-          if (closed) return;
-          closed = true;
-          await handle.close().catch(() => {});
-        },
-      };
-      return { ok: true, file: f };
-    } catch {
-      await handle.close().catch(() => {});
-      return { ok: false, reason: 'io' };
-    }
+      },
+    };
+    return { ok: true, file: f };
   }
 
   async function openFile(file: ResolvedFile): Promise<OpenResult> {
