@@ -4,6 +4,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
+import { bindHint, bindSocket } from '../net/udp.ts';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -266,17 +267,13 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
 
   // --- socket
   const sock = dgram.createSocket({ type: 'udp4', reuseAddr: false });
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException): void => {
-      sock.close();
-      reject(new PoolStartError(`pool: cannot bind UDP ${cfg.bind}:${me.port}: ${err.message}`));
-    };
-    sock.once('error', onError);
-    sock.bind({ address: cfg.bind, port: me.port, exclusive: true }, () => {
-      sock.off('error', onError);
-      resolve();
-    });
-  });
+  try {
+    await bindSocket(sock, { address: cfg.bind, port: me.port, exclusive: true });
+  } catch (err) {
+    sock.close();
+    const e = err as NodeJS.ErrnoException;
+    throw new PoolStartError(`pool: cannot bind UDP ${cfg.bind}:${me.port}: ${e.message}${bindHint(e.code, 'another pxepool or another service holds this port')}`);
+  }
   sock.on('error', (err) => emit({ type: 'error', error: err }));
   const bound = sock.address();
 

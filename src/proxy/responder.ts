@@ -15,6 +15,7 @@ import {
 } from '../dhcp/packet.ts';
 import { DiscoveryControl, encodeIpxeOptions, encodePxeOptions, type PxeVendorOptions } from '../dhcp/pxe.ts';
 import type { Decision } from '../policy/decision.ts';
+import { expandServer } from '../policy/expand.ts';
 
 /** Which of our sockets the request came in on. */
 export type Via = 'dhcp' | 'pxe';
@@ -226,15 +227,6 @@ function vendorOptions(
 
 function dedupeTypes(types: number[]): number[] {
   return [...new Set(types)];
-}
-
-/**
- * `${server}` in a boot file URL names the boot server that will deliver it (siaddr), so a URL
- * follows next-server steering. Other `${…}` are iPXE settings, expanded by iPXE itself.
- */
-export function expandServer(bootFile: string, server: string, httpPort = 80): string {
-  if (!bootFile.includes('${server}')) return bootFile;
-  return bootFile.replaceAll('${server}', httpPort === 80 ? server : `${server}:${httpPort}`);
 }
 
 const FILE_FIELD = 128;

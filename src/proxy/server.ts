@@ -4,7 +4,7 @@
 import dgram from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { bindOnDevice } from './device-socket.ts';
+import { bindHint, bindOnDevice, bindSocket } from '../net/udp.ts';
 import { type Decide, type Outcome, respond, type ResponderContext, type Via } from './responder.ts';
 
 export interface ProxyServerOptions {
@@ -73,28 +73,18 @@ export function localAddresses(iface?: string): string[] {
 
 const RECV_BUFFER = 4 * 1024 * 1024;
 
-function bindUdp(address: string, port: number, broadcast: boolean): Promise<dgram.Socket> {
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: RECV_BUFFER });
-    const onError = (err: NodeJS.ErrnoException): void => {
-      s.close();
-      const hint =
-        err.code === 'EADDRINUSE'
-          ? ` (another DHCP or ProxyDHCP server, e.g. dnsmasq, holds ${address}:${port}; stop it or use proxyDhcp: 4011-only)`
-          : err.code === 'EACCES'
-            ? ' (ports below 1024 need root or CAP_NET_BIND_SERVICE)'
-            : err.code === 'EADDRNOTAVAIL'
-              ? ' (no interface has this address)'
-              : '';
-      reject(new ProxyStartError(`cannot bind UDP ${address}:${port}: ${err.message}${hint}`));
-    };
-    s.once('error', onError);
-    s.bind({ address, port, exclusive: false }, () => {
-      s.off('error', onError);
-      if (broadcast) s.setBroadcast(true);
-      resolve(s);
-    });
-  });
+async function bindUdp(address: string, port: number, broadcast: boolean): Promise<dgram.Socket> {
+  const s = dgram.createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: RECV_BUFFER });
+  try {
+    await bindSocket(s, { address, port, exclusive: false });
+  } catch (err) {
+    s.close();
+    const e = err as NodeJS.ErrnoException;
+    const hint = bindHint(e.code, `another DHCP or ProxyDHCP server, e.g. dnsmasq, holds ${address}:${port}; stop it or use proxyDhcp: 4011-only`);
+    throw new ProxyStartError(`cannot bind UDP ${address}:${port}: ${e.message}${hint}`);
+  }
+  if (broadcast) s.setBroadcast(true);
+  return s;
 }
 
 export async function startProxyServer(opts: ProxyServerOptions): Promise<ProxyServer> {

@@ -21,7 +21,7 @@ import type { Logger } from '../observe/log.ts';
 import type { RelayConfig } from './config.ts';
 import { describeForward, forwardReply, forwardRequest, peekOp, SERVER_PORT, CLIENT_PORT, type RelayInterface, type Datagram } from './forward.ts';
 import { buildHostTable, Liveness, type HostTable } from './targets.ts';
-import { bindOnDevice } from '../proxy/device-socket.ts';
+import { bindHint, bindOnDevice, bindSocket } from '../net/udp.ts';
 
 export class RelayStartError extends Error {}
 
@@ -101,19 +101,16 @@ function loadTablesSync(files: readonly string[]): { table: HostTable; entries: 
   return { table: r.table, entries: r.entries, errors: [...errors, ...r.errors.map(formatError)] };
 }
 
-function bind(address: string, port: number): Promise<dgram.Socket> {
-  return new Promise((resolvePromise, reject) => {
-    const s = dgram.createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: 4 << 20 });
-    s.once('error', (err: NodeJS.ErrnoException) => {
-      s.close();
-      const hint = err.code === 'EACCES' ? ' (port 67 needs root or CAP_NET_BIND_SERVICE)' : err.code === 'EADDRINUSE' ? ' (another DHCP server or relay holds it)' : '';
-      reject(new RelayStartError(`cannot bind UDP ${address}:${port}: ${err.message}${hint}`));
-    });
-    s.bind({ address, port, exclusive: false }, () => {
-      s.removeAllListeners('error');
-      resolvePromise(s);
-    });
-  });
+async function bind(address: string, port: number): Promise<dgram.Socket> {
+  const s = dgram.createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: 4 << 20 });
+  try {
+    await bindSocket(s, { address, port, exclusive: false });
+  } catch (err) {
+    s.close();
+    const e = err as NodeJS.ErrnoException;
+    throw new RelayStartError(`cannot bind UDP ${address}:${port}: ${e.message}${bindHint(e.code, 'another DHCP server or relay holds it')}`);
+  }
+  return s;
 }
 
 export async function startRelay(opts: RelayOptions): Promise<Relay> {

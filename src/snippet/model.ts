@@ -6,7 +6,7 @@
 // unchanged DHCP server (routed segments need IP helpers towards the peers).
 
 import type { Config, Profile } from '../config/schema.ts';
-import { expandServer } from '../proxy/responder.ts';
+import { expandServer } from '../policy/expand.ts';
 import { isIpv4 } from '../config/values.ts';
 
 export type SnippetMode = 1 | 2 | 3;

@@ -15,8 +15,8 @@ import { linkReader } from './links.ts';
 import { negotiate } from './options.ts';
 import { pathBlksize, type Link } from './path-mtu.ts';
 import { warmUp } from './warmup.ts';
+import { bindSocket } from '../net/udp.ts';
 import {
-  bindSocket,
   openTransferSocket,
   transferSocketPath,
   type PacketHandler,

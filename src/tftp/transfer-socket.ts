@@ -11,6 +11,7 @@ import { closeSync } from 'node:fs';
 import net from 'node:net';
 import type { NativeHelper, NativeTftpSocket } from '../native/helper.ts';
 import { encodeDataHeader } from './packet.ts';
+import { bindSocket } from '../net/udp.ts';
 
 /**
  * A datagram arrived: `buf[off, off+len)`. `fromPeer` is whether it came from the transfer's
@@ -63,17 +64,6 @@ export type OpenOptions = {
 const literalLookup = ((address: string, _opts: unknown, cb: (err: Error | null, a: string, f: number) => void) => {
   cb(null, address, address.includes(':') ? 6 : 4);
 }) as unknown as NonNullable<dgram.SocketOptions['lookup']>;
-
-/** bind, resolved once listening, rejected on the socket's first error */
-export function bindSocket(sock: dgram.Socket, opts: dgram.BindOptions): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    sock.once('error', reject);
-    sock.bind(opts, () => {
-      sock.off('error', reject);
-      resolve();
-    });
-  });
-}
 
 /** The strongest path this helper allows (a transfer falls back a step for an address it cannot parse). */
 export function transferSocketPath(native: NativeHelper | null, nativeReceive: boolean): SendPath {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Lab, type Host } from '../lib/netns.ts';
 import { startServe, type ServeProc } from '../lib/serve-proc.ts';
-import { deviceBindingAvailable } from '../../src/proxy/device-socket.ts';
+import { deviceBindingAvailable } from '../../src/net/udp.ts';
 
 const PROBE = fileURLToPath(new URL('../lib/probe-cli.ts', import.meta.url));
 
