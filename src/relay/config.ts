@@ -9,7 +9,7 @@ const name = z.string().trim().min(1);
 /** A PXE target as written: an IPv4 address or the name of a pool. */
 const target = z.string().trim().min(1);
 
-export const poolSchema = z.strictObject({
+export const relayPoolSchema = z.strictObject({
   /** in order of preference: the first live peer is chosen */
   peers: z.array(ipv4).min(1),
   /** a peer is dead after this many different clients' DISCOVERs went unanswered … */
@@ -29,7 +29,7 @@ export const relaySchema = z.strictObject({
   hostsFiles: z.array(z.string().min(1)).default([]),
   /** PXE target for clients not in a host file: an address or a pool name; none = DHCP servers only */
   default: target.optional(),
-  pools: z.record(name, poolSchema).default({}),
+  pools: z.record(name, relayPoolSchema).default({}),
   /** forward to PXE targets only requests from PXE/HTTP-boot firmware (option 60) */
   pxeOnlyToPxe: z.boolean().default(true),
   option82: z.strictObject({
@@ -63,7 +63,7 @@ export const relaySchema = z.strictObject({
 });
 
 export type RelayConfig = z.output<typeof relaySchema>;
-export type RelayPool = z.output<typeof poolSchema>;
+export type RelayPool = z.output<typeof relayPoolSchema>;
 
 /** Parse a `relay:` value; errors as `path: message` lines. */
 export function parseRelayConfig(input: unknown): { ok: true; value: RelayConfig } | { ok: false; errors: string[] } {
