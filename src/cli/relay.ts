@@ -5,6 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { createLogger } from '../observe/log.ts';
 import { parseRelayConfig, type RelayConfig } from '../relay/config.ts';
+import { formatErrors, loadConfig } from '../config/load.ts';
 
 export interface RelayCliOptions {
   interface?: string[];
@@ -25,6 +26,9 @@ export interface RelayCliOptions {
 export function relayConfigFrom(o: RelayCliOptions): { ok: true; config: RelayConfig } | { ok: false; errors: string[] } {
   let section: Record<string, unknown> = {};
   if (o.config !== undefined) {
+    // The same loader as `serve`: a mistake anywhere in the file is reported with file:line:col.
+    const checked = loadConfig(o.config);
+    if (!checked.ok) return { ok: false, errors: formatErrors(checked.errors).split('\n') };
     let doc: unknown;
     try {
       doc = parseYaml(readFileSync(o.config, 'utf8'));

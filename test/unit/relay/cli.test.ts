@@ -19,6 +19,11 @@ test('relay CLI: config relay: section, host files relative to it, flags on top'
     const o = relayConfigFrom({ config: cfg, interface: ['eth2'], default: '10.0.0.9', dhcpServer: ['10.0.0.6'], allClients: true });
     assert.ok(o.ok);
     assert.deepEqual([o.config.interfaces, o.config.default, o.config.dhcpServers, o.config.pxeOnlyToPxe], [['eth2'], '10.0.0.9', ['10.0.0.6'], false]);
+    // A mistake in the file is reported as serve reports it: file:line:col.
+    writeFileSync(cfg, 'relay:\n  interfaces: [eth1]\n  maxHops: 99\n');
+    const located = relayConfigFrom({ config: cfg });
+    assert.ok(!located.ok);
+    assert.match(located.errors.join('\n'), new RegExp(`${cfg.replace(/[/.]/g, '\\$&')}:3:\\d+: relay\\.maxHops`));
     const bad = relayConfigFrom({ default: 'nope', maxHops: 20 });
     assert.ok(!bad.ok);
     assert.match(bad.errors.join('\n'), /relay\.maxHops/);
