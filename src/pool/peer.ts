@@ -19,6 +19,7 @@ import { AttemptTracker, type ClientKind, gateDecision, type GateReason, type Ga
 import { type AddressCommands, AddressEdge, AddressEdgeError, type AddressEvent } from './address-edge.ts';
 import { AnnouncedTable, type AnnouncedTransfer, AnnounceVerifier, encodeSnapshot, isAnnouncement, MAX_DATAGRAM as MAX_ANNOUNCE } from './announce.ts';
 import { encodeHeartbeat, type Health, HeartbeatVerifier, type RejectReason } from './heartbeat.ts';
+import { freshWindowMs, isFresh, nextHealth } from './health.ts';
 import { type MemberEvent, Membership } from './membership.ts';
 import { place, placementOrder, type PlacementPeer, RecentPlacements } from './placement.ts';
 import { expectedShares, rankPeers } from './ranking.ts';
@@ -257,9 +258,7 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
     const active = lastLoad.tftp + lastLoad.http;
     const ceiling = ceilingOf(cfg.name);
     const before = health;
-    if (lastLoad.draining === true) health = 'draining';
-    else if (health === 'busy') health = active > 0.8 * ceiling ? 'busy' : 'ok';
-    else health = active > ceiling ? 'busy' : 'ok';
+    health = nextHealth(health, { active, ...(lastLoad.draining !== undefined ? { draining: lastLoad.draining } : {}) }, ceiling);
     if (health !== before) emit({ type: 'step-back', health, active, ceiling });
     membership.setSelf({ health, tftp: lastLoad.tftp, http: lastLoad.http }, clock.mono());
   };
@@ -531,7 +530,7 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
     return order;
   };
 
-  const freshMs = Math.round(cfg.heartbeatMs * 1.5);
+  const freshMs = freshWindowMs(cfg.heartbeatMs);
 
   const isDiscover = (f: ClientFacts, via: Via): boolean => via === 'dhcp' && f.messageType === MessageType.Discover;
 
@@ -579,10 +578,8 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
       const now = clock.mono();
       const peers = new Map<string, PlacementPeer>();
       for (const v of membership.view()) {
-        // Only a peer heard from within the last interval (or so) gets a client's files: one
-        // that just died still counts as live until deadAfter intervals have passed, and a
-        // client sent there would wait out its TFTP timers (seen in the pool lab).
-        const fresh = v.self || (v.lastSeen !== undefined && now - v.lastSeen <= freshMs);
+        // Only a peer heard from within the last interval (or so) gets a client's files.
+        const fresh = isFresh(v, now, freshMs);
         peers.set(v.name, { name: v.name, live: v.live && fresh, steppedBack: v.steppedBack, ceiling: ceilingOf(v.name), active: v.tftp + v.http + recent.count(v.name, now) });
       }
       const chosen = place(placementOrder(order, cfg.name, membership.live()), peers);

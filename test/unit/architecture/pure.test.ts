@@ -15,7 +15,7 @@ export const PURE: readonly string[] = [
   'policy/decision.ts', 'policy/expand.ts', 'policy/mactable.ts', 'policy/policy.ts',
   'proxy/responder.ts',
   'tftp/admission.ts', 'tftp/options.ts', 'tftp/packet.ts', 'tftp/source.ts', 'tftp/transfer.ts',
-  'pool/announce.ts', 'pool/config.ts', 'pool/describe.ts', 'pool/gate.ts', 'pool/heartbeat.ts', 'pool/membership.ts',
+  'pool/announce.ts', 'pool/config.ts', 'pool/describe.ts', 'pool/gate.ts', 'pool/health.ts', 'pool/heartbeat.ts', 'pool/membership.ts',
   'pool/placement.ts', 'pool/ranking.ts', 'pool/takeover.ts',
   'relay/config.ts', 'relay/forward.ts', 'relay/targets.ts',
   'config/schema.ts', 'config/values.ts', 'config/host-file.ts',
