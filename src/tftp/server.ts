@@ -2,15 +2,16 @@
 // The listening socket only parses and dispatches; every transfer gets its own ephemeral socket
 // (its TID). Work is queued per request, never by leaving datagrams unread in the kernel.
 
-import { createHash } from 'node:crypto';
 import dgram from 'node:dgram';
-import { createReadStream } from 'node:fs';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { createFileCache, type FileCache, type OpenedFile } from '../files/cache.ts';
 import { isNotFound, openBootRoot, type BootRoot, type ResolvedFile, type ResolveResult } from '../files/root.ts';
 import { loadNative } from '../native/helper.ts';
 import { admit, type AdmissionView, type Slot } from './admission.ts';
+import { DeadlineTimer } from './deadline-timer.ts';
+import { createDigestCache } from './digests.ts';
+import { createResolveCache } from './resolve-cache.ts';
 import { linkReader } from './links.ts';
 import { negotiate } from './options.ts';
 import { pathBlksize, type Link } from './path-mtu.ts';
@@ -241,35 +242,9 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   const log = opts.logger;
   const root: BootRoot = await openBootRoot(opts.root, opts.mounts);
   if (opts.warmUp !== false) warmUp();
-  // A boot storm asks for the same few names hundreds of times within a second. Each resolution
-  // is a realpath and a stat on the libuv thread pool (4 threads), so 500 RRQs queue ~1000 pool
-  // jobs and the last client waits for all of them. Successful resolutions are reused for a
-  // second (concurrent misses share one), which makes a storm's hot path free of pool hops.
-  // Confinement is unaffected: the reused answer is a real path that was inside the root; a file
-  // replaced or a symlink swapped is seen at most RESOLVE_TTL_MS late.
-  const resolved = new Map<string, { at: number; result: Promise<ResolveResult>; value?: ResolveResult }>();
-  const resolveCached = (name: string): Promise<ResolveResult> => {
-    const now = performance.now();
-    const hit = resolved.get(name);
-    if (hit && now - hit.at < RESOLVE_TTL_MS) return hit.result;
-    if (resolved.size >= RESOLVE_MAX) resolved.clear();
-    const result = root.resolve(name);
-    const entry: { at: number; result: Promise<ResolveResult>; value?: ResolveResult } = { at: now, result };
-    resolved.set(name, entry);
-    void result.then(
-      (r) => {
-        if (!r.ok && resolved.get(name)?.result === result) resolved.delete(name);
-        else entry.value = r;
-      },
-      () => resolved.delete(name),
-    );
-    return result;
-  };
-  /** a settled, fresh resolution without waiting for a microtask: the storm's common case */
-  const resolvedNow = (name: string): ResolveResult | undefined => {
-    const hit = resolved.get(name);
-    return hit && performance.now() - hit.at < RESOLVE_TTL_MS ? hit.value : undefined;
-  };
+  const resolveCache = createResolveCache((name) => root.resolve(name), () => performance.now(), { ttlMs: RESOLVE_TTL_MS, max: RESOLVE_MAX });
+  const resolveCached = (name: string): Promise<ResolveResult> => resolveCache.get(name);
+  const resolvedNow = (name: string): ResolveResult | undefined => resolveCache.now(name);
   const native = opts.nativeSend === false ? null : loadNative();
   native?.tftpSocket?.setSpin(opts.busyPollUs ?? 300);
   // Every transfer holds a socket, and a streamed one a file too.
@@ -637,42 +612,8 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     run(t, r.actions);
   }
 
-  // One timer for all transfers, armed for the earliest deadline. A timer per transfer costs more
-  // than the sends it guards once hundreds of transfers run (each window re-arms it); a periodic
-  // clock is cheap to keep but wakes the loop every few ms, and those wakeups cost a lock-step
-  // transfer more than half its rate (measured: 19 → 50 MiB/s at blksize 1468 on loopback).
-  // Deadlines mostly move later (every ACK pushes one), so the timer usually fires early, finds
-  // nothing due and re-arms for the new earliest deadline: about one wakeup per round of RTOs.
-  let timer: NodeJS.Timeout | null = null;
-  let timerDue = Infinity;
-  let scanQueued = false;
-
-  function arm(t: Live, at: number): void {
-    t.timerAt = at;
-    if (at < timerDue && !closing) schedule(at, performance.now());
-  }
-
-  function schedule(at: number, now: number): void {
-    if (timer) clearTimeout(timer);
-    timerDue = at;
-    timer = setTimeout(onTimer, Math.max(1, Math.ceil(at - now)));
-    timer.unref();
-  }
-
-  function onTimer(): void {
-    timer = null;
-    timerDue = Infinity;
-    if (scanQueued) return;
-    scanQueued = true;
-    // Timers run before the poll phase: after a busy loop iteration, ACKs already waiting in the
-    // sockets would otherwise be read only after a needless retransmission. setImmediate lets the
-    // poll phase deliver them first.
-    setImmediate(scan);
-  }
-
-  function scan(): void {
-    scanQueued = false;
-    const now = performance.now();
+  // One timer for every transfer's deadline (see deadline-timer.ts).
+  const deadlines = new DeadlineTimer((now) => {
     let next = Infinity;
     for (const t of live.values()) {
       if (t.timerAt <= now) {
@@ -681,7 +622,12 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       }
       if (!t.finished && t.timerAt < next) next = t.timerAt;
     }
-    if (next < timerDue && !closing) schedule(next, now);
+    return next;
+  }, () => performance.now());
+
+  function arm(t: Live, at: number): void {
+    t.timerAt = at;
+    if (!closing) deadlines.arm(at);
   }
 
   // DATA datagrams of one step (a window) are collected and leave in one GSO / sendmmsg call when
@@ -808,27 +754,9 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
 
   // --- pool takeover: file digests, announcements, resumed transfers
 
-  // SHA-256 per file version (path, size, mtime), computed once, in the background: a
-  // successor resumes a transfer only from a file with the same content.
-  const digests = new Map<string, string | Promise<string | null>>();
-  const DIGESTS_MAX = 512;
-  const digestOf = (r: ResolvedFile): string | Promise<string | null> => {
-    const k = `${r.absPath}|${r.size}|${r.mtimeMs}`;
-    const have = digests.get(k);
-    if (have !== undefined) return have;
-    if (digests.size >= DIGESTS_MAX) digests.delete(digests.keys().next().value!);
-    const p = new Promise<string | null>((resolve) => {
-      const h = createHash('sha256');
-      createReadStream(r.absPath).on('data', (c) => h.update(c)).on('error', () => resolve(null)).on('end', () => {
-        const d = h.digest().subarray(0, 16).toString('hex');
-        digests.set(k, d);
-        resolve(d);
-        try { opts.onAnnounceable?.(); } catch { /* the pool's business */ }
-      });
-    });
-    digests.set(k, p);
-    return p;
-  };
+  // Content digests of files served from pool service addresses (see digests.ts).
+  const digestCache = createDigestCache(() => opts.onAnnounceable?.());
+  const digestOf = (r: ResolvedFile): string | Promise<string | null> => digestCache.of(r);
 
   function announce(addresses: ReadonlySet<string>): ResumableTransfer[] {
     const out: ResumableTransfer[] = [];
@@ -967,8 +895,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     close: async () => {
       if (closing) return;
       closing = true;
-      if (timer) clearTimeout(timer);
-      timer = null;
+      deadlines.close();
       for (const t of [...live.values()]) release(t);
       await Promise.all([...listeners, ...extra.values()].map((l) => new Promise<void>((resolve) => l.close(() => resolve()))));
       extra.clear();

@@ -14,7 +14,7 @@ export const PURE: readonly string[] = [
   'dhcp/facts-types.ts', 'dhcp/facts.ts', 'dhcp/options.ts', 'dhcp/packet.ts', 'dhcp/pxe-client.ts', 'dhcp/pxe.ts',
   'policy/decision.ts', 'policy/expand.ts', 'policy/mactable.ts', 'policy/policy.ts',
   'proxy/responder.ts',
-  'tftp/admission.ts', 'tftp/options.ts', 'tftp/packet.ts', 'tftp/source.ts', 'tftp/transfer.ts',
+  'tftp/admission.ts', 'tftp/options.ts', 'tftp/packet.ts', 'tftp/resolve-cache.ts', 'tftp/source.ts', 'tftp/transfer.ts',
   'pool/announce.ts', 'pool/config.ts', 'pool/describe.ts', 'pool/gate.ts', 'pool/health.ts', 'pool/heartbeat.ts', 'pool/membership.ts',
   'pool/placement.ts', 'pool/ranking.ts', 'pool/takeover.ts',
   'relay/config.ts', 'relay/forward.ts', 'relay/targets.ts',
