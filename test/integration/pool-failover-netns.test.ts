@@ -190,8 +190,10 @@ test('SIGSTOP for 8 s: the stopped peer\'s address moves, and on SIGCONT it does
   await watch(async () => (await holders(PEERS[1].service)).join() === 'pxe-a', 15_000);
   const moved = Date.now() - t0;
   console.log(`# ${PEERS[1].service} held by pxe-a ${moved} ms after pxe-b was stopped (keeper fence)`);
-  // The keeper saw its server silent, deleted the address and said goodbye: no lease wait.
-  assert.ok(serves.get('pxe-a')!.logs.some((l) => l.event === 'pool-down' && l.peer === 'pxe-b' && l.reason === 'leaving'), 'the keeper fenced the stopped server');
+  // The keeper saw its server silent, deleted the address and said goodbye: no lease wait. (The
+  // survivor may have marked pxe-b down for silence a moment before the goodbye came, so its
+  // log is not the witness; the keeper's own line is.)
+  assert.match(b.stderr(), new RegExp(`pxepool keeper: the server has been silent for \\d+ ms: released ${PEERS[1].service.replaceAll('.', '\\.')}`), 'the keeper fenced the stopped server');
   assert.ok(moved < 4_000, `the keeper's fence should spare the lease wait (${moved} ms)`);
   assert.ok((await fetchVia(PEERS[1].service)).equals(FILE));
   while (Date.now() - t0 < 8_000) await watch(async () => true, 1000);
