@@ -8,7 +8,7 @@
 //      clients) and the extra time its clients needed, per client against run 2.
 // Run as root: node bench/pool.ts [clients]   (needs kea-dhcp4; everything lives in namespaces)
 
-import { createPoolLab, failoverTimes, logMarks, offersByMac, pctl, waitFirstDiscover, type PoolLab } from '../test/lib/pool-lab.ts';
+import { createPoolLab, failoverTimes, logMarks, neighbourTableFulls, offersByMac, pctl, waitFirstDiscover, type PoolLab } from '../test/lib/pool-lab.ts';
 import type { StormResult } from '../src/storm/run.ts';
 
 const N = Number(process.argv[2] ?? 1000);
@@ -19,6 +19,17 @@ const KILL_AFTER = 1500;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
 type Client = StormResult['clients'][number];
+
+// Kernel neighbour-table overflows (machine-wide) and outside lowerings of its limits, per storm:
+// an overflow drops the storm's broadcast DISCOVERs at send, which looks like servers not answering.
+let fullsAt = 0, loweredAt = 0;
+function lab(pl: PoolLab): string {
+  const f = neighbourTableFulls(), l = pl.neighbourLowered();
+  const out = `kernel neighbour table overflows ${f - fullsAt}; its limits lowered from outside ${l - loweredAt} time(s)`;
+  fullsAt = f;
+  loweredAt = l;
+  return out;
+}
 
 function report(pl: PoolLab, title: string, r: StormResult, marks: Map<string, number>): void {
   const s = r.summary;
@@ -36,6 +47,7 @@ function report(pl: PoolLab, title: string, r: StormResult, marks: Map<string, n
     if (c.family !== 'efi') ipxeNonOwner += n;
   }
   console.log(`offers from non-owners: ${nonOwner} (to iPXE clients ${ipxeNonOwner}; the rest are EDK2's rank-1 fallback offers); same-server duplicates ${s.offersPerClient.duplicates}; DISCOVER retransmits ${s.retransmits.discover}; restarts ${s.restarts}; EDK2 failovers ${s.failovers}`);
+  console.log(`lab: ${lab(pl)}`);
 }
 
 const started = Date.now();
@@ -46,6 +58,7 @@ try {
   await pl.waitLive(3, 10_000);
   console.log(`# pool benchmark: 3 peers, Kea, ${N} clients (${MIX}), 1 MiB NBP over TFTP, EDK2 window ${COLLECT} ms`);
 
+  lab(pl);
   let marks = logMarks(pl.peers);
   const once = await pl.storm(['--clients', String(N), '--mix', MIX, '--edk2-collect-ms', COLLECT, '--seed', '101'], { timeLimitS: 240 });
   report(pl, `${N} clients at once, all peers healthy`, once.result, marks);

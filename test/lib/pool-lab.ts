@@ -7,7 +7,8 @@
 // reference ProxyDHCP + TFTP server on the same segment (bench/storm.ts compares the two).
 
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, type Host, type Proc, runOk } from './netns.ts';
 import { startDnsmasqProxy, startKea } from './services.ts';
@@ -64,6 +65,8 @@ export interface PoolLab {
   startDnsmasq(o?: { tftpMax?: number; extra?: string[] }): Promise<DnsmasqServer>;
   /** sends one forged heartbeat (wrong secret) from the client namespace to a peer */
   forgeHeartbeat(to: Peer, asPeer: string): Promise<void>;
+  /** how often something outside this lab lowered the kernel's neighbour limits and the lab raised them again */
+  neighbourLowered(): number;
   destroy(): Promise<void>;
 }
 
@@ -98,20 +101,148 @@ ${peers.map((p, i) => `    - { name: ${p.name}, address: ${p.address}${service ?
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-const NEIGH = ['gc_thresh1', 'gc_thresh2', 'gc_thresh3'].map((k) => `net.ipv4.neigh.default.${k}`);
+// ---- the kernel's ARP table limits, shared by every lab on the machine -------------------------
+//
+// The kernel's ARP table is one table for every namespace, and its limits can be set only from
+// the initial one (inside a namespace the sysctl does not exist): with the defaults
+// (gc_thresh3 = 1024 entries in all) a lab of a thousand clients, whose peers each keep an entry
+// per client, overflows it. An overflowing table drops more than unicast: every IPv4 send needs a
+// neighbour entry, the limited broadcast 255.255.255.255 included, so once the forced GC can free
+// nothing (every entry younger than 5 s during a storm) the storm's broadcast DISCOVERs fail with
+// ENOBUFS in the client namespace (UdpSndbufErrors, IpOutDiscards) and no server, Kea included,
+// ever sees them; /proc/net/stat/arp_cache counts each failure in table_fulls.
+//
+// Because the limits are machine-wide, two labs must not each save and put back what they saw:
+// a lab that started while another had already raised them "restores" the raised values, and
+// the first one to finish puts the defaults back under the other's feet (the ramped pool bench
+// lost 250 of 1,000 clients that way while a test run used a pool lab beside it). So every lab
+// registers in one state file (its holder key names its pid, so a dead holder is pruned), the
+// limits only go up while anyone holds them, and the original values come back when the last
+// holder leaves. A keeper also re-raises them if anything else lowers them while the lab lives.
 
-/** Raise the (global) ARP table limits to fit `clients` seen by ~5 hosts; returns the undo. */
-async function raiseNeighbourLimits(clients: number): Promise<() => Promise<void>> {
-  const before = await Promise.all(NEIGH.map(async (k) => Number((await runOk('sysctl', ['-n', k])).trim())));
+const NEIGH_SYS = ['gc_thresh1', 'gc_thresh2', 'gc_thresh3'].map((k) => `/proc/sys/net/ipv4/neigh/default/${k}`);
+const NEIGH_STATE_DIR = join(tmpdir(), 'pxepool-lab-neigh');
+const NEIGH_STATE = join(NEIGH_STATE_DIR, 'state.json');
+const NEIGH_LOCK = join(NEIGH_STATE_DIR, 'lock');
+let neighHolderCounter = 0;
+
+interface NeighState { original: number[]; holders: Record<string, number[]> }
+
+const readNeigh = (): number[] => NEIGH_SYS.map((f) => Number(readFileSync(f, 'utf8').trim()));
+function writeNeigh(v: number[]): void {
+  // raise thresh3 first and lower it last, so thresh1 <= thresh2 <= thresh3 holds at every step
+  const order = v[2]! >= readNeigh()[2]! ? [2, 1, 0] : [0, 1, 2];
+  for (const i of order) writeFileSync(NEIGH_SYS[i]!, String(v[i]));
+}
+const pidOf = (holder: string): number => Number(holder.split('-')[0]);
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+const sleepSync = (ms: number): void => { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms); };
+
+/** Runs `fn` holding the machine-wide lock (a file created with O_EXCL; a dead owner's lock is taken over). Bounded. */
+function withNeighLock<T>(fn: () => T): T {
+  mkdirSync(NEIGH_STATE_DIR, { recursive: true });
+  for (let i = 0; ; i++) {
+    try {
+      writeFileSync(NEIGH_LOCK, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      let owner = NaN;
+      try { owner = Number(readFileSync(NEIGH_LOCK, 'utf8')); } catch { /* just released */ }
+      if (i >= 500 || (Number.isInteger(owner) && owner > 0 && !alive(owner))) rmSync(NEIGH_LOCK, { force: true });
+      else sleepSync(10);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    rmSync(NEIGH_LOCK, { force: true });
+  }
+}
+
+function loadNeighState(): NeighState | undefined {
+  if (!existsSync(NEIGH_STATE)) return undefined;
+  try {
+    const st = JSON.parse(readFileSync(NEIGH_STATE, 'utf8')) as NeighState;
+    for (const h of Object.keys(st.holders)) if (!alive(pidOf(h))) delete st.holders[h];
+    return st;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The kernel's count of neighbour-table overflows (all CPUs; the table is machine-wide). */
+export function neighbourTableFulls(): number {
+  const lines = readFileSync('/proc/net/stat/arp_cache', 'utf8').trim().split('\n');
+  const col = lines[0]!.trim().split(/\s+/).indexOf('table_fulls');
+  return lines.slice(1).reduce((s, l) => s + parseInt(l.trim().split(/\s+/)[col] ?? '0', 16), 0);
+}
+
+export interface NeighHold {
+  /** how often something else lowered the limits below this lab's need while it lived */
+  lowered(): number;
+  release(): void;
+}
+
+/** Raise the (global) ARP table limits to fit `clients` seen by ~5 hosts, shared with every other lab (see above). */
+export function holdNeighbourLimits(clients: number): NeighHold {
   const want = [4096, 8192, 16384].map((x) => Math.max(x, clients * 8));
-  if (before.every((v, i) => v >= want[i]!)) return async () => undefined;
-  await runOk('sysctl', ['-q', '-w', ...NEIGH.map((k, i) => `${k}=${Math.max(before[i]!, want[i]!)}`)]);
-  return async () => { await runOk('sysctl', ['-q', '-w', ...NEIGH.map((k, i) => `${k}=${before[i]}`)]).catch(() => undefined); };
+  const me = `${process.pid}-${neighHolderCounter++}`;
+  withNeighLock(() => {
+    const cur = readNeigh();
+    // no live holder left: the values now may be a dead holder's raise, so keep the recorded originals
+    const st = loadNeighState() ?? { original: cur, holders: {} };
+    st.holders[me] = want;
+    writeFileSync(NEIGH_STATE, JSON.stringify(st));
+    const target = cur.map((v, i) => Math.max(v, want[i]!));
+    if (target.some((v, i) => v !== cur[i])) writeNeigh(target);
+  });
+  let lowered = 0;
+  let released = false;
+  const keeper = setInterval(() => {
+    const cur = readNeigh();
+    if (cur.every((v, i) => v >= want[i]!)) return;
+    lowered++;
+    console.error(`pool-lab: something lowered the kernel's neighbour limits to ${cur.join('/')} while this lab runs; raising them again to ${want.join('/')}`);
+    writeNeigh(cur.map((v, i) => Math.max(v, want[i]!)));
+  }, 250);
+  keeper.unref();
+  // a lab ended by a signal (netns.ts's hook tears it down and re-raises it) releases too
+  const onSignal = (sig: NodeJS.Signals): void => {
+    release();
+    if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+  };
+  const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    clearInterval(keeper);
+    process.off('exit', release);
+    for (const sig of SIGNALS) process.off(sig, onSignal);
+    try {
+      withNeighLock(() => {
+        const st = loadNeighState();
+        if (st === undefined) return;
+        delete st.holders[me];
+        if (Object.keys(st.holders).length > 0) {
+          writeFileSync(NEIGH_STATE, JSON.stringify(st)); // the others still need them: leave them raised
+          return;
+        }
+        writeNeigh(st.original);
+        rmSync(NEIGH_STATE, { force: true });
+      });
+    } catch { /* best effort: the next lab prunes this holder and restores */ }
+  };
+  process.on('exit', release);
+  for (const sig of SIGNALS) process.once(sig, onSignal);
+  return { lowered: () => lowered, release };
 }
 
 export async function createPoolLab(o: { peers?: number; clients: number; tftpMaxTransfers?: number; serviceAddresses?: boolean }): Promise<PoolLab> {
   const nPeers = o.peers ?? 3;
-  let restoreNeigh: () => Promise<void> = async () => undefined;
+  let neigh: NeighHold | undefined;
   const lab = await Lab.create();
   try {
     const dhcp = await lab.addHost('dhcp', { address: '10.77.1.1/16' });
@@ -129,13 +260,10 @@ export async function createPoolLab(o: { peers?: number; clients: number; tftpMa
     const batchFile = join(lab.tmpDir, 'client-addrs.batch');
     writeFileSync(batchFile, batch);
     await runOk('ip', ['-n', client.ns, '-batch', batchFile], { timeoutMs: 60_000 });
-    // The kernel's ARP table is one table for every namespace, and its limits can be set only
-    // from the initial one (inside a namespace the sysctl does not exist): with the defaults
-    // (gc_thresh3 = 1024 entries in all) a lab of a thousand clients, whose peers and Kea each
-    // keep an entry per client, overflows it ("neighbor table overflow!" in dmesg) and a peer
-    // that takes over another's clients cannot reach them. Raised for the lab's lifetime, put
-    // back by destroy(). No interface or address of the host is touched.
-    restoreNeigh = await raiseNeighbourLimits(o.clients);
+    // The kernel's ARP table limits (machine-wide, see holdNeighbourLimits): raised for the
+    // lab's lifetime, shared with any other lab, put back by the last one to leave. No interface
+    // or address of the host is touched.
+    neigh = holdNeighbourLimits(o.clients);
     await startKea(lab, dhcp, { subnet: NET, rangeStart: '10.77.200.1', rangeEnd: '10.77.239.254', router: '10.77.1.254' });
 
     const root = join(lab.tmpDir, 'boot');
@@ -242,13 +370,14 @@ export async function createPoolLab(o: { peers?: number; clients: number; tftpMa
           }
         }));
         await lab.destroy();
-        await restoreNeigh();
+        neigh?.release();
       },
+      neighbourLowered: () => neigh?.lowered() ?? 0,
     };
     return pl;
   } catch (e) {
     await lab.destroy();
-    await restoreNeigh();
+    neigh?.release();
     throw e;
   }
 }
