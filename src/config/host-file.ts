@@ -2,7 +2,7 @@
 // Pure: text in, entries and errors (file:line:col) out; config/load.ts and the relay read the
 // files and call this.
 
-import type { ConfigError } from './load.ts';
+import type { ConfigError } from './errors.ts';
 import { isIpv4, parseMacPattern, type MacPattern } from './values.ts';
 
 export interface HostLine { line: number; mac: MacPattern; nextServer?: string; comment?: string }

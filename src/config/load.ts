@@ -3,30 +3,17 @@
 // entry saying where, what was found, and what to write instead.
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document, type Node, type Pair } from 'yaml';
-import type { z } from 'zod';
+import { LineCounter, isSeq, parseDocument } from 'yaml';
 import {
-  type Config, type ConfigFile, type HostEntry, type Profile, type LeafProblem, FIRMWARE_FIELD, configSchema, describeValue,
+  type Config, type ConfigFile, type HostEntry, type Profile, FIRMWARE_FIELD, configSchema,
 } from './schema.ts';
-import { isIpv4, numberToMac, parseMacPattern, suggest, type MacPattern } from './values.ts';
+import { numberToMac, suggest } from './values.ts';
 import { parseHostFile } from './host-file.ts';
+import { type ConfigError, formatError, formatErrors, formatPath, sortErrors } from './errors.ts';
+import { issueToErrors } from './issues.ts';
+import { Locator, type Seg } from './locate.ts';
 
-export { parseHostFile };
-
-export interface ConfigError {
-  /** config file or host file the problem is in */
-  file: string;
-  /** 1-based; 0 when the problem concerns the whole file */
-  line: number;
-  /** 1-based; 0 when not known (host files report lines only) */
-  col: number;
-  /** key path inside the config file, e.g. `rules[2].match.mac`; '' for host files and syntax errors */
-  path: string;
-  /** what is wrong and what to write instead, without the location prefix */
-  message: string;
-  found?: string;
-  allowed?: string;
-}
+export { type ConfigError, formatError, formatErrors, formatPath, parseHostFile };
 
 export type LoadResult =
   | { ok: true; config: Config; warnings: ConfigError[] }
@@ -42,29 +29,6 @@ export interface ParseOptions {
   refuseEmpty?: boolean;
 }
 
-type Seg = string | number;
-
-/** `file:line:col: path: message`, leaving out the parts that are unknown. */
-export function formatError(e: ConfigError): string {
-  const where = `${e.file}${e.line > 0 ? `:${e.line}` : ''}${e.line > 0 && e.col > 0 ? `:${e.col}` : ''}`;
-  return `${where}: ${e.path !== '' ? `${e.path}: ` : ''}${e.message}`;
-}
-
-export function formatErrors(errors: readonly ConfigError[]): string {
-  return errors.map(formatError).join('\n');
-}
-
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const seg of path) {
-    if (typeof seg === 'number') out += `[${seg}]`;
-    else if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(String(seg))) out += out === '' ? String(seg) : `.${String(seg)}`;
-    else out += `[${JSON.stringify(String(seg))}]`;
-  }
-  return out;
-}
-
-/** The built-in config used when no file is given: every PXE client gets the `default` profile. */
 export const EMBEDDED_DEFAULT_YAML = `# pxepool embedded default: serve /srv/pxepool and boot every PXE client.
 root: /srv/pxepool
 profiles:
@@ -80,133 +44,6 @@ default: default
 `;
 
 const EMBEDDED_SOURCE = '(embedded default)';
-
-class Locator {
-  readonly doc: Document.Parsed;
-  readonly lines: LineCounter;
-  readonly file: string;
-  constructor(doc: Document.Parsed, lines: LineCounter, file: string) {
-    this.doc = doc;
-    this.lines = lines;
-    this.file = file;
-  }
-
-  /** The deepest node that exists along `path` (a missing key reports at its parent). */
-  node(path: readonly Seg[]): Node | undefined {
-    let node = this.doc.contents as Node | null;
-    for (const seg of path) {
-      if (isMap(node)) {
-        const pair = findPair(node.items, String(seg));
-        if (pair === undefined) break;
-        const v = pair.value as Node | null;
-        node = v !== null && !(isScalar(v) && v.value === null && v.range?.[0] === v.range?.[1]) ? v : (pair.key as Node);
-      } else if (isSeq(node)) {
-        const item = node.items[Number(seg)] as Node | undefined;
-        if (item === undefined) break;
-        node = item;
-      } else break;
-    }
-    return node ?? undefined;
-  }
-
-  keyNode(path: readonly Seg[], key: string): Node | undefined {
-    const parent = this.node(path);
-    if (isMap(parent)) return (findPair(parent.items, key)?.key as Node | undefined) ?? parent;
-    return parent;
-  }
-
-  error(path: readonly Seg[], message: string, extra: { node?: Node | undefined; found?: string; allowed?: string } = {}): ConfigError {
-    const node = extra.node ?? this.node(path);
-    const pos = node?.range ? this.lines.linePos(node.range[0]) : { line: 1, col: 1 };
-    const e: ConfigError = { file: this.file, line: pos.line, col: pos.col, path: formatPath(path), message };
-    if (extra.found !== undefined) e.found = extra.found;
-    if (extra.allowed !== undefined) e.allowed = extra.allowed;
-    return e;
-  }
-}
-
-function findPair(items: readonly Pair<unknown, unknown>[], key: string): Pair<unknown, unknown> | undefined {
-  return items.find((p) => String(isScalar(p.key) ? p.key.value : p.key) === key);
-}
-
-/** The keys an object schema accepts at `path`, found by walking the zod definitions. */
-function keysAt(path: readonly PropertyKey[]): string[] {
-  let s: any = configSchema;
-  const unwrap = () => {
-    for (;;) {
-      const def = s?._zod?.def;
-      if (!def) return;
-      if (def.type === 'optional' || def.type === 'default' || def.type === 'prefault' || def.type === 'nullable') s = def.innerType;
-      else if (def.type === 'pipe') s = def.in;
-      else return;
-    }
-  };
-  for (const seg of path) {
-    unwrap();
-    const def = s?._zod?.def;
-    if (def?.type === 'object') s = def.shape[seg as string];
-    else if (def?.type === 'array') s = def.element;
-    else if (def?.type === 'record') s = def.valueType;
-    else return [];
-  }
-  unwrap();
-  const def = s?._zod?.def;
-  return def?.type === 'object' ? Object.keys(def.shape) : [];
-}
-
-const TYPE_WORDS: Record<string, string> = {
-  object: 'a mapping (key: value lines)',
-  array: 'a list',
-  string: 'text',
-  number: 'a number',
-  boolean: 'true or false',
-};
-
-function issueToErrors(issue: z.core.$ZodIssue, loc: Locator): ConfigError[] {
-  const path = issue.path as Seg[];
-  const input = (issue as { input?: unknown }).input;
-  switch (issue.code) {
-    case 'unrecognized_keys': {
-      const allowed = keysAt(path);
-      return issue.keys.map((key) => {
-        const s = suggest(key, allowed);
-        const message = s !== undefined
-          ? `unknown key "${key}" — did you mean "${s}"?`
-          : `unknown key "${key}" (allowed here: ${allowed.join(', ')})`;
-        return loc.error(path, message, { node: loc.keyNode(path, key), found: key, allowed: allowed.join(', ') });
-      });
-    }
-    case 'custom': {
-      const p = issue.params as LeafProblem | undefined;
-      if (p?.allowed !== undefined) {
-        const msg = `expected ${p.allowed}, found ${p.found}${p.note !== undefined ? ` — ${p.note}` : ''}`;
-        return [loc.error(path, msg, { found: p.found, allowed: p.allowed })];
-      }
-      return [loc.error(path, issue.message)];
-    }
-    case 'invalid_type': {
-      const allowed = TYPE_WORDS[issue.expected] ?? issue.expected;
-      const found = describeValue(input);
-      if (path.length === 0) {
-        return [loc.error(path, `the config must be a mapping of sections (server, root, tftp, http, log, profiles, rules, hostFiles, default), found ${found}`, { found, allowed })];
-      }
-      return [loc.error(path, `expected ${allowed}, found ${found}`, { found, allowed })];
-    }
-    case 'too_small':
-    case 'too_big': {
-      // zod says "expected string to have >=16 characters"; say it with the value we found.
-      const found = Array.isArray(input) ? (input.length === 0 ? 'an empty list' : `${input.length} entries`) : describeValue(input);
-      const bound = issue.code === 'too_small' ? `at least ${String(issue.minimum)}` : `at most ${String(issue.maximum)}`;
-      const one = Number(issue.code === 'too_small' ? issue.minimum : issue.maximum) === 1;
-      const unit = issue.origin === 'string' ? (one ? ' character' : ' characters') : issue.origin === 'array' ? (one ? ' entry' : ' entries') : '';
-      const allowed = issue.origin === 'number' || issue.origin === 'int' || issue.origin === 'bigint' ? `a number ${bound}` : `${bound}${unit}`;
-      const why = issue.message.startsWith('Too ') || issue.message.startsWith('Invalid') ? '' : ` (${issue.message})`;
-      return [loc.error(path, `expected ${allowed}, found ${found}${why}`, { found, allowed })];
-    }
-    default:
-      return [loc.error(path, `${issue.message}, found ${describeValue(input)}`)];
-  }
-}
 
 export const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -363,13 +200,6 @@ function checkDuplicateMacs(file: ConfigFile, hosts: HostEntry[], loc: Locator, 
       warnings.push({ file: h.file, line: h.line, col: 0, path: '', message: `${numberToMac(h.mac.value)} is already matched by ${prev}; first match wins, so this line never applies` });
     } else firstSeen.set(h.mac.value, `${h.file}:${h.line}`);
   }
-}
-
-/** File order of first mention (config before the host files it names), then position. */
-function sortErrors(errors: ConfigError[]): void {
-  const fileRank = new Map<string, number>();
-  for (const e of errors) if (!fileRank.has(e.file)) fileRank.set(e.file, fileRank.size);
-  errors.sort((a, b) => fileRank.get(a.file)! - fileRank.get(b.file)! || a.line - b.line || a.col - b.col);
 }
 
 function embeddedProfiles(): Record<string, Profile> {
