@@ -9,6 +9,7 @@ import { createFileCache, type FileCache, type OpenedFile } from '../files/cache
 import { isNotFound, openBootRoot, type BootRoot, type ResolvedFile, type ResolveResult } from '../files/root.ts';
 import { loadNative } from '../native/helper.ts';
 import { admit, type AdmissionView, type Slot } from './admission.ts';
+import { armNextWindow, DataBatch } from './batch.ts';
 import { DeadlineTimer } from './deadline-timer.ts';
 import { createDigestCache } from './digests.ts';
 import { createResolveCache } from './resolve-cache.ts';
@@ -36,7 +37,6 @@ import {
   type TransferEvent,
   type TransferFailure,
   type TransferState,
-  nextOnFullAck,
 } from './transfer.ts';
 
 export type TftpLogger = {
@@ -630,20 +630,11 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     if (!closing) deadlines.arm(at);
   }
 
-  // DATA datagrams of one step (a window) are collected and leave in one GSO / sendmmsg call when
-  // the helper is there (the transfer socket decides how); everything else is sent one by one.
-  const BATCH = 64;
-  const batchBlocks = new Uint16Array(new ArrayBuffer(2 * BATCH)); // off the V8 heap: no copy per call
-  const batchPayloads: Uint8Array[] = [];
-
-  function flush(t: Live, n: number): void {
-    // The plain dgram path reports 0: nothing left in a batch there.
-    if (t.sock) counters.datagramsBatched += t.sock.sendData(batchBlocks, batchPayloads, n);
-    batchPayloads.length = 0;
-  }
+  // One step's DATA leaves in one batched send (see batch.ts).
+  const batch = new DataBatch();
+  const flush = (t: Live): void => { counters.datagramsBatched += batch.flush(t.sock); };
 
   function run(t: Live, actions: readonly TransferAction[]): void {
-    let n = 0; // DATA batched, not sent yet
     for (const a of actions) {
       if (t.finished || !t.sock) break;
       if (a.type === 'data') {
@@ -657,18 +648,10 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
           }
           t.skip = 0;
         }
-        batchBlocks[n] = a.block;
-        batchPayloads[n] = a.payload;
-        if (++n === BATCH) {
-          flush(t, n);
-          n = 0;
-        }
+        if (batch.add(a.block, a.payload)) flush(t);
         continue;
       }
-      if (n > 0) {
-        flush(t, n);
-        n = 0;
-      }
+      flush(t);
       switch (a.type) {
         case 'send':
           counters.bytesSent += a.datagram.length;
@@ -698,24 +681,8 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
           return;
       }
     }
-    if (n > 0) flush(t, n);
-    batchPayloads.length = 0;
-    if (t.sock?.path === 'native' && !t.finished) armNext(t);
-  }
-
-  // After each step, the window the machine will send on the ACK of everything in flight is handed
-  // to the native socket, which sends it the moment that ACK arrives (tftp_socket.c).
-  function armNext(t: Live): void {
-    const next = t.state && t.source ? nextOnFullAck(t.state, t.source, BATCH) : null;
-    if (next === null) {
-      if (t.armed) t.sock!.arm(0, [], [], 0);
-      t.armed = false;
-      return;
-    }
-    t.armBlocks = next.blocks;
-    t.armPayloads = next.payloads;
-    t.armed = true;
-    t.sock!.arm(next.ack, next.blocks, next.payloads, next.blocks.length);
+    flush(t);
+    if (t.sock?.path === 'native' && !t.finished) armNextWindow(t);
   }
 
   function complete(t: Live, a: Extract<TransferAction, { type: 'done' }>): void {
