@@ -18,7 +18,7 @@ export const PURE: readonly string[] = [
   'pool/announce.ts', 'pool/config.ts', 'pool/describe.ts', 'pool/gate.ts', 'pool/health.ts', 'pool/heartbeat.ts', 'pool/membership.ts',
   'pool/placement.ts', 'pool/ranking.ts', 'pool/takeover.ts',
   'relay/config.ts', 'relay/forward.ts', 'relay/targets.ts',
-  'config/schema.ts', 'config/values.ts', 'config/host-file.ts', 'config/errors.ts', 'config/locate.ts', 'config/issues.ts',
+  'config/schema.ts', 'config/values.ts', 'config/host-file.ts', 'config/errors.ts', 'config/locate.ts', 'config/issues.ts', 'config/checks.ts',
   'snippet/dnsmasq.ts', 'snippet/index.ts', 'snippet/isc.ts', 'snippet/kea.ts', 'snippet/model.ts', 'snippet/windows.ts',
   'storm/client.ts',
   'http/limits.ts',
