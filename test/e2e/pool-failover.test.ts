@@ -21,20 +21,19 @@
 
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Lab, runOk } from '../lib/netns.ts';
 import { startKea, startRadvd } from '../lib/services.ts';
 import { type Firmware, startClient, type BootResult } from './qemu.ts';
 import { arpFrom, dhcpRecords, httpRequests, tftpReadRequests } from './lab-pcap.ts';
 import { A, B, logTail, macOwnedBy, outDir, type Peer, seq, startPeers, type StartPeersOptions } from './pool-peers.ts';
+import { bin, E2E } from '../lib/require.ts';
 
-// A missing privilege or tool fails the run with its name: no silent skip.
+// A missing privilege or tool fails the run with its name, whatever PXEPOOL_REQUIRE_ALL says:
+// these scenarios are the pool's promise.
 function requireTools(): void {
-  assert.equal(process.getuid?.(), 0, 'pool-failover e2e needs root (network namespaces, taps)');
-  for (const [t, pkg] of [['qemu-system-x86_64', 'qemu-system-x86'], ['kea-dhcp4', 'kea-dhcp4-server'], ['arping', 'iputils-arping'], ['tcpdump', 'tcpdump']] as const) {
-    try { execFileSync('sh', ['-c', `command -v ${t} || test -x /usr/sbin/${t}`], { stdio: 'ignore' }); } catch { assert.fail(`pool-failover e2e needs ${t} (Debian: ${pkg})`); }
-  }
+  const missing = [...E2E, bin('/usr/sbin/kea-dhcp4', 'kea-dhcp4-server'), bin('/usr/bin/arping', 'iputils-arping'), bin('/usr/sbin/nft', 'nftables')].filter((n) => !n.ok);
+  assert.deepEqual(missing.map((n) => n.what), [], `pool-failover e2e needs ${missing.map((n) => n.what).join(', ')}`);
 }
 
 const KEA = '10.77.80.1';

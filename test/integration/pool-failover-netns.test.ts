@@ -22,8 +22,9 @@ const PEERS = [
 // A missing privilege or tool fails the run with its name: no silent skip.
 function requireTools(): void {
   assert.equal(process.getuid?.(), 0, 'pool-failover-netns needs root (network namespaces, ip addr)');
-  for (const t of ['ip', 'arping', 'curl']) {
-    try { execFileSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore' }); } catch { assert.fail(`pool-failover-netns needs ${t} (Debian: ${t === 'arping' ? 'iputils-arping' : t === 'ip' ? 'iproute2' : t})`); }
+  const pkg: Record<string, string> = { ip: 'iproute2', arping: 'iputils-arping', curl: 'curl', tftp: 'tftp-hpa', nft: 'nftables' };
+  for (const t of Object.keys(pkg)) {
+    try { execFileSync('sh', ['-c', `command -v ${t} || test -x /usr/sbin/${t}`], { stdio: 'ignore' }); } catch { assert.fail(`pool-failover-netns needs ${t} (Debian: ${pkg[t]})`); }
   }
 }
 
