@@ -13,6 +13,7 @@ import { createFileHandler } from '../http/files.ts';
 import { startHttpServer, type HttpServer } from '../http/server.ts';
 import { createMetrics, type Metrics } from '../observe/metrics.ts';
 import { createLogger, type Logger } from '../observe/log.ts';
+import { transferLine } from '../observe/transfer-log.ts';
 import { ipxeScriptFor } from './ipxe-script.ts';
 import { RecentClients } from './recent-clients.ts';
 import { VERSION } from '../version.ts';
@@ -63,7 +64,7 @@ export function profileMounts(config: Config): Record<string, string> {
 
 export async function serve(opts: ServeOptions): Promise<App> {
   let config = opts.config;
-  const logger = opts.logger ?? createLogger(config.log.level);
+  const logger = opts.logger ?? createLogger(config.log.level, 'pxepool', config.log.format);
   const metrics = createMetrics();
   const recentClients = new RecentClients();
   let policy: Policy = compilePolicy(config);
@@ -244,6 +245,10 @@ export async function serve(opts: ServeOptions): Promise<App> {
         files: createFileHandler({ root: config.root, mounts, cache }),
         onError: (err) => logger.warn({ err }, 'http error'),
         onRefused: (reason) => metrics.httpRefused.inc({ reason }),
+        onResponse: (r) => {
+          const line = transferLine({ protocol: 'http', client: r.client, file: r.path, bytes: r.bytes, durationMs: r.durationMs, result: r.complete ? 'ok' : 'aborted', status: r.status });
+          logger.info(line.fields, line.msg);
+        },
         maxConnections: config.http.maxConnections, maxPerAddress: config.http.maxPerAddress, headersTimeoutMs: config.http.headersTimeoutMs,
         ...(logger.isLevelEnabled('debug') ? { onRequest: (r: { method: string; path: string; client: string; local: string }) => logger.debug({ event: 'http-request', ...r }, `HTTP ${r.method} ${r.path}`) } : {}),
       });

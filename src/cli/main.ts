@@ -48,16 +48,18 @@ program
   .option('-r, --root <dir>', 'boot directory served over TFTP and HTTP (overrides root:)')
   .option('-i, --interface <name>', 'serve only this network interface (overrides server.interface)')
   .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+  .addOption(new Option('--log-format <format>', 'readable lines (text) or JSON lines (json); auto: text on a terminal').choices(['auto', 'json', 'text']))
   .option('--listen <addr...>', 'bind only these local addresses, no broadcast socket (boot server reached through relays, or tests)')
   .option('--dhcp-port <port>', 'ProxyDHCP port instead of 67 (with --listen, for unprivileged tests)', Number)
   .option('--pxe-port <port>', 'boot server port instead of 4011', Number)
   .option('--tftp-port <port>', 'TFTP port instead of tftp.port', Number)
   .option('--http-port <port>', 'HTTP port instead of http.port', Number)
-  .action(async (o: { config?: string; root?: string; interface?: string; logLevel?: string; listen?: string[]; dhcpPort?: number; pxePort?: number; tftpPort?: number; httpPort?: number }) => {
+  .action(async (o: { config?: string; root?: string; interface?: string; logLevel?: string; logFormat?: string; listen?: string[]; dhcpPort?: number; pxePort?: number; tftpPort?: number; httpPort?: number }) => {
     const config = loadOrExit(o.config);
     if (o.root !== undefined) config.root = o.root;
     if (o.interface !== undefined) config.server.interface = o.interface;
     if (o.logLevel !== undefined) config.log.level = o.logLevel as Config['log']['level'];
+    if (o.logFormat !== undefined) config.log.format = o.logFormat as Config['log']['format'];
     if (o.tftpPort !== undefined) config.tftp.port = o.tftpPort;
     if (o.httpPort !== undefined) config.http.port = o.httpPort;
     const { serve } = await import('../app/serve.ts');

@@ -215,6 +215,8 @@ export const configSchema = z.strictObject({
   }).prefault({}),
   log: z.strictObject({
     level: oneOf(LOG_LEVELS).optional().default('info'),
+    /** auto: readable lines on a terminal, JSON lines otherwise (journald, files, pipes) */
+    format: oneOf(['auto', 'json', 'text'] as const).optional().default('auto'),
   }).prefault({}),
   profiles: z.record(z.string(), profileSchema).optional(),
   rules: z.array(ruleSchema).optional().default([]),

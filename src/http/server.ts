@@ -27,6 +27,8 @@ export interface HttpServerOptions {
   headersTimeoutMs?: number;
   /** a connection that sends and reads nothing this long is closed; default 60000 */
   idleTimeoutMs?: number;
+  /** once per finished file or script response (not /metrics, /status): the serve app logs it */
+  onResponse?: (r: { client: string; path: string; status: number; bytes: number; durationMs: number; complete: boolean }) => void;
   /** refused connections, by reason (the serve app counts them in /metrics) */
   onRefused?: (reason: 'per-address' | 'total', address: string) => void;
 }
@@ -53,6 +55,19 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       } catch { /* a logger must not break serving */ }
     }
     res.on('finish', () => metrics.httpRequests.inc({ code: String(res.statusCode) }));
+    if (opts.onResponse !== undefined) {
+      const t0 = performance.now();
+      const path = (req.url ?? '/').split('?')[0]!;
+      const sock = req.socket;
+      const before = sock.bytesWritten;
+      if (path !== '/metrics' && path !== '/status') {
+        res.on('close', () => {
+          try {
+            opts.onResponse!({ client: `${sock.remoteAddress ?? ''}:${sock.remotePort ?? 0}`, path, status: res.statusCode, bytes: Math.max(0, sock.bytesWritten - before), durationMs: performance.now() - t0, complete: res.writableFinished });
+          } catch { /* a logger must not break serving */ }
+        });
+      }
+    }
     handle(req, res).catch((err: Error) => {
       opts.onError?.(err);
       if (!res.headersSent) {

@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { createFileCache, type FileCache, type OpenedFile } from '../files/cache.ts';
 import { isNotFound, openBootRoot, type BootRoot, type ResolvedFile, type ResolveResult } from '../files/root.ts';
 import { loadNative } from '../native/helper.ts';
+import { transferLine } from '../observe/transfer-log.ts';
 import { admit, type AdmissionView, type Slot } from './admission.ts';
 import { armNextWindow, DataBatch } from './batch.ts';
 import { DeadlineTimer } from './deadline-timer.ts';
@@ -710,8 +711,14 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       ...(a.ok ? {} : { reason: a.reason, detail: a.detail }),
     };
     release(t);
-    if (a.ok || a.reason === 'aborted-after-oack') log?.debug(record, 'tftp transfer done');
-    else log?.info(record, 'tftp transfer failed');
+    // One line per transfer at info; EDK2's size probes (an OACK, then an error) only at debug.
+    const line = transferLine({
+      protocol: 'tftp', client: record.client, file: record.file, bytes, durationMs: record.durationMs,
+      result: a.ok ? 'ok' : a.reason, ...(a.ok ? {} : { detail: a.detail }),
+    });
+    const fields = { ...line.fields, blksize: s.blksize, windowsize: s.windowsize, packets: s.packetsSent, retransmits: s.retransmits };
+    if (!a.ok && a.reason === 'aborted-after-oack') log?.debug(fields, line.msg);
+    else log?.info(fields, line.msg);
     try {
       opts.onTransfer?.(record);
     } catch (err) {

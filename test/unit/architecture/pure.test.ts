@@ -21,7 +21,7 @@ export const PURE: readonly string[] = [
   'config/schema.ts', 'config/values.ts', 'config/host-file.ts', 'config/errors.ts', 'config/locate.ts', 'config/issues.ts', 'config/checks.ts',
   'snippet/dnsmasq.ts', 'snippet/index.ts', 'snippet/isc.ts', 'snippet/kea.ts', 'snippet/model.ts', 'snippet/windows.ts',
   'storm/client.ts',
-  'http/limits.ts',
+  'http/limits.ts', 'observe/transfer-log.ts',
   'app/ipxe-script.ts', 'app/recent-clients.ts',
 ];
 
