@@ -43,7 +43,12 @@ export function parseUserClass(d: Uint8Array): string[] {
 
 const ARCH_IN_VENDOR_CLASS = /:Arch:(\d{5})/;
 
-export function clientFacts(p: DhcpPacket): ClientFacts {
+/**
+ * `seen` is what the receiving edge knows and the packet cannot say: whether a relay agent sent
+ * it, and a 4011 request's source. Without it (a request built for `explain`), a giaddr means
+ * relayed.
+ */
+export function clientFacts(p: DhcpPacket, seen?: { relayed: boolean; source?: string }): ClientFacts {
   let messageType: number | undefined;
   let arch93: number | undefined;
   let undi: ClientFacts['undi'];
@@ -118,12 +123,13 @@ export function clientFacts(p: DhcpPacket): ClientFacts {
     pxeClient: vendorClass !== undefined && vendorClass.startsWith('PXEClient'),
     httpClient: vendorClass !== undefined && vendorClass.startsWith('HTTPClient'),
     isIpxe: has175 || userClass.includes('iPXE'),
-    relayed: p.giaddr !== '0.0.0.0',
+    relayed: seen?.relayed ?? p.giaddr !== '0.0.0.0',
     giaddr: p.giaddr,
     ciaddr: p.ciaddr,
     secs: p.secs,
     broadcast: (p.flags & BROADCAST_FLAG) !== 0,
     bootItem,
     maxMessageSize,
+    ...(seen?.source !== undefined ? { source: seen.source } : {}),
   };
 }

@@ -14,7 +14,7 @@
 
 import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mayRenew, type ServiceAddress, type TakeoverAction, TakeoverPlanner } from './takeover.ts';
+import { leaseTimings, mayRenew, PROBE_WAIT_MS, type ServiceAddress, type TakeoverAction, TakeoverPlanner } from './takeover.ts';
 
 export class AddressEdgeError extends Error {}
 
@@ -50,8 +50,8 @@ function run(cmd: string, args: string[], timeoutMs = 5_000): Promise<{ code: nu
   });
 }
 
-/** How long a probe waits for an answer: a host on the segment answers ARP in well under a millisecond. */
-export const PROBE_WAIT_MS = 300;
+// How long a probe waits for an answer: a host on the segment answers ARP in well under a millisecond.
+export { PROBE_WAIT_MS };
 
 /**
  * One RFC 5227 probe with arping, answered or not within PROBE_WAIT_MS. arping's own deadline
@@ -250,10 +250,9 @@ export class AddressEdge {
     this.#o = o;
     this.#cmd = cmd;
     this.#where = where;
-    this.#lifetimeS = Math.ceil(o.leaseMs / 1000);
-    // A renewal must reach the kernel before the old lease ends: the margin is what we allow
-    // the `ip` command (the kernel itself never expires an address early; measured ≥ lease).
-    this.#marginMs = Math.min(1_000, o.leaseMs / 4);
+    const lease = leaseTimings(o.leaseMs, o.heartbeatMs);
+    this.#lifetimeS = lease.lifetimeS;
+    this.#marginMs = lease.marginMs;
     const deadMs = o.heartbeatMs * o.deadAfter;
     this.#planner = new TakeoverPlanner({
       self: o.self, peers: o.peers, addresses: o.addresses,
@@ -262,9 +261,7 @@ export class AddressEdge {
       graceMs: PROBE_MS + 2 * o.heartbeatMs,
       pauseMs: deadMs,
       holdDownMs: PROBE_MS + deadMs + o.heartbeatMs,
-      // The kernel drops an expired address up to a second late: one timer for every address
-      // on the host, re-armed at least a second apart (measured: up to 0.5 s in our lab).
-      leaseWaitMs: this.#lifetimeS * 1000 + 1_000 + o.heartbeatMs,
+      leaseWaitMs: lease.leaseWaitMs,
     });
   }
 
@@ -312,7 +309,7 @@ export class AddressEdge {
 
   /** How long after a renewal we may still renew: silence longer than this is a lost lease. */
   renewWindowMs(): number {
-    return this.#lifetimeS * 1000 - this.#marginMs;
+    return leaseTimings(this.#o.leaseMs, this.#o.heartbeatMs).renewWindowMs;
   }
 
   /** When the last plan wants to be made again (monotonic ms), if before the next heartbeat matters. */

@@ -1,6 +1,7 @@
 // What the configured pool survives, in words, for `pxepool check` (issue 12, item 4). Pure.
 
 import type { PoolConfig } from './config.ts';
+import { leaseTimings, PROBE_WAIT_MS } from './takeover.ts';
 
 const net24 = (a: string): string => a.split('.').slice(0, 3).join('.');
 
@@ -11,9 +12,10 @@ export function describeFailover(cfg: PoolConfig | undefined): string[] {
   const lines: string[] = [];
   lines.push(`pool: ${n} peer${n === 1 ? '' : 's'}; a peer silent ${(cfg.heartbeatMs * cfg.deadAfter / 1000).toFixed(1)} s is down and new clients go to the others.`);
   if (service.length > 0) {
+    const lease = leaseTimings(cfg.leaseMs, cfg.heartbeatMs);
     lines.push(
       'failover after an answer: service addresses. A dead peer\'s address moves to a survivor (~0.5 s after a crash, ' +
-      `~${((Math.ceil(cfg.leaseMs / 1000) * 1000 - Math.min(1000, cfg.leaseMs / 4)) / 1000 + 0.3).toFixed(1)} s after a stop or hang, ~${(Math.ceil(cfg.leaseMs / 1000) + 1 + cfg.heartbeatMs / 1000 + 0.3).toFixed(1)} s after a lost host); the client's own retransmissions reach it, and TFTP transfers go on from its next ACK.`,
+      `~${((lease.renewWindowMs + PROBE_WAIT_MS) / 1000).toFixed(1)} s after a stop or hang, ~${((lease.leaseWaitMs + PROBE_WAIT_MS) / 1000).toFixed(1)} s after a lost host); the client's own retransmissions reach it, and TFTP transfers go on from its next ACK.`,
     );
     lines.push('  needs: every peer and its service address on the clients\' segment, CAP_NET_ADMIN, arping (iputils-arping), identical boot trees on every peer.');
     const subnets = new Set(cfg.peers.map((p) => net24(p.address)));

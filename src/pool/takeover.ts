@@ -107,6 +107,28 @@ export function mayRenew(lastRenewAt: number | undefined, now: number, leaseMs: 
   return lastRenewAt !== undefined && now >= lastRenewAt && now - lastRenewAt < leaseMs - marginMs;
 }
 
+/** How long an ARP probe waits for an answer (the edge ends arping then). */
+export const PROBE_WAIT_MS = 300;
+
+/**
+ * The lease's timings, derived from the configured lease and heartbeat, in one place: the edge
+ * runs by them and `pxepool check` states them.
+ */
+export function leaseTimings(leaseMs: number, heartbeatMs: number): { lifetimeS: number; marginMs: number; renewWindowMs: number; leaseWaitMs: number } {
+  // valid_lft counts whole seconds.
+  const lifetimeS = Math.ceil(leaseMs / 1000);
+  // A renewal must reach the kernel before the old lease ends: the margin is what we allow the
+  // `ip` command (the kernel itself never expires an address early; measured ≥ lease).
+  const marginMs = Math.min(1_000, leaseMs / 4);
+  return {
+    lifetimeS, marginMs,
+    renewWindowMs: lifetimeS * 1000 - marginMs,
+    // The kernel drops an expired address up to a second late: one timer for every address on
+    // the host, re-armed at least a second apart (measured: up to 0.5 s in our lab).
+    leaseWaitMs: lifetimeS * 1000 + 1_000 + heartbeatMs,
+  };
+}
+
 export class TakeoverPlanner {
   readonly #p: TakeoverParams;
   readonly #order = new Map<string, string[]>();

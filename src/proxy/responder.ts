@@ -111,7 +111,7 @@ export function respondToPacket(
   // neither picks a relaySubnet profile nor aims our reply at the host it named. Port 4011 is
   // never relayed (firmware unicasts it, through routers if need be: docs/firmware.md (v)).
   const relayed = via === 'dhcp' && request.giaddr !== '0.0.0.0' && from.port === ctx.ports.server;
-  const facts: ClientFacts = { ...clientFacts(request), relayed, ...(via === 'pxe' ? { source: from.address } : {}) };
+  const facts = clientFacts(request, via === 'pxe' ? { relayed, source: from.address } : { relayed });
   // Never answer a client that is not PXE firmware: those belong to the site DHCP server alone.
   if (!facts.pxeClient && !facts.httpClient) {
     return { kind: 'drop', reason: 'not-pxe', detail: `option 60 is ${JSON.stringify(facts.vendorClass ?? null)}`, facts };

@@ -607,9 +607,11 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
 
   function feed(t: Live, event: TransferEvent): void {
     if (t.finished || !t.state || !t.source) return;
+    const wasConfirmed = t.state.confirmed;
     const r = step(t.state, event, performance.now(), t.source);
     t.state = r.state;
-    if (r.state.confirmed && unconfirmed.get(t.key) === t) unconfirmed.delete(t.key);
+    // Only the step that brings the first ACK touches the map (not every ACK of a download).
+    if (!wasConfirmed && r.state.confirmed && unconfirmed.get(t.key) === t) unconfirmed.delete(t.key);
     run(t, r.actions);
   }
 

@@ -7,10 +7,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfigText, EMBEDDED_DEFAULT } from '../../src/config/load.ts';
+import { EMBEDDED_DEFAULT } from '../../src/config/load.ts';
 import { buildModel, renderSnippet, type SnippetFormat, type SnippetMode } from '../../src/snippet/index.ts';
 import { snippetText } from '../../src/cli/snippet.ts';
 import { bin, needs } from '../lib/require.ts';
+import { SNIPPET_PEERS, snippetConfigs } from '../lib/snippet-configs.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pxepool-snippet-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -57,21 +58,8 @@ const CHECKERS: Partial<Record<SnippetFormat, { bin: string; pkg: string; run: (
   dnsmasq: { bin: 'dnsmasq', pkg: 'dnsmasq-base', run: dnsmasqCheck, broken: 'dhcp-boot=tag:x,,,,,,\ndhcp-optoin=66,1.2.3.4\n' },
 };
 
-// A config with every firmware, a root path and a template, beside the embedded default.
-const FULL = parseConfigText(`
-profiles:
-  thin:
-    bios: pxelinux.0
-    efiX64: grubx64.efi
-    efiArm64: grubaa64.efi
-    efiX64Http: http://\${server}/ipxe.efi
-    ipxe: http://\${server}/boot.ipxe
-    rootPath: /opt/ltsp/i386
-default: thin
-`, 'full.yaml');
-assert.ok(FULL.ok, FULL.ok ? '' : JSON.stringify(FULL.errors));
-const CONFIGS = { embedded: EMBEDDED_DEFAULT, full: FULL.config };
-const PEERS = ['10.0.0.20', '10.0.0.21', '10.0.0.22'];
+const CONFIGS = snippetConfigs();
+const PEERS = SNIPPET_PEERS;
 
 for (const [format, c] of Object.entries(CHECKERS)) {
   const skip = needs(bin(`/usr/sbin/${c.bin}`, c.pkg));
@@ -94,7 +82,7 @@ for (const [format, c] of Object.entries(CHECKERS)) {
 }
 
 test('mode 1 carries per-arch files, next-server, option 66 and the 150 list with its caveat', () => {
-  const m = buildModel(FULL.config, 1, PEERS);
+  const m = buildModel(CONFIGS.full!, 1, PEERS);
   assert.ok(m.ok);
   const isc = renderSnippet('isc', m.model);
   assert.match(isc, /option pxe-system-type = 00:07 or option pxe-system-type = 00:09 \{.*\n\s+filename "grubx64\.efi";/);
@@ -132,7 +120,7 @@ test('mode 3: router helper lines per peer, nothing for the DHCP server', () => 
 });
 
 test('windows: PowerShell and netsh lines for each mode', () => {
-  const m1 = buildModel(FULL.config, 1, PEERS);
+  const m1 = buildModel(CONFIGS.full!, 1, PEERS);
   assert.ok(m1.ok);
   const w1 = renderSnippet('windows', m1.model);
   assert.match(w1, /Set-DhcpServerv4OptionValue -ScopeId \$Scope -OptionId 66 -Value '10\.0\.0\.20'/);

@@ -3,26 +3,14 @@
 // Debian; docs/dhcp-server.md says what this verifies and what it cannot.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EMBEDDED_DEFAULT, parseConfigText } from '../../../src/config/load.ts';
 import { buildModel, renderSnippet, type SnippetMode } from '../../../src/snippet/index.ts';
 import { checkDhcpPowerShell, tokenize } from '../../lib/powershell-check.ts';
+import { SNIPPET_PEERS, snippetConfigs } from '../../lib/snippet-configs.ts';
 
-const FULL = parseConfigText(`
-profiles:
-  thin:
-    bios: pxelinux.0
-    efiX64: grubx64.efi
-    efiArm64: grubaa64.efi
-    efiX64Http: http://\${server}/ipxe.efi
-    ipxe: http://\${server}/boot.ipxe
-    rootPath: "/opt/ltsp/it's here"
-default: thin
-`, 'full.yaml', { readFile: () => '' });
-assert.ok(FULL.ok, FULL.ok ? '' : JSON.stringify(FULL.errors));
-const PEERS = ['10.0.0.20', '10.0.0.21', '10.0.0.22'];
+const PEERS = SNIPPET_PEERS;
 
 for (const mode of [1, 2, 3] as SnippetMode[]) {
-  for (const [name, config] of Object.entries({ embedded: EMBEDDED_DEFAULT, full: FULL.config })) {
+  for (const [name, config] of Object.entries(snippetConfigs("/opt/ltsp/it's here"))) {
     test(`windows mode ${mode} (${name} config): every command is a DhcpServer cmdlet with valid parameters`, () => {
       const m = buildModel(config, mode, PEERS);
       assert.ok(m.ok);
