@@ -86,6 +86,10 @@ test('failover (a): BIOS iPXE ROM, the owner SIGKILLed right after its proxy off
   let killedAt = 0;
   const killOnOffer = async (): Promise<void> => {
     await pa.srv.waitForLog((l) => l.event === 'answer' && l.port === 67 && String(l.mac).toLowerCase() === victim, 120_000);
+    // The answer is logged as its datagram is handed to the kernel, not once it left: killing at
+    // once sometimes killed the offer too (seen once in CI). The ROM asks for its file ~0.4 s
+    // after the offer, so 50 ms later is still "right after the offer".
+    await new Promise((r) => setTimeout(r, 50));
     pa.srv.proc.kill('SIGKILL');
     killedAt = Date.now();
   };
