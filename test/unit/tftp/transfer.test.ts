@@ -250,6 +250,8 @@ type SimResult = {
   blocks: number;
   state: TransferState;
   maxBeforeFirstAck: number;
+  // Whether any client packet reached the server (its address was confirmed).
+  heardClient: boolean;
   wireBlocksSeen: Set<number>;
   /** ACKs on which nextOnFullAck's armed window was compared with what step sent */
   predictionsChecked: number;
@@ -420,6 +422,7 @@ function simulate(o: SimOptions): SimResult {
     blocks: result!.state.lastBlock ?? 0,
     state: result!.state,
     maxBeforeFirstAck: sentBeforeFirstAck.size,
+    heardClient: firstAckSeen,
     wireBlocksSeen,
     predictionsChecked,
   };
@@ -462,7 +465,11 @@ test('property: loss, duplication and reordering never corrupt the file and neve
         const oack = p.windowsize > 1 || p.blksize !== 512;
         const file = fileOf(p.size, p.seed);
         const r = simulate({ ...p, oack, file });
-        assert.ok(r.ok, `transfer failed: ${r.reason}`);
+        // A client never heard from may be a forged address, so the first packet is retried only
+        // maxFirstRetries times: under heavy loss every copy (or every ACK back) can be lost.
+        // That is the only failure allowed, and only if no client packet ever arrived.
+        if (!r.ok && r.reason === 'unconfirmed' && p.loss > 0 && !r.heardClient) return;
+        assert.ok(r.ok, `transfer failed: ${r.reason} (heard the client: ${r.heardClient})`);
         assert.equal(r.hash, createHash('sha256').update(file).digest('hex'));
         assert.ok(r.maxBeforeFirstAck <= p.windowsize, 'more than one window before the first ACK');
         // Every datagram we send answers a timeout or an ACK with progress; duplicates add nothing.
@@ -472,6 +479,14 @@ test('property: loss, duplication and reordering never corrupt the file and neve
     ),
     { numRuns: 150 },
   );
+});
+
+test('under heavy loss a transfer may end unconfirmed, but only if no client packet ever arrived (found by the property test)', () => {
+  const p = { size: 0, blksize: 8, windowsize: 1, loss: 0.2, dup: 0, jitterMs: 0, seed: 79210601, ackOnGap: false };
+  const r = simulate({ ...p, oack: true, file: fileOf(0, p.seed) });
+  assert.equal(r.ok, false);
+  assert.equal(r.reason, 'unconfirmed');
+  assert.equal(r.heardClient, false);
 });
 
 test('block numbers roll over past 65535 (32 MiB + 1000 bytes at blksize 512)', () => {
