@@ -3,7 +3,7 @@
 // iPXE itself expands ${mac}, ${platform} and ${buildarch}.
 
 import type { ClientFacts, FirmwareType } from '../dhcp/facts-types.ts';
-import { decide, inProfileRoot, isUrl, type Policy } from '../policy/policy.ts';
+import { decideScript, inProfileRoot, isUrl, type Policy } from '../policy/policy.ts';
 
 function firmwareOf(platform: string | null, buildarch: string | null): FirmwareType {
   if (platform === 'pcbios') return 'bios';
@@ -84,7 +84,7 @@ export function fetchLine(cmd: 'kernel' | 'initrd', file: string, args: string, 
 export function ipxeScriptFor(policy: Policy, q: URLSearchParams, o: ScriptOptions = {}): string | undefined {
   const facts = scriptFacts(q, o.remote, o.seen);
   if (facts === undefined) return undefined;
-  const d = decide(policy, facts);
+  const d = decideScript(policy, facts);
   if (d.action === 'ignore') return '#!ipxe\necho pxepool: this client is not served (' + sanitize(d.reason) + ')\nexit 1\n';
   const profile = policy.profiles[d.profile];
   if (profile?.kernel === undefined) return undefined;

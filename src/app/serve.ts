@@ -16,6 +16,11 @@ import { createLogger, type Logger } from '../observe/log.ts';
 import { transferLine } from '../observe/transfer-log.ts';
 import { ipxeScriptFor } from './ipxe-script.ts';
 import { RecentClients } from './recent-clients.ts';
+import { ClientEventLog, lastBootEnd, type ClientEvent } from '../observe/client-events.ts';
+import { explainClient } from './explain-client.ts';
+import { factsFromQuery } from './ipxe-script.ts';
+import { createDashboard, isOperatorPath, type Dashboard } from '../http/dashboard.ts';
+import { MessageType } from '../dhcp/options.ts';
 import { VERSION } from '../version.ts';
 import { startPool, type Pool } from '../pool/peer.ts';
 import { createHash } from 'node:crypto';
@@ -41,6 +46,12 @@ export interface App {
   pool?: Pool;
   tftp?: TftpServer;
   http?: HttpServer;
+  /** what this peer saw of each client lately (explain, the dashboard) */
+  clientEvents: ClientEventLog;
+  /** GET /api/v1/explain?mac= */
+  explain(mac: string): unknown;
+  /** the dashboard's live snapshot (GET /api/v1/state, and every event on /api/v1/events) */
+  snapshot(): unknown;
   /** re-read the config file; on error keep the running config and say why */
   reload(): { ok: boolean; message: string };
   status(): unknown;
@@ -67,6 +78,8 @@ export async function serve(opts: ServeOptions): Promise<App> {
   const logger = opts.logger ?? createLogger(config.log.level, 'pxepool', config.log.format);
   const metrics = createMetrics();
   const recentClients = new RecentClients();
+  const clientEvents = new ClientEventLog();
+  let dashboard: Dashboard | undefined;
   let policy: Policy = compilePolicy(config);
   // TFTP and HTTP mount the profile roots once, at start.
   const mounts = profileMounts(config);
@@ -90,6 +103,9 @@ export async function serve(opts: ServeOptions): Promise<App> {
     // with them. Its own latest request wins, so a forged one lasts only until the client boots.
     if (o.facts !== undefined && (o.facts.pxeClient || o.facts.httpClient)) recentClients.remember(o.facts, performance.now());
     metrics.dhcpLatency.observe({ port }, seconds);
+    try {
+      noteOutcome(o, via);
+    } catch { /* the operator's view must not break answering */ }
     if (o.kind === 'reply') {
       metrics.dhcpRequests.inc({ port, type: String(o.facts.messageType) });
       metrics.dhcpReplies.inc({ port, type: o.type, firmware: o.facts.firmware });
@@ -108,8 +124,66 @@ export async function serve(opts: ServeOptions): Promise<App> {
     }
   };
 
+  // Each answered, held or ignored PXE request becomes an event in the client's ring.
+  const noteOutcome = (o: Outcome, via: Via): void => {
+    const f = o.facts;
+    if (f === undefined || (!f.pxeClient && !f.httpClient)) return;
+    if (f.source !== undefined) clientEvents.learnAddress(f.source, f.mac);
+    if (f.ciaddr !== '0.0.0.0') clientEvents.learnAddress(f.ciaddr, f.mac);
+    const common = {
+      at: Date.now(), mac: f.mac, port: via === 'dhcp' ? 67 : 4011, xid: f.xid, firmware: f.firmware,
+      ...(f.hostname !== undefined ? { hostname: f.hostname } : {}),
+      ...(f.vendorClass !== undefined ? { vendorClass: f.vendorClass } : {}),
+    };
+    if (o.kind === 'reply') {
+      const gate = via === 'dhcp' && f.messageType === MessageType.Discover ? app.pool?.explain(f, o.decision, via) : undefined;
+      clientEvents.record({ ...common, kind: via === 'dhcp' ? 'offer' : 'ack', rule: o.decision.rule, profile: o.decision.profile, file: o.reply.file || o.decision.bootFile, ...(gate !== undefined ? { reason: gate.reason } : {}) });
+      return;
+    }
+    if (o.reason !== 'policy') return;
+    if (o.decision?.action === 'boot') {
+      const owner = app.pool?.rank(f.mac, o.decision.pin).owner;
+      clientEvents.record({ ...common, kind: 'held', rule: o.decision.rule, profile: o.decision.profile, reason: `backup: ${owner ?? 'another peer'} owns this client` });
+    } else {
+      clientEvents.record({ ...common, kind: 'ignore', reason: o.detail, ...(o.decision !== undefined ? { rule: o.decision.rule } : {}) });
+    }
+  };
+  const noteFetch = (protocol: 'tftp' | 'http', client: string, file: string, bytes: number, durationMs: number, result: string): void => {
+    try {
+      clientEvents.recordFetch({ at: Date.now(), protocol, client, file, bytes, durationMs: Math.round(durationMs), result });
+    } catch { /* the operator's view must not break serving */ }
+  };
+
   const app: App = {
-    config, metrics, logger,
+    config, metrics, logger, clientEvents,
+    explain(mac) {
+      const seen = recentClients.get(mac, performance.now());
+      const facts = seen ?? factsFromQuery(new URLSearchParams({ mac }))!;
+      // "Now" means: what this peer would do with the client's next DISCOVER.
+      const asked = { ...facts, messageType: MessageType.Discover };
+      const decision = decide(policy, asked);
+      const gate = decision.action === 'boot' ? app.pool?.explain(asked, decision, 'dhcp') : undefined;
+      const rank = app.pool?.rank(mac, decision.action === 'boot' ? decision.pin : undefined);
+      const events: ClientEvent[] = clientEvents.eventsOf(mac);
+      const body = explainClient({
+        peer: app.pool?.name ?? config.server.name ?? hostname(), mac, now: Date.now(), facts, known: seen !== undefined, decision, events,
+        ...(gate !== undefined ? { gate } : {}),
+        ...(rank !== undefined ? { rank: { ...rank, live: app.pool!.live() } } : {}),
+      });
+      return { ...body, lastBoot: lastBootEnd(events) };
+    },
+    snapshot() {
+      return {
+        at: Date.now(),
+        status: app.status(),
+        transfers: [
+          ...(app.tftp?.transfers(50) ?? []).map((t) => ({ protocol: 'tftp', ...t })),
+          ...(app.http?.transfers(50) ?? []).map((t) => ({ protocol: 'http', ...t })),
+        ],
+        recent: clientEvents.recent(100),
+        clients: { macs: clientEvents.macs, events: clientEvents.size },
+      };
+    },
     reload() {
       if (opts.configPath === undefined) return { ok: true, message: 'embedded default config: nothing to reload' };
       const r = loadConfig(opts.configPath);
@@ -171,6 +245,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
     async close() {
       // Leave the pool first: the others take over this peer's clients at once.
       await app.pool?.close();
+      dashboard?.close();
       await Promise.all([app.proxy?.close(), app.tftp?.close(), app.http?.close()]);
     },
   };
@@ -228,7 +303,9 @@ export async function serve(opts: ServeOptions): Promise<App> {
         logger,
         onAnnounceable: () => app.pool?.announceNow(),
         onRequest: (outcome) => metrics.tftpRequests.inc({ outcome }),
+        onRefusedFile: (r) => noteFetch('tftp', r.client, r.file, 0, 0, r.reason),
         onTransfer: (t) => {
+          noteFetch('tftp', t.client, t.file, t.bytes, t.durationMs, t.ok ? 'ok' : (t.reason ?? 'failed'));
           metrics.tftpTransfers.inc({ result: t.ok ? 'ok' : (t.reason ?? 'failed') });
           if (t.ok) metrics.tftpBytes.inc(t.bytes);
         },
@@ -236,18 +313,25 @@ export async function serve(opts: ServeOptions): Promise<App> {
       logger.info({ event: 'listen', service: 'tftp', port: app.tftp.port, root: config.root, sendPath: app.tftp.stats().sendPath }, 'TFTP listening');
     }
     if (config.http.enabled) {
+      dashboard = createDashboard({ snapshot: () => app.snapshot(), explain: (mac) => app.explain(mac) });
       app.http = await startHttpServer({
+        routes: dashboard.routes, isOperatorPath,
         host: config.http.address ?? opts.listen?.[0] ?? '0.0.0.0', port: config.http.port, metrics,
         status: () => app.status(),
         // From a pool, every kernel/initrd fetch names this peer and then the client's ranked live
         // peers, so a peer dying between script and kernel costs one failed fetch.
-        ipxeScript: (q, remote) => ipxeScriptFor(policy, q, { servers: scriptServers, remote, seen: (mac) => recentClients.get(mac, performance.now()) }),
+        ipxeScript: (q, remote) => {
+          const asked = factsFromQuery(q, remote);
+          if (asked !== undefined && remote !== '') clientEvents.learnAddress(remote, asked.mac);
+          return ipxeScriptFor(policy, q, { servers: scriptServers, remote, seen: (mac) => recentClients.get(mac, performance.now()) });
+        },
         files: createFileHandler({ root: config.root, mounts, cache }),
         onError: (err) => logger.warn({ err }, 'http error'),
         onRefused: (reason) => metrics.httpRefused.inc({ reason }),
         onResponse: (r) => {
           const line = transferLine({ protocol: 'http', client: r.client, file: r.path, bytes: r.bytes, durationMs: r.durationMs, result: r.complete ? 'ok' : 'aborted', status: r.status });
           logger.info(line.fields, line.msg);
+          noteFetch('http', r.client, r.path, r.bytes, r.durationMs, r.complete && r.status < 400 ? 'ok' : r.complete ? `status ${r.status}` : 'aborted');
         },
         maxConnections: config.http.maxConnections, maxPerAddress: config.http.maxPerAddress, headersTimeoutMs: config.http.headersTimeoutMs,
         ...(logger.isLevelEnabled('debug') ? { onRequest: (r: { method: string; path: string; client: string; local: string }) => logger.debug({ event: 'http-request', ...r }, `HTTP ${r.method} ${r.path}`) } : {}),

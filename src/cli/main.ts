@@ -16,6 +16,8 @@ import { relayCommand } from './relay.ts';
 import { snippetCommand } from './snippet.ts';
 import { stormCommand } from './storm.ts';
 import { formatStatus, type StatusView } from './status.ts';
+import { formatMerged } from '../observe/explain-merge.ts';
+import { normaliseMac } from '../app/explain-client.ts';
 
 function loadOrExit(path: string | undefined): Config {
   if (path === undefined) return structuredClone(EMBEDDED_DEFAULT);
@@ -39,6 +41,7 @@ Examples:
   pxepool serve --config /etc/pxepool/pxepool.yaml --interface eth1
   pxepool check /etc/pxepool/pxepool.yaml         # validate, print the effective policy
   pxepool explain --config pxepool.yaml --mac 00:11:22:33:44:55 --arch efi-x64
+  pxepool explain --config pxepool.yaml --pool --mac 00:11:22:33:44:55   # ask every running peer
 `);
 
 program
@@ -134,8 +137,28 @@ program
   .option('--uuid <uuid>', 'client UUID (option 97)')
   .option('--giaddr <ip>', 'relay agent address (relayed request)')
   .option('--server-id <ip>', 'the server address to show in the offer', '192.0.2.1')
-  .action((o: { config?: string; mac: string; arch: string; ipxe?: boolean; uuid?: string; giaddr?: string; serverId: string }) => {
+  .option('--pool', 'ask every running peer of the config\'s pool (pool.peers, http.port) what it would do now and what it saw of this MAC')
+  .option('--timeout <ms>', 'with --pool: how long to wait for each peer', Number, 2000)
+  .option('--json', 'with --pool: print the merged answer as JSON')
+  .action(async (o: { config?: string; mac: string; arch: string; ipxe?: boolean; uuid?: string; giaddr?: string; serverId: string; pool?: boolean; timeout: number; json?: boolean }) => {
     const config = loadOrExit(o.config);
+    if (o.pool) {
+      const mac = normaliseMac(o.mac);
+      if (mac === undefined) {
+        process.stderr.write(`--mac "${o.mac}" is not a MAC address (write aa:bb:cc:dd:ee:ff)\n`);
+        process.exit(2);
+      }
+      if (config.pool === undefined) {
+        process.stderr.write(`${o.config ?? 'the embedded default config'} has no pool: section; --pool asks the peers it lists\n`);
+        process.exit(2);
+      }
+      const { explainPool } = await import('./explain-pool.ts');
+      const merged = await explainPool(config, mac, Number.isFinite(o.timeout) && o.timeout > 0 ? o.timeout : 2000);
+      process.stdout.write(o.json ? JSON.stringify(merged, null, 2) + '\n' : formatMerged(merged));
+      // Exit 3 when no peer answered: scripts can tell "the pool is down" from "the client is ignored".
+      if (merged.peers.every((p) => p.state === 'down')) process.exit(3);
+      return;
+    }
     const policy = compilePolicy(config);
     const arch = /^\d+$/.test(o.arch) ? Number(o.arch) : ARCH[o.arch];
     if (arch === undefined) {

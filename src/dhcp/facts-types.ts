@@ -28,6 +28,8 @@ export interface ClientFacts {
   uuidSwapped: string | undefined;
   /** option 60 as text */
   vendorClass: string | undefined;
+  /** option 12, only when the client sent one: shown to operators, never decided on */
+  hostname?: string;
   /** option 77 entries (RFC 3004 list, or the whole option as one string when not a valid list) */
   userClass: string[];
   /** option 60 begins with PXEClient */

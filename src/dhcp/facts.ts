@@ -55,6 +55,7 @@ export function clientFacts(p: DhcpPacket, seen?: { relayed: boolean; source?: s
   let uuid: string | undefined;
   let uuidSwapped: string | undefined;
   let vendorClass: string | undefined;
+  let hostname: string | undefined;
   let userClass: string[] = [];
   let has175 = false;
   let bootItem: ClientFacts['bootItem'];
@@ -81,6 +82,9 @@ export function clientFacts(p: DhcpPacket, seen?: { relayed: boolean; source?: s
         break;
       case Opt.VendorClass:
         vendorClass = decodeString(data);
+        break;
+      case Opt.HostName:
+        hostname = decodeString(data);
         break;
       case Opt.UserClass:
         userClass = parseUserClass(data);
@@ -131,5 +135,6 @@ export function clientFacts(p: DhcpPacket, seen?: { relayed: boolean; source?: s
     bootItem,
     maxMessageSize,
     ...(seen?.source !== undefined ? { source: seen.source } : {}),
+    ...(hostname !== undefined ? { hostname } : {}),
   };
 }

@@ -115,7 +115,7 @@ export function createFileHandler(opts: FileHandlerOptions): FileHandler {
     const rel = requestPath(req.url, prefix);
     if (rel === null) {
       if (req.url?.startsWith(prefix)) {
-        res.writeHead(400, { 'content-type': 'text/plain' }).end('Bad request path\n');
+        res.writeHead(400, { 'Content-Type': 'text/plain' }).end('Bad request path\n');
         return true;
       }
       return false;
@@ -124,17 +124,17 @@ export function createFileHandler(opts: FileHandlerOptions): FileHandler {
     const resolved = await root.resolve(rel);
     if (!resolved.ok) {
       if (isNotFound(resolved.reason)) return false;
-      res.writeHead(403, { 'content-type': 'text/plain' }).end(`Forbidden (${resolved.reason})\n`);
+      res.writeHead(403, { 'Content-Type': 'text/plain' }).end(`Forbidden (${resolved.reason})\n`);
       return true;
     }
     const method = req.method ?? 'GET';
     if (method !== 'GET' && method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('Method not allowed\n');
+      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' }).end('Method not allowed\n');
       return true;
     }
     const opened = await opts.cache.open(resolved);
     if (!opened.ok) {
-      res.writeHead(500, { 'content-type': 'text/plain' }).end('Cannot read file\n');
+      res.writeHead(500, { 'Content-Type': 'text/plain' }).end('Cannot read file\n');
       return true;
     }
     const file = opened.file;
@@ -150,11 +150,14 @@ export function createFileHandler(opts: FileHandlerOptions): FileHandler {
 async function respond(req: IncomingMessage, res: ServerResponse, file: OpenedFile, head: boolean): Promise<void> {
   const etag = etagOf(file);
   const lastModified = new Date(Math.floor(file.mtimeMs / 1000) * 1000).toUTCString();
+  // Canonical header case on purpose: HTTP says names are case-insensitive, but GRUB's http
+  // module looks for "Content-Length: " byte for byte, and without it reads until the
+  // connection closes, which keep-alive postpones past its timeout (docs/firmware.md).
   const common = {
-    etag,
-    'last-modified': lastModified,
-    'accept-ranges': 'bytes',
-    'content-type': contentTypeFor(file.absPath),
+    ETag: etag,
+    'Last-Modified': lastModified,
+    'Accept-Ranges': 'bytes',
+    'Content-Type': contentTypeFor(file.absPath),
   };
 
   // If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2).
@@ -167,7 +170,7 @@ async function respond(req: IncomingMessage, res: ServerResponse, file: OpenedFi
     notModified = !Number.isNaN(t) && Math.floor(file.mtimeMs / 1000) * 1000 <= t;
   }
   if (notModified) {
-    res.writeHead(304, { etag, 'last-modified': lastModified }).end();
+    res.writeHead(304, { ETag: etag, 'Last-Modified': lastModified }).end();
     return;
   }
 
@@ -180,13 +183,13 @@ async function respond(req: IncomingMessage, res: ServerResponse, file: OpenedFi
     if (!fresh) range = { kind: 'none' };
   }
   if (range.kind === 'unsatisfiable') {
-    res.writeHead(416, { ...common, 'content-range': `bytes */${file.size}`, 'content-length': 0 }).end();
+    res.writeHead(416, { ...common, 'Content-Range': `bytes */${file.size}`, 'Content-Length': 0 }).end();
     return;
   }
   const { start, end } = range.kind === 'range' ? range.range : { start: 0, end: file.size - 1 };
   const length = Math.max(0, end - start + 1);
-  const headers: Record<string, string | number> = { ...common, 'content-length': length };
-  if (range.kind === 'range') headers['content-range'] = `bytes ${start}-${end}/${file.size}`;
+  const headers: Record<string, string | number> = { ...common, 'Content-Length': length };
+  if (range.kind === 'range') headers['Content-Range'] = `bytes ${start}-${end}/${file.size}`;
   res.writeHead(range.kind === 'range' ? 206 : 200, headers);
   if (head || length === 0) {
     res.end();

@@ -1,4 +1,5 @@
-// The HTTP edge: boot files (iPXE, UEFI HTTP boot), per-client iPXE scripts, /metrics, /status.
+// The HTTP edge: boot files (iPXE, UEFI HTTP boot), per-client iPXE scripts, /metrics, /status,
+// and the operator's pages and API (given as `routes`).
 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +17,13 @@ export interface HttpServerOptions {
   /** iPXE script for /boot.ipxe, from the query (mac, platform, buildarch); undefined = fall through to files */
   ipxeScript?: (query: URLSearchParams, remote: string) => string | undefined;
   files?: FileHandler;
+  /**
+   * The operator's view (dashboard, /api/v1): asked before the boot files; resolves true when it
+   * answered. Its paths are not boot transfers: no transfer line, not counted as load.
+   */
+  routes?: (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => boolean | Promise<boolean>;
+  /** paths `routes` serves (see isOperatorPath) */
+  isOperatorPath?: (path: string) => boolean;
   onError?: (err: Error) => void;
   /** once per request, as it arrives (the serve app logs it at debug level) */
   onRequest?: (r: { method: string; path: string; client: string; local: string }) => void;
@@ -33,22 +41,42 @@ export interface HttpServerOptions {
   onRefused?: (reason: 'per-address' | 'total', address: string) => void;
 }
 
+export interface ActiveHttpTransfer {
+  client: string;
+  file: string;
+  /** bytes written to the socket so far (headers included) */
+  bytes: number;
+  /** the response's content-length, when it has one */
+  size: number | null;
+  elapsedMs: number;
+}
+
 export interface HttpServer {
   port: number;
   /** requests in progress (boot file downloads, mostly): the pool's load signal */
   active(): number;
+  /** up to `max` file responses in progress, for the dashboard's progress bars */
+  transfers(max: number): ActiveHttpTransfer[];
   close(): Promise<void>;
 }
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
   const { metrics } = opts;
   let active = 0;
+  const inFlight = new Set<{ res: http.ServerResponse; client: string; path: string; t0: number; before: number }>();
+  const operatorPath = (p: string): boolean => p === '/metrics' || p === '/status' || (opts.isOperatorPath?.(p) ?? false);
   const headersTimeout = opts.headersTimeoutMs ?? 5_000;
   // Node checks header and request deadlines only every connectionsCheckingInterval (30 s by
   // default): a deadline of 10 s then held slow connections for up to 40 s.
   const server = http.createServer({ connectionsCheckingInterval: Math.max(100, Math.min(1_000, headersTimeout / 4)) }, (req, res) => {
-    active++;
-    res.on('close', () => { active--; });
+    const reqPath = (req.url ?? '/').split('?')[0]!;
+    // Dashboards hold an event stream open for hours: that is not load a pool should balance.
+    if (!operatorPath(reqPath)) {
+      active++;
+      const entry = { res, client: `${req.socket.remoteAddress ?? ''}:${req.socket.remotePort ?? 0}`, path: reqPath, t0: performance.now(), before: req.socket.bytesWritten };
+      inFlight.add(entry);
+      res.on('close', () => { active--; inFlight.delete(entry); });
+    }
     if (opts.onRequest !== undefined) {
       try {
         opts.onRequest({ method: req.method ?? '', path: (req.url ?? '/').split('?')[0]!, client: req.socket.remoteAddress ?? '', local: req.socket.localAddress ?? '' });
@@ -60,7 +88,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       const path = (req.url ?? '/').split('?')[0]!;
       const sock = req.socket;
       const before = sock.bytesWritten;
-      if (path !== '/metrics' && path !== '/status') {
+      if (!operatorPath(path)) {
         res.on('close', () => {
           try {
             opts.onResponse!({ client: `${sock.remoteAddress ?? ''}:${sock.remotePort ?? 0}`, path, status: res.statusCode, bytes: Math.max(0, sock.bytesWritten - before), durationMs: performance.now() - t0, complete: res.writableFinished });
@@ -94,6 +122,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       res.end(method === 'HEAD' ? undefined : body);
       return;
     }
+    if (opts.routes !== undefined && (await opts.routes(req, res, url))) return;
     if (url.pathname === '/boot.ipxe' && opts.ipxeScript && (method === 'GET' || method === 'HEAD')) {
       const script = opts.ipxeScript(url.searchParams, req.socket.remoteAddress ?? '');
       if (script !== undefined) {
@@ -138,6 +167,16 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   return {
     port: (server.address() as AddressInfo).port,
     active: () => active,
+    transfers: (max) => {
+      const out: ActiveHttpTransfer[] = [];
+      const now = performance.now();
+      for (const e of inFlight) {
+        if (out.length >= max) break;
+        const len = Number(e.res.getHeader('content-length'));
+        out.push({ client: e.client, file: e.path, bytes: Math.max(0, e.res.socket === null ? 0 : e.res.socket.bytesWritten - e.before), size: Number.isFinite(len) ? len : null, elapsedMs: Math.round(now - e.t0) });
+      }
+      return out;
+    },
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();

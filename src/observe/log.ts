@@ -1,6 +1,7 @@
 // Structured logs via pino: JSON lines (one object per line) for journald and log shippers, or
 // readable lines on a terminal; a `silent` level for tests.
 import { pino, type Logger } from 'pino';
+import { neutralise } from './printable.ts';
 
 export type { Logger };
 
@@ -23,7 +24,7 @@ export function humanLine(json: string): string {
     .filter(([k, v]) => !SKIP.has(k) && v !== undefined)
     .map(([k, v]) => `${k}=${typeof v === 'string' && !/[\s"=]/.test(v) ? v : JSON.stringify(v)}`);
   // A field can hold anything a client sent: no control characters reach the terminal.
-  const line = `${time} ${level} ${String(o.msg ?? '')}${fields.length > 0 ? `  ${fields.join(' ')}` : ''}`.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '?');
+  const line = neutralise(`${time} ${level} ${String(o.msg ?? '')}${fields.length > 0 ? `  ${fields.join(' ')}` : ''}`);
   return `${line}\n`;
 }
 

@@ -209,7 +209,7 @@ export function inProfileRoot(name: string, profile: { root?: string | undefined
   return `${name}/${file.replace(/^[\/\\]+/, '')}`;
 }
 
-function outcome(policy: Policy, rule: CompiledRule | undefined, f: ClientFacts): Decision {
+function outcome(policy: Policy, rule: CompiledRule | undefined, f: ClientFacts, forScript = false): Decision {
   const ruleId = rule?.id ?? 'default';
   const profileName = rule === undefined ? policy.defaultAction : rule.action === 'ignore' ? 'ignore' : rule.profile!;
   if (profileName === 'ignore') {
@@ -220,6 +220,7 @@ function outcome(policy: Policy, rule: CompiledRule | undefined, f: ClientFacts)
 
   let bootFile: string | undefined;
   if (f.isIpxe && profile.ipxe !== undefined) bootFile = profile.ipxe;
+  else if (forScript && profile.kernel !== undefined) bootFile = 'boot.ipxe';
   else if (f.firmware === 'unknown') {
     return { action: 'ignore', rule: ruleId, reason: `${ruleId} chose profile "${profileName}", but the client's firmware is unknown (arch ${f.arch ?? 'none'}), so no boot file fits` };
   } else {
@@ -244,6 +245,15 @@ function outcome(policy: Policy, rule: CompiledRule | undefined, f: ClientFacts)
 /** What to do with this client. Pure; `${server}` in bootFile is left for the responder to fill. */
 export function decide(policy: Policy, facts: ClientFacts): Decision {
   return notPxe(facts) ?? outcome(policy, firstMatch(policy, facts), facts);
+}
+
+/**
+ * decide() for a client that is already running iPXE (or GRUB) and asks for its script: a
+ * profile with a kernel is enough, whatever boot files it names for PXE. Boot media start
+ * iPXE without PXE, so their clients reach /boot.ipxe with no DHCP exchange to go by.
+ */
+export function decideScript(policy: Policy, facts: ClientFacts): Decision {
+  return notPxe(facts) ?? outcome(policy, firstMatch(policy, facts), facts, true);
 }
 
 export interface RuleTrace {

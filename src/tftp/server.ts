@@ -79,6 +79,8 @@ export type TftpServerOptions = {
   maxUnconfirmed?: number;
   logger?: TftpLogger;
   onTransfer?: (record: TransferRecord) => void;
+  /** a request refused before any data (file not found, access, unreadable): the operator's view shows why a boot stopped */
+  onRefusedFile?: (r: { client: string; file: string; reason: string }) => void;
   /** once per datagram on the listening port (the serve app counts them in /metrics) */
   onRequest?: (outcome: RequestOutcome) => void;
   /**
@@ -105,6 +107,16 @@ export type TftpServerOptions = {
   busyPollUs?: number;
   /** the host's links, for the path MTU that caps blksize (tests inject them); default: read from the kernel */
   links?: () => readonly Link[];
+};
+
+export type ActiveTftpTransfer = {
+  client: string;
+  file: string;
+  /** bytes the client acknowledged */
+  bytes: number;
+  /** null until the file is open */
+  size: number | null;
+  elapsedMs: number;
 };
 
 /** what became of one datagram on the listening port */
@@ -145,6 +157,8 @@ export type TftpServer = {
   port: number;
   address: string;
   stats(): TftpStats;
+  /** up to `max` transfers in progress, for the dashboard's progress bars */
+  transfers(max: number): ActiveTftpTransfer[];
   /**
    * Serve on one more local address (a pool service address just taken): requests to it are
    * answered from it, whatever the wildcard listeners do. Idempotent.
@@ -464,6 +478,9 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     if (t.finished) return;
     release(t);
     if (!closing) refuseVia(t.via, t.clientAddress, t.clientPort, code, message, reason);
+    try {
+      opts.onRefusedFile?.({ client: `${t.clientAddress}:${t.clientPort}`, file: t.file, reason });
+    } catch { /* an observer must not break serving */ }
   }
 
   async function setup(t: Live, p: RequestPacket): Promise<void> {
@@ -845,6 +862,18 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       sendPath: transferSocketPath(native, opts.nativeReceive !== false),
       recvBufferSize,
     }),
+    transfers: (max) => {
+      const out: ActiveTftpTransfer[] = [];
+      const now = performance.now();
+      for (const t of live.values()) {
+        if (out.length >= max) break;
+        if (t.finished || t.resume !== null) continue;
+        const size = t.opened?.size ?? null;
+        const acked = t.state === null ? 0 : t.state.acked * t.state.blksize;
+        out.push({ client: `${t.clientAddress}:${t.clientPort}`, file: t.file, bytes: size === null ? acked : Math.min(acked, size), size, elapsedMs: Math.round(now - t.startedAt) });
+      }
+      return out;
+    },
     addAddress: async (address) => {
       if (closing || extra.has(address)) return;
       // Beside the wildcard group (reuseport, same user); the kernel prefers the socket bound to

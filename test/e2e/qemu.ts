@@ -27,6 +27,12 @@ export interface QemuClientOptions {
   mac?: string;
   uuid?: string;
   memoryMb?: number;
+  /**
+   * Boot from this image instead of the network: attached as a CD-ROM (an ISO) or as a disk
+   * (a USB/disk image, attached read-only in effect: writes go to a throw-away snapshot). The
+   * NIC stays, without a boot index, so the image's own network boot loader uses it.
+   */
+  bootImage?: { path: string; as: 'cdrom' | 'disk' };
   extraArgs?: string[];
 }
 
@@ -195,8 +201,16 @@ export function startClient(lab: Lab, opts: QemuClientOptions): QemuClient {
   rmSync(serialLog, { force: true });
   const args = ['-accel', 'tcg', '-m', String(opts.memoryMb ?? 256), '-display', 'none', '-no-reboot', '-uuid', uuid, '-name', name];
   args.push('-monitor', 'none', '-serial', `file:${serialLog}`, '-netdev', `tap,id=net0,ifname=${opts.tap},script=no,downscript=no`);
+  // Booting from an image, the NIC comes second: OVMF connects only the devices QEMU lists in
+  // its boot order, and a NIC it never connected has no network protocol for the loader to use.
+  const nicBoot = opts.bootImage === undefined ? ",bootindex=1" : ",bootindex=2";
+  if (opts.bootImage !== undefined) {
+    const { path, as } = opts.bootImage;
+    args.push('-drive', `file=${path},format=raw,if=none,id=boot0,${as === 'cdrom' ? 'media=cdrom,readonly=on' : 'snapshot=on'}`);
+    args.push('-device', as === 'cdrom' ? 'ide-cd,drive=boot0,bootindex=1' : 'virtio-blk-pci,drive=boot0,bootindex=1');
+  }
   if (opts.firmware === 'bios') {
-    args.push('-machine', 'pc,graphics=off', '-device', `virtio-net-pci,netdev=net0,mac=${mac},bootindex=1`);
+    args.push('-machine', 'pc,graphics=off', '-device', `virtio-net-pci,netdev=net0,mac=${mac}${nicBoot}`);
   } else {
     const vars = join(opts.workDir, `${name}.OVMF_VARS.fd`);
     copyFileSync(FIRMWARE_FILES.ovmfVars, vars);
@@ -208,7 +222,7 @@ export function startClient(lab: Lab, opts: QemuClientOptions): QemuClient {
       '-drive',
       `if=pflash,format=raw,unit=1,file=${vars}`,
       '-device',
-      `virtio-net-pci,netdev=net0,mac=${mac},romfile=,bootindex=1`,
+      `virtio-net-pci,netdev=net0,mac=${mac},romfile=${nicBoot}`,
     );
   }
   args.push(...(opts.extraArgs ?? []));

@@ -21,8 +21,8 @@ export const PURE: readonly string[] = [
   'config/schema.ts', 'config/values.ts', 'config/host-file.ts', 'config/errors.ts', 'config/locate.ts', 'config/issues.ts', 'config/checks.ts',
   'snippet/dnsmasq.ts', 'snippet/index.ts', 'snippet/isc.ts', 'snippet/kea.ts', 'snippet/model.ts', 'snippet/windows.ts',
   'storm/client.ts',
-  'http/limits.ts', 'observe/transfer-log.ts',
-  'app/ipxe-script.ts', 'app/recent-clients.ts',
+  'http/limits.ts', 'observe/transfer-log.ts', 'observe/printable.ts', 'observe/client-events.ts', 'observe/explain-merge.ts',
+  'app/ipxe-script.ts', 'app/recent-clients.ts', 'app/explain-client.ts',
 ];
 
 const IO_MODULES = /^node:(dgram|net|fs|fs\/promises|child_process|http|https|http2|os|readline|timers|timers\/promises|worker_threads|cluster|tls|dns)$/;

@@ -1,0 +1,93 @@
+// Per-client GRUB configs for /boot.grub: what /boot.ipxe is to iPXE, for GRUB's network
+// loader (the UEFI side of boot media, see src/media/). GRUB has no `||` between commands, so
+// each file is a loop over the boot servers that stops at the first that gives it.
+//
+// GRUB's script language expands `$` and splits words even in arguments, so everything that
+// reaches a command line is single-quoted (grubQuote); the only value from the client, its MAC,
+// is checked against a strict pattern before it is used at all (factsFromQuery).
+
+import { decideScript, inProfileRoot, isUrl, type Policy } from '../policy/policy.ts';
+import { scriptFacts, type ScriptOptions } from './ipxe-script.ts';
+
+/** A word GRUB reads back exactly: single quotes, and a quote inside as '\'' (as in sh). */
+export function grubQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** `http://host:port` → `(http,host:port)`, GRUB's device for that server. */
+export function grubDevice(base: string): string | undefined {
+  const m = /^http:\/\/([^/\s]+?)\/*$/.exec(base);
+  return m === null ? undefined : `(http,${m[1]})`;
+}
+
+/** Text for `echo`: one line, printable ASCII (a reason may quote config values). */
+function say(s: string): string {
+  return grubQuote(s.replace(/[^\x20-\x7e]/g, ' '));
+}
+
+/**
+ * The GRUB config for a client, or undefined when the query names no valid MAC. A profile
+ * without a kernel gets a config that says so and exits: GRUB cannot hand a PXE boot file a
+ * network stack of its own.
+ * `servers` are the HTTP bases to try in order; with none, the requesting server is
+ * `ownBase`, which the caller always knows.
+ */
+export function grubScriptFor(policy: Policy, q: URLSearchParams, ownBase: string, o: ScriptOptions = {}): string | undefined {
+  const facts = scriptFacts(q, o.remote, o.seen);
+  if (facts === undefined) return undefined;
+  const d = decideScript(policy, facts);
+  if (d.action === 'ignore') {
+    // `exit` leaves GRUB, and the firmware goes on to its next boot option.
+    return [
+      `# pxepool: ${facts.mac} is not served`,
+      `echo ${say(`pxepool: this machine is not served (${d.reason}); booting from the next device`)}`,
+      'sleep 5',
+      'exit',
+      '',
+    ].join('\n');
+  }
+  const profile = policy.profiles[d.profile];
+  if (profile?.kernel === undefined) {
+    return [
+      `# pxepool: ${facts.mac} → profile ${d.profile} (${d.rule}), which names no kernel`,
+      `echo ${say(`pxepool: profile ${d.profile} names no kernel, and GRUB can boot only a kernel: set profiles.${d.profile}.kernel (docs/media.md)`)}`,
+      'sleep 5',
+      'exit',
+      '',
+    ].join('\n');
+  }
+  const listed = o.servers?.(facts.mac) ?? [];
+  const devices = (listed.length > 0 ? listed : [ownBase]).map(grubDevice).filter((x): x is string => x !== undefined);
+  if (devices.length === 0) return undefined;
+  const initrds = profile.initrd === undefined ? [] : Array.isArray(profile.initrd) ? profile.initrd : [profile.initrd];
+  const kernel = inProfileRoot(d.profile, profile, profile.kernel);
+  const files = initrds.map((i) => inProfileRoot(d.profile, profile, i));
+  // A URL names its own server: GRUB gets it as a device path when it is plain http.
+  const at = (file: string): string => {
+    if (!isUrl(file)) return `"$pxepool_base"${grubQuote('/' + file.replace(/^[\/\\]+/, ''))}`;
+    const m = /^http:\/\/([^/]+)(\/.*)?$/.exec(file);
+    return m === null ? grubQuote(file) : grubQuote(`(http,${m[1]})${m[2] ?? '/'}`);
+  };
+  const args = (profile.cmdline ?? '').split(/\s+/).filter((w) => w !== '').map(grubQuote).join(' ');
+  const list = devices.map(grubQuote).join(' ');
+  const lines = [
+    `# pxepool: ${facts.mac} → profile ${d.profile} (${d.rule})`,
+    `# boot servers, tried in order for every file: ${devices.join(' ')}`,
+    'set pxepool_kernel=0',
+    `for pxepool_base in ${list}; do`,
+    `  if linux ${at(kernel)}${args === '' ? '' : ' ' + args}; then set pxepool_kernel=1; break; fi`,
+    'done',
+    `if [ "$pxepool_kernel" != 1 ]; then echo ${say('pxepool: no boot server gave the kernel')}; sleep 5; exit; fi`,
+  ];
+  if (files.length > 0) {
+    lines.push(
+      'set pxepool_initrd=0',
+      `for pxepool_base in ${list}; do`,
+      `  if initrd ${files.map(at).join(' ')}; then set pxepool_initrd=1; break; fi`,
+      'done',
+      `if [ "$pxepool_initrd" != 1 ]; then echo ${say('pxepool: no boot server gave the initrd')}; sleep 5; exit; fi`,
+    );
+  }
+  lines.push('boot', '');
+  return lines.join('\n');
+}

@@ -1,0 +1,50 @@
+// `pxepool media`: boot media that reach the pool without PXE (docs/media.md).
+import { Command, Option } from 'commander';
+import { formatErrors, loadConfig } from '../config/load.ts';
+import { buildMedia, MEDIA_FORMATS, MediaBuildError, type MediaFormat } from '../media/build.ts';
+import { planMedia, type MediaRequest } from '../media/plan.ts';
+
+interface MediaCliOptions extends MediaRequest {
+  config: string;
+  out: string;
+  format: MediaFormat;
+  printScripts?: boolean;
+}
+
+export const mediaCommand = new Command('media')
+  .description('write a hybrid ISO/USB image (or an EFI boot partition) that boots BIOS and UEFI machines from the pool without PXE: plain DHCP from the site server, then this machine\'s script from the first live peer')
+  .requiredOption('-c, --config <file>', 'the pool\'s YAML config (its pool.peers and http.port name the servers)')
+  .requiredOption('-o, --out <file>', 'image to write, e.g. boot.iso')
+  .addOption(new Option('-f, --format <format>', 'iso and usb are the same hybrid image (CD, DVD, USB stick, disk); efi-img is the UEFI boot partition alone').choices([...MEDIA_FORMATS]).default('iso'))
+  .option('--peers <list>', 'boot servers as host[:port],… in the order to try, instead of pool.peers')
+  .option('--ip <address/prefix>', 'a static address instead of DHCP, e.g. 10.0.0.50/24')
+  .option('--gateway <address>', 'with --ip: the default gateway')
+  .option('--dns <address>', 'with --ip: a DNS server (needed when a peer is named by DNS name)')
+  .option('--vlan <id>', '802.1Q VLAN id for the boot NIC (see docs/media.md for UEFI)')
+  .option('--print-scripts', 'also print the iPXE script and GRUB config written into the image')
+  .addHelpText('after', `
+Examples:
+  pxepool media --config /etc/pxepool/pxepool.yaml --out boot.iso
+  pxepool media --config pxepool.yaml --out lab.img --format usb --peers 10.0.0.20,10.0.0.21
+  pxepool media --config pxepool.yaml --out static.iso --ip 10.0.0.50/24 --gateway 10.0.0.1 --vlan 20`)
+  .action((o: MediaCliOptions) => {
+    const r = loadConfig(o.config);
+    if (!r.ok) {
+      process.stderr.write(`${formatErrors(r.errors)}\npxepool media: ${r.errors.length} error(s) in ${o.config}\n`);
+      process.exit(1);
+    }
+    const p = planMedia(r.config, o, o.config);
+    if (!p.ok) {
+      process.stderr.write(`pxepool media: ${p.error}\n`);
+      process.exit(1);
+    }
+    try {
+      const b = buildMedia(p.plan, o.out, o.format);
+      if (o.printScripts) process.stdout.write(`# media.ipxe (BIOS)\n${b.ipxeScript}\n# media.cfg (UEFI)\n${b.grubConfig}\n`);
+      process.stdout.write(`wrote ${b.out} (${o.format}, ${b.bytes} bytes): boot servers ${p.plan.servers.map((s) => `${s.name} ${s.host}:${s.port}`).join(', ')}\n`);
+    } catch (e) {
+      if (!(e instanceof MediaBuildError)) throw e;
+      process.stderr.write(`pxepool media: ${e.message}\n`);
+      process.exit(1);
+    }
+  });

@@ -1,0 +1,247 @@
+// The dashboard's page, style and script, served by pxepool itself (no CDN, no build step).
+// Every string that came from a client (hostname, vendor class, file name, MAC) reaches the page
+// through textContent only, never as markup; the script is a file of its own so the page's
+// Content-Security-Policy allows no inline script at all.
+
+export const DASHBOARD_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>pxepool</title>
+<link rel="stylesheet" href="/pxepool/dashboard.css">
+</head>
+<body>
+<header>
+  <h1>pxepool <span id="self"></span></h1>
+  <span id="conn" data-conn="connecting">connecting…</span>
+</header>
+<main>
+  <section id="pool">
+    <h2>Peers</h2>
+    <p id="pool-summary"></p>
+    <div class="scroll"><table id="peers">
+      <thead><tr><th>peer</th><th>state</th><th>health</th><th>tftp</th><th>http</th><th>share</th><th>seen</th><th>config</th></tr></thead>
+      <tbody></tbody>
+    </table></div>
+    <p id="ownership"></p>
+  </section>
+  <section id="transfers-section">
+    <h2>Transfers in progress <span id="transfer-count"></span></h2>
+    <ul id="transfers"></ul>
+  </section>
+  <section id="decisions-section">
+    <h2>Recent decisions</h2>
+    <form id="filter"><label for="mac">MAC</label> <input id="mac" name="mac" autocomplete="off" spellcheck="false" placeholder="filter, e.g. 52:54:00"> <button type="submit">timeline</button></form>
+    <div class="scroll"><table id="decisions">
+      <thead><tr><th>time</th><th>client</th><th>what</th><th>why</th><th>file</th><th>host / vendor</th></tr></thead>
+      <tbody></tbody>
+    </table></div>
+  </section>
+  <section id="timeline-section">
+    <h2>Boot timeline <span id="timeline-mac"></span></h2>
+    <p id="verdict"></p>
+    <ol id="timeline"></ol>
+    <p id="boot-end"></p>
+  </section>
+</main>
+<script src="/pxepool/dashboard.js"></script>
+</body>
+</html>
+`;
+
+export const DASHBOARD_CSS = `
+:root { --fg: #1d232a; --muted: #5d6873; --bg: #f6f7f9; --card: #fff; --ok: #1a7f37; --warn: #9a6700; --bad: #cf222e; --line: #d8dee4; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 15px/1.4 system-ui, sans-serif; color: var(--fg); background: var(--bg); }
+header { display: flex; align-items: baseline; justify-content: space-between; gap: 1em; padding: .6em 1em; background: var(--card); border-bottom: 1px solid var(--line); }
+h1 { font-size: 1.2em; margin: 0; }
+h2 { font-size: 1.05em; margin: 0 0 .5em; }
+main { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 30em), 1fr)); gap: 1em; padding: 1em; }
+section { background: var(--card); border: 1px solid var(--line); border-radius: 6px; padding: .8em; min-width: 0; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: .25em .5em; border-bottom: 1px solid var(--line); white-space: nowrap; }
+td.wrap { white-space: normal; word-break: break-all; }
+th { color: var(--muted); font-weight: 600; font-size: .9em; }
+.state { font-weight: 600; }
+[data-state="up"] { color: var(--ok); }
+[data-state="stepped-back"] { color: var(--warn); }
+[data-state="down"] { color: var(--bad); }
+[data-conn="live"] { color: var(--ok); }
+[data-conn="lost"] { color: var(--bad); }
+#transfers { list-style: none; padding: 0; margin: 0; }
+#transfers li { margin: .3em 0; }
+#transfers .label { font-size: .9em; word-break: break-all; }
+progress { width: 100%; height: .8em; }
+#timeline li { margin: .2em 0; word-break: break-word; }
+.kind-ignore, .kind-held { color: var(--muted); }
+.result-bad { color: var(--bad); }
+button.mac { font: inherit; background: none; border: none; padding: 0; color: #0969da; cursor: pointer; text-decoration: underline; }
+input { font: inherit; padding: .2em .4em; width: 14em; max-width: 60vw; }
+@media (max-width: 600px) { body { font-size: 14px; } main { padding: .5em; gap: .5em; } th, td { padding: .2em .3em; } }
+`;
+
+export const DASHBOARD_JS = `'use strict';
+(function () {
+  var $ = function (id) { return document.getElementById(id); };
+  // Client data is text, always: set as textContent, never parsed as markup.
+  function el(tag, text, cls) {
+    var e = document.createElement(tag);
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    if (cls) e.className = cls;
+    return e;
+  }
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+  function size(n) {
+    if (n === null || n === undefined) return '?';
+    if (n < 1024) return n + ' B';
+    if (n < 1048576) return (n / 1024).toFixed(1) + ' KiB';
+    return (n / 1048576).toFixed(1) + ' MiB';
+  }
+  function time(ms) { var d = new Date(ms); return d.toTimeString().slice(0, 8) + '.' + String(d.getMilliseconds()).padStart(3, '0'); }
+
+  var state = null;
+  var lastState = 0;
+  var selected = '';
+
+  function peerState(p) {
+    if (!p.live) return 'down';
+    if (p.steppedBack) return 'stepped-back';
+    return 'up';
+  }
+
+  function renderPeers() {
+    var s = state.status;
+    $('self').textContent = s.name + ' · ' + s.version;
+    var body = document.querySelector('#peers tbody');
+    clear(body);
+    var pool = s.pool;
+    if (!pool) {
+      $('pool-summary').textContent = 'single server (no pool configured)';
+      var tr = el('tr'); tr.dataset.peer = s.name;
+      var st = el('td', 'up', 'state'); st.dataset.state = 'up';
+      tr.append(el('td', s.name), st, el('td', 'ok'), el('td', s.tftp ? s.tftp.activeTransfers : 0), el('td', s.http ? s.http.active : 0), el('td', '100%'), el('td', 'self'), el('td', '-'));
+      body.append(tr);
+      $('ownership').textContent = '';
+      return;
+    }
+    $('pool-summary').textContent = pool.live.length + ' of ' + pool.peers.length + ' peers live; config ' + (pool.configAgreement.agree ? 'agrees on every live peer' : 'DIFFERS on ' + pool.configAgreement.mismatches.map(function (m) { return m.peer; }).join(', '));
+    pool.peers.forEach(function (p) {
+      var tr = el('tr'); tr.dataset.peer = p.name;
+      var ps = peerState(p);
+      var st = el('td', ps === 'stepped-back' ? 'stepped back' : ps, 'state'); st.dataset.state = ps;
+      var seen = p.self ? 'self' : (p.lastSeenMsAgo === null ? 'never' : p.lastSeenMsAgo + ' ms ago');
+      var cfg = p.configAgrees === null ? '-' : (p.configAgrees ? 'same' : 'DIFFERENT');
+      tr.append(el('td', p.name + (p.self ? ' (this)' : '')), st, el('td', p.health), el('td', p.tftp), el('td', p.http), el('td', Math.round(p.expectedShare * 100) + '%'), el('td', seen), el('td', cfg));
+      body.append(tr);
+    });
+    var o = pool.ownership;
+    var t = pool.takeovers;
+    var reasons = Object.keys(t.byReason).map(function (k) { return k + ' ' + t.byReason[k]; }).join(', ');
+    $('ownership').textContent = 'owner for ' + o.owned + ' of ' + o.discovers + ' DISCOVERs seen here (expected ' + Math.round(o.expectedShare * 100) + '%); takeovers ' + t.total + (reasons ? ' (' + reasons + ')' : '');
+  }
+
+  function renderTransfers() {
+    var list = $('transfers');
+    clear(list);
+    $('transfer-count').textContent = '(' + state.transfers.length + ')';
+    if (state.transfers.length === 0) { list.append(el('li', 'none right now', 'kind-ignore')); return; }
+    state.transfers.forEach(function (t) {
+      var li = el('li'); li.className = 'transfer';
+      li.dataset.protocol = t.protocol;
+      li.append(el('div', t.protocol + ' ' + t.file + ' → ' + t.client + ': ' + size(t.bytes) + ' of ' + size(t.size), 'label'));
+      var bar = document.createElement('progress');
+      if (t.size) { bar.max = t.size; bar.value = Math.min(t.bytes, t.size); }
+      li.append(bar);
+      list.append(li);
+    });
+  }
+
+  var WHAT = { offer: 'offered', held: 'held back', ignore: 'ignored', ack: '4011 answered', file: 'file' };
+  function what(e) {
+    if (e.kind === 'file') return e.protocol + ' ' + (e.result === 'ok' ? 'sent' : 'failed');
+    return (e.port === 4011 ? '4011 ' : 'DISCOVER ') + '→ ' + WHAT[e.kind];
+  }
+  function why(e) {
+    var parts = [];
+    if (e.reason) parts.push(e.reason);
+    if (e.kind !== 'file' && e.rule) parts.push(e.rule);
+    if (e.profile) parts.push('profile ' + e.profile);
+    if (e.kind === 'file' && e.bytes !== undefined) parts.push(size(e.bytes));
+    return parts.join(' · ');
+  }
+  function pick(mac) { selected = mac; $('mac').value = mac; renderDecisions(); loadTimeline(); }
+
+  function renderDecisions() {
+    var body = document.querySelector('#decisions tbody');
+    clear(body);
+    var f = $('mac').value.trim().toLowerCase();
+    state.recent.filter(function (e) { return !f || e.mac.indexOf(f) >= 0; }).slice(0, 60).forEach(function (e) {
+      var tr = el('tr', undefined, 'kind-' + e.kind);
+      tr.dataset.mac = e.mac;
+      tr.dataset.kind = e.kind;
+      var b = el('button', e.mac, 'mac'); b.type = 'button';
+      b.addEventListener('click', function () { pick(e.mac); });
+      var macTd = el('td'); macTd.append(b);
+      var who = [e.hostname, e.vendorClass].filter(function (x) { return x; }).join(' / ');
+      tr.append(el('td', time(e.at)), macTd, el('td', what(e)), el('td', why(e), 'wrap'), el('td', e.file || '', 'wrap'), el('td', who, 'wrap'));
+      body.append(tr);
+    });
+  }
+
+  function step(e) {
+    if (e.kind === 'file') return e.protocol.toUpperCase() + ' ' + e.file + ' → ' + (e.result === 'ok' ? 'ok' : 'failed: ' + e.result) + (e.bytes !== undefined ? ' (' + size(e.bytes) + ')' : '');
+    if (e.kind === 'ack') return '4011 → ACK' + (e.file ? ', boot file ' + e.file : '');
+    if (e.kind === 'offer') return 'DISCOVER → offer' + (e.file ? ' of ' + e.file : '') + (e.reason ? ' (' + e.reason + ')' : '');
+    if (e.kind === 'held') return 'DISCOVER → held back' + (e.reason ? ' (' + e.reason + ')' : '');
+    return 'ignored' + (e.reason ? ': ' + e.reason : '');
+  }
+
+  var timelineBusy = false;
+  function loadTimeline() {
+    if (!selected || timelineBusy) return;
+    timelineBusy = true;
+    fetch('/api/v1/explain?mac=' + encodeURIComponent(selected), { cache: 'no-store' })
+      .then(function (r) { return r.ok ? r.json() : r.text().then(function (t) { throw new Error(t); }); })
+      .then(renderTimeline, function (err) { $('verdict').textContent = String(err.message || err); })
+      .finally(function () { timelineBusy = false; });
+  }
+  function renderTimeline(x) {
+    $('timeline-mac').textContent = x.mac;
+    $('verdict').textContent = 'this peer now: ' + x.verdict + ' — ' + x.reason + (x.rank ? '; owner ' + (x.rank.owner || 'none live') + ', order ' + x.rank.order.join(' > ') : '');
+    var ol = $('timeline');
+    clear(ol);
+    x.events.forEach(function (e) {
+      var li = el('li', time(e.at) + '  ' + step(e), 'kind-' + e.kind + (e.kind === 'file' && e.result !== 'ok' ? ' result-bad' : ''));
+      li.dataset.kind = e.kind;
+      ol.append(li);
+    });
+    $('boot-end').textContent = x.lastBoot ? 'last boot: ' + x.lastBoot : '';
+  }
+
+  function render() {
+    renderPeers();
+    renderTransfers();
+    renderDecisions();
+  }
+
+  function conn(s, text) { var c = $('conn'); c.dataset.conn = s; c.textContent = text; }
+
+  $('filter').addEventListener('submit', function (ev) { ev.preventDefault(); var m = $('mac').value.trim().toLowerCase(); if (m) pick(m); });
+  $('mac').addEventListener('input', function () { if (state) renderDecisions(); });
+
+  var es = new EventSource('/api/v1/events');
+  es.addEventListener('state', function (ev) {
+    state = JSON.parse(ev.data);
+    lastState = Date.now();
+    conn('live', 'live');
+    render();
+  });
+  es.addEventListener('error', function () { conn('lost', 'connection lost, retrying…'); });
+  setInterval(function () {
+    if (lastState && Date.now() - lastState > 4000) conn('lost', 'no update for ' + Math.round((Date.now() - lastState) / 1000) + ' s');
+    loadTimeline();
+  }, 2000);
+})();
+`;

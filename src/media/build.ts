@@ -1,0 +1,135 @@
+// The edge of `pxepool media`: Debian's boot binaries plus the plan's scripts, put together by
+// grub-mkimage, mtools and xorriso into one hybrid image (El Torito BIOS + UEFI entries, an MBR
+// and a GPT for booting the same bytes from a USB stick or a disk) or the EFI boot partition
+// alone. Nothing in it comes from this repository but text.
+//
+// Reproducible: every timestamp is SOURCE_DATE_EPOCH (or a fixed date), the FAT serial and the
+// ISO's UUID are fixed, and the tar is sorted and owner-free, so the same config and the same
+// Debian packages give the same bytes (test/integration/media.test.ts builds twice).
+
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { grubMediaConfig, ipxeMediaScript, isolinuxConfig, type MediaPlan } from './plan.ts';
+
+export const MEDIA_FORMATS = ['iso', 'usb', 'efi-img'] as const;
+export type MediaFormat = (typeof MEDIA_FORMATS)[number];
+
+/** Debian's files and tools the media are made of, each with the package that ships it. */
+export const MEDIA_INPUTS = {
+  isolinux: { path: '/usr/lib/ISOLINUX/isolinux.bin', pkg: 'isolinux' },
+  isohybridMbr: { path: '/usr/lib/ISOLINUX/isohdpfx.bin', pkg: 'isolinux' },
+  ldlinux: { path: '/usr/lib/syslinux/modules/bios/ldlinux.c32', pkg: 'syslinux-common' },
+  ipxeLkrn: { path: '/usr/lib/ipxe/ipxe.lkrn', pkg: 'ipxe' },
+  grubEfiModules: { path: '/usr/lib/grub/x86_64-efi/http.mod', pkg: 'grub-efi-amd64-bin' },
+  grubMkimage: { path: '/usr/bin/grub-mkimage', pkg: 'grub-common' },
+  xorriso: { path: '/usr/bin/xorriso', pkg: 'xorriso' },
+  mformat: { path: '/usr/bin/mformat', pkg: 'mtools' },
+} as const;
+
+/**
+ * GRUB modules for the UEFI loader: the network (efinet, net, http), loading a kernel (linux),
+ * the script language the configs use (normal, test, eval, sleep, echo, configfile for
+ * `source`, minicmd for `exit`), and the memdisk that holds media.cfg.
+ */
+const GRUB_MODULES = ['memdisk', 'tar', 'normal', 'configfile', 'echo', 'test', 'eval', 'sleep', 'minicmd', 'true',
+  'efinet', 'net', 'http', 'linux', 'chain', 'gzio'];
+
+/** 2026-01-01T00:00:00Z: the date on every file when SOURCE_DATE_EPOCH is not set. */
+export const DEFAULT_EPOCH = 1767225600;
+const FAT_SERIAL = '50585050'; // "PXPP"
+const FAT_KIB = 2880;
+
+export class MediaBuildError extends Error {}
+
+/** Missing inputs, as "path (Debian package pkg)". */
+export function missingInputs(): string[] {
+  return Object.values(MEDIA_INPUTS).filter((i) => !existsSync(i.path)).map((i) => `${i.path} (Debian package ${i.pkg})`);
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string): void {
+  try {
+    execFileSync(cmd, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+  } catch (e) {
+    const err = e as { stderr?: Buffer; message: string };
+    throw new MediaBuildError(`${cmd} failed: ${(err.stderr?.toString() ?? '').trim().split('\n').slice(-5).join('\n') || err.message}`);
+  }
+}
+
+function touchTree(dir: string, epoch: number): void {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) touchTree(p, epoch);
+    utimesSync(p, epoch, epoch);
+  }
+  utimesSync(dir, epoch, epoch);
+}
+
+export interface BuildResult {
+  out: string;
+  bytes: number;
+  /** the scripts as written into the image (for `--print-scripts` and tests) */
+  ipxeScript: string;
+  grubConfig: string;
+}
+
+/** Build `format` from `plan` into `out`. Throws MediaBuildError with the tool's own words. */
+export function buildMedia(plan: MediaPlan, out: string, format: MediaFormat, epoch = Number(process.env.SOURCE_DATE_EPOCH ?? DEFAULT_EPOCH)): BuildResult {
+  const missing = missingInputs();
+  if (missing.length > 0) throw new MediaBuildError(`cannot build media without: ${missing.join(', ')}; install them with apt-get install ${[...new Set(Object.values(MEDIA_INPUTS).filter((i) => !existsSync(i.path)).map((i) => i.pkg))].join(' ')}`);
+  const env: NodeJS.ProcessEnv = { ...process.env, SOURCE_DATE_EPOCH: String(epoch), TZ: 'UTC', LC_ALL: 'C', MTOOLS_SKIP_CHECK: '1' };
+  const work = mkdtempSync(join(tmpdir(), 'pxepool-media-'));
+  try {
+    const ipxeScript = ipxeMediaScript(plan);
+    const grubConfig = grubMediaConfig(plan);
+
+    // UEFI: GRUB with media.cfg in its memdisk, as \EFI\BOOT\BOOTX64.EFI on a FAT image.
+    const md = join(work, 'memdisk');
+    mkdirSync(join(md, 'boot', 'grub'), { recursive: true });
+    writeFileSync(join(md, 'boot', 'grub', 'grub.cfg'), grubConfig);
+    touchTree(md, epoch);
+    run('tar', ['--sort=name', `--mtime=@${epoch}`, '--owner=0', '--group=0', '--numeric-owner', '--format=ustar', '-cf', join(work, 'memdisk.tar'), '-C', md, 'boot'], env);
+    // The embedded config only hands over to normal mode, which reads the memdisk's grub.cfg.
+    writeFileSync(join(work, 'early.cfg'), 'set root=(memdisk)\nset prefix=(memdisk)/boot/grub\nnormal\n');
+    const efiApp = join(work, 'BOOTX64.EFI');
+    run('grub-mkimage', ['-O', 'x86_64-efi', '-o', efiApp, '-p', '(memdisk)/boot/grub', '-c', join(work, 'early.cfg'), '-m', join(work, 'memdisk.tar'), ...GRUB_MODULES], env);
+    utimesSync(efiApp, epoch, epoch);
+    const fat = join(work, 'efiboot.img');
+    run('mformat', ['-i', fat, '-C', '-f', String(FAT_KIB), '-N', FAT_SERIAL, '-v', 'PXEPOOL', '::'], env);
+    run('mmd', ['-i', fat, '::/EFI', '::/EFI/BOOT'], env);
+    run('mcopy', ['-m', '-i', fat, efiApp, '::/EFI/BOOT/BOOTX64.EFI'], env);
+    if (format === 'efi-img') {
+      mkdirSync(dirname(out), { recursive: true });
+      copyFileSync(fat, out);
+      return { out, bytes: statSync(out).size, ipxeScript, grubConfig };
+    }
+
+    // BIOS: ISOLINUX → ipxe.lkrn, whose initrd iPXE runs as its script.
+    const tree = join(work, 'tree');
+    mkdirSync(join(tree, 'isolinux'), { recursive: true });
+    mkdirSync(join(tree, 'pxepool'), { recursive: true });
+    copyFileSync(MEDIA_INPUTS.isolinux.path, join(tree, 'isolinux', 'isolinux.bin'));
+    copyFileSync(MEDIA_INPUTS.ldlinux.path, join(tree, 'isolinux', 'ldlinux.c32'));
+    writeFileSync(join(tree, 'isolinux', 'isolinux.cfg'), isolinuxConfig());
+    copyFileSync(MEDIA_INPUTS.ipxeLkrn.path, join(tree, 'pxepool', 'ipxe.lkrn'));
+    writeFileSync(join(tree, 'pxepool', 'media.ipxe'), ipxeScript);
+    writeFileSync(join(tree, 'pxepool', 'media.cfg'), grubConfig); // for reading: the UEFI copy is in the GRUB image
+    copyFileSync(fat, join(tree, 'efiboot.img'));
+    touchTree(tree, epoch);
+    const stamp = new Date(epoch * 1000).toISOString().replace(/[-:T]/g, '').slice(0, 14) + '00';
+    mkdirSync(dirname(out), { recursive: true });
+    rmSync(out, { force: true });
+    run('xorriso', [
+      '-as', 'mkisofs', '-o', out, '-iso-level', '3', '-V', 'PXEPOOL', '-R', '-J',
+      '--modification-date=' + stamp,
+      '-b', 'isolinux/isolinux.bin', '-c', 'isolinux/boot.cat', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table',
+      '-isohybrid-mbr', MEDIA_INPUTS.isohybridMbr.path,
+      '-eltorito-alt-boot', '-e', 'efiboot.img', '-no-emul-boot', '-isohybrid-gpt-basdat',
+      tree,
+    ], env);
+    return { out, bytes: statSync(out).size, ipxeScript, grubConfig };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
