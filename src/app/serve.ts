@@ -16,7 +16,7 @@ import { createLogger, type Logger } from '../observe/log.ts';
 import { transferLine } from '../observe/transfer-log.ts';
 import { ipxeScriptFor } from './ipxe-script.ts';
 import { RecentClients } from './recent-clients.ts';
-import { ClientEventLog, lastBootEnd, type ClientEvent } from '../observe/client-events.ts';
+import { ClientEventLog, lastBootEnd, SIZE_PROBE, type ClientEvent } from '../observe/client-events.ts';
 import { explainClient } from './explain-client.ts';
 import { factsFromQuery } from './ipxe-script.ts';
 import { createDashboard, isOperatorPath, type Dashboard } from '../http/dashboard.ts';
@@ -305,7 +305,8 @@ export async function serve(opts: ServeOptions): Promise<App> {
         onRequest: (outcome) => metrics.tftpRequests.inc({ outcome }),
         onRefusedFile: (r) => noteFetch('tftp', r.client, r.file, 0, 0, r.reason),
         onTransfer: (t) => {
-          noteFetch('tftp', t.client, t.file, t.bytes, t.durationMs, t.ok ? 'ok' : (t.reason ?? 'failed'));
+          // EDK2 asks for the size first and aborts after the OACK: a step of a good boot, not a failure.
+          noteFetch('tftp', t.client, t.file, t.bytes, t.durationMs, t.ok ? 'ok' : t.reason === 'aborted-after-oack' ? SIZE_PROBE : (t.reason ?? 'failed'));
           metrics.tftpTransfers.inc({ result: t.ok ? 'ok' : (t.reason ?? 'failed') });
           if (t.ok) metrics.tftpBytes.inc(t.bytes);
         },

@@ -162,10 +162,13 @@ export function bareAddress(a: string): string {
   return m !== null ? m[1]! : s;
 }
 
+/** the result of a TFTP read that stopped after the OACK on purpose: EDK2 learning a file's size */
+export const SIZE_PROBE = 'size-probe';
+
 /** How the client's last boot ended, from its events (oldest first): the last fetch after its last answer. */
 export function lastBootEnd(events: readonly { kind: string; file?: string; result?: string; peer?: string }[]): string {
   const lastAnswer = events.findLastIndex((e) => e.kind === 'offer' || e.kind === 'ack');
-  const last = events.slice(lastAnswer + 1).findLast((e) => e.kind === 'file');
+  const last = events.slice(lastAnswer + 1).findLast((e) => e.kind === 'file' && e.result !== SIZE_PROBE);
   const from = last?.peer !== undefined ? ` from ${last.peer}` : '';
   if (last !== undefined) return last.result === 'ok' ? `fetched ${last.file ?? '?'}${from}: ok (the last file seen)` : `failed fetching ${last.file ?? '?'}${from}: ${last.result ?? 'unknown'}`;
   if (lastAnswer >= 0) return 'answered; no file fetched since';

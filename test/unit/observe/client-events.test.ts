@@ -2,7 +2,7 @@
 // and string length; file fetches tied to a MAC by the client's address; the last boot in words.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bareAddress, ClientEventLog, lastBootEnd, type ClientEvent } from '../../../src/observe/client-events.ts';
+import { bareAddress, ClientEventLog, lastBootEnd, SIZE_PROBE, type ClientEvent } from '../../../src/observe/client-events.ts';
 
 const mac = (i: number): string => `52:54:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
 const ev = (m: string, at: number, kind: ClientEvent['kind'] = 'offer', extra: Partial<ClientEvent> = {}): ClientEvent => ({ at, kind, mac: m, ...extra });
@@ -82,4 +82,5 @@ test('the last boot, in words', () => {
   assert.equal(lastBootEnd(boot), 'failed fetching ldlinux.c32 from b: timeout');
   assert.equal(lastBootEnd(boot.slice(0, 2)), 'fetched pxelinux.0 from a: ok (the last file seen)');
   assert.equal(lastBootEnd([...boot, ev(mac(1), 4, 'offer')]), 'answered; no file fetched since', 'a new attempt starts over');
+  assert.equal(lastBootEnd([ev(mac(1), 1, 'ack'), ev(mac(1), 2, 'file', { file: 'bootx64.efi', result: 'ok' }), ev(mac(1), 3, 'file', { file: 'x.efi', result: SIZE_PROBE })]), 'fetched bootx64.efi: ok (the last file seen)', 'an EDK2 size probe is not how a boot ends');
 });
