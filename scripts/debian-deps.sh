@@ -2,8 +2,8 @@
 # Installs the Debian packages the integration and end-to-end tests use as real peers:
 # site DHCP servers (Kea, ISC dhcpd), a relay (isc-dhcp-relay), TFTP clients and servers,
 # dnsmasq, QEMU with iPXE/OVMF firmware, pxelinux, busybox, capture tools, and systemd-analyze
-# (checks the example units), arping and nft (pool service addresses), and the C toolchain for
-# the native helper.
+# (checks the example units), arping and nft (pool service addresses), Chromium (the dashboard's
+# browser tests), and the C toolchain for the native helper.
 # Services are never started by the install (policy-rc.d), tests start their own copies.
 set -euo pipefail
 pkgs=(iproute2 iputils-ping iputils-arping nftables procps psmisc tcpdump tshark curl
@@ -11,6 +11,7 @@ pkgs=(iproute2 iputils-ping iputils-arping nftables procps psmisc tcpdump tshark
       tftp-hpa atftp tftpd-hpa
       qemu-system-x86 ipxe-qemu ipxe ovmf pxelinux syslinux-common busybox-static cpio xz-utils
       xorriso mtools isolinux grub-efi-amd64-bin grub-common  # pxepool media (docs/media.md)
+      chromium  # the dashboard's browser tests, driven by puppeteer-core
       systemd
       build-essential python3)  # node-gyp builds the native helper (native/*.c)
 missing=()

@@ -62,7 +62,7 @@ section { background: var(--card); border: 1px solid var(--line); border-radius:
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .25em .5em; border-bottom: 1px solid var(--line); white-space: nowrap; }
-td.wrap { white-space: normal; word-break: break-all; }
+td.wrap { white-space: normal; overflow-wrap: anywhere; min-width: 10em; max-width: 24em; }
 th { color: var(--muted); font-weight: 600; font-size: .9em; }
 .state { font-weight: 600; }
 [data-state="up"] { color: var(--ok); }
@@ -85,10 +85,12 @@ input { font: inherit; padding: .2em .4em; width: 14em; max-width: 60vw; }
 export const DASHBOARD_JS = `'use strict';
 (function () {
   var $ = function (id) { return document.getElementById(id); };
-  // Client data is text, always: set as textContent, never parsed as markup.
+  // Client data is text, always: set as textContent, never parsed as markup; control
+  // characters show as '?', as in pxepool's terminal output.
+  var CONTROL = new RegExp('[\\u0000-\\u001f\\u007f-\\u009f]', 'g');
   function el(tag, text, cls) {
     var e = document.createElement(tag);
-    if (text !== undefined && text !== null) e.textContent = String(text);
+    if (text !== undefined && text !== null) e.textContent = String(text).replace(CONTROL, '?');
     if (cls) e.className = cls;
     return e;
   }
@@ -158,9 +160,9 @@ export const DASHBOARD_JS = `'use strict';
     });
   }
 
-  var WHAT = { offer: 'offered', held: 'held back', ignore: 'ignored', ack: '4011 answered', file: 'file' };
+  var WHAT = { offer: 'offered', held: 'held back', ignore: 'ignored', ack: 'answered', file: 'file' };
   function what(e) {
-    if (e.kind === 'file') return e.protocol + ' ' + (e.result === 'ok' ? 'sent' : 'failed');
+    if (e.kind === 'file') return e.protocol + ' ' + (e.result === 'ok' ? 'sent' : e.result === 'size-probe' ? 'size asked' : 'failed');
     return (e.port === 4011 ? '4011 ' : 'DISCOVER ') + '→ ' + WHAT[e.kind];
   }
   function why(e) {
@@ -191,7 +193,7 @@ export const DASHBOARD_JS = `'use strict';
   }
 
   function step(e) {
-    if (e.kind === 'file') return e.protocol.toUpperCase() + ' ' + e.file + ' → ' + (e.result === 'ok' ? 'ok' : 'failed: ' + e.result) + (e.bytes !== undefined ? ' (' + size(e.bytes) + ')' : '');
+    if (e.kind === 'file') return e.protocol.toUpperCase() + ' ' + e.file + ' → ' + (e.result === 'ok' ? 'ok' : e.result === 'size-probe' ? 'size asked (EDK2)' : 'failed: ' + e.result) + (e.bytes !== undefined ? ' (' + size(e.bytes) + ')' : '');
     if (e.kind === 'ack') return '4011 → ACK' + (e.file ? ', boot file ' + e.file : '');
     if (e.kind === 'offer') return 'DISCOVER → offer' + (e.file ? ' of ' + e.file : '') + (e.reason ? ' (' + e.reason + ')' : '');
     if (e.kind === 'held') return 'DISCOVER → held back' + (e.reason ? ' (' + e.reason + ')' : '');
@@ -213,7 +215,7 @@ export const DASHBOARD_JS = `'use strict';
     var ol = $('timeline');
     clear(ol);
     x.events.forEach(function (e) {
-      var li = el('li', time(e.at) + '  ' + step(e), 'kind-' + e.kind + (e.kind === 'file' && e.result !== 'ok' ? ' result-bad' : ''));
+      var li = el('li', time(e.at) + '  ' + step(e), 'kind-' + e.kind + (e.kind === 'file' && e.result !== 'ok' && e.result !== 'size-probe' ? ' result-bad' : ''));
       li.dataset.kind = e.kind;
       ol.append(li);
     });
