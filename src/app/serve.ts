@@ -15,6 +15,7 @@ import { createMetrics, type Metrics } from '../observe/metrics.ts';
 import { createLogger, type Logger } from '../observe/log.ts';
 import { transferLine } from '../observe/transfer-log.ts';
 import { ipxeScriptFor } from './ipxe-script.ts';
+import { grubScriptFor } from './grub-script.ts';
 import { RecentClients } from './recent-clients.ts';
 import { ClientEventLog, lastBootEnd, SIZE_PROBE, type ClientEvent } from '../observe/client-events.ts';
 import { explainClient } from './explain-client.ts';
@@ -326,6 +327,8 @@ export async function serve(opts: ServeOptions): Promise<App> {
           if (asked !== undefined && remote !== '') clientEvents.learnAddress(remote, asked.mac);
           return ipxeScriptFor(policy, q, { servers: scriptServers, remote, seen: (mac) => recentClients.get(mac, performance.now()) });
         },
+        // A GRUB config names the server it came from when the pool lists no others.
+        grubScript: (q, remote, local) => grubScriptFor(policy, q, `http://${local.includes(':') ? `[${local}]` : local}:${config.http.port}`, { servers: scriptServers, remote, seen: (mac) => recentClients.get(mac, performance.now()) }),
         files: createFileHandler({ root: config.root, mounts, cache }),
         onError: (err) => logger.warn({ err }, 'http error'),
         onRefused: (reason) => metrics.httpRefused.inc({ reason }),

@@ -14,6 +14,7 @@ import { clientFacts } from '../dhcp/facts.ts';
 import { describeFailover } from '../pool/describe.ts';
 import { relayCommand } from './relay.ts';
 import { snippetCommand } from './snippet.ts';
+import { mediaCommand } from './media.ts';
 import { stormCommand } from './storm.ts';
 import { formatStatus, type StatusView } from './status.ts';
 import { formatMerged } from '../observe/explain-merge.ts';
@@ -201,6 +202,7 @@ program
 
 program.addCommand(relayCommand);
 program.addCommand(snippetCommand);
+program.addCommand(mediaCommand);
 program.addCommand(stormCommand);
 
 await program.parseAsync(process.argv);

@@ -16,6 +16,8 @@ export interface HttpServerOptions {
   status: () => unknown;
   /** iPXE script for /boot.ipxe, from the query (mac, platform, buildarch); undefined = fall through to files */
   ipxeScript?: (query: URLSearchParams, remote: string) => string | undefined;
+  /** GRUB's counterpart of /boot.ipxe, for boot media (src/app/grub-script.ts) */
+  grubScript?: (query: URLSearchParams, remote: string, local: string) => string | undefined;
   files?: FileHandler;
   /**
    * The operator's view (dashboard, /api/v1): asked before the boot files; resolves true when it
@@ -123,10 +125,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       return;
     }
     if (opts.routes !== undefined && (await opts.routes(req, res, url))) return;
-    if (url.pathname === '/boot.ipxe' && opts.ipxeScript && (method === 'GET' || method === 'HEAD')) {
-      const script = opts.ipxeScript(url.searchParams, req.socket.remoteAddress ?? '');
+    const scriptOf = url.pathname === '/boot.ipxe' ? opts.ipxeScript : url.pathname === '/boot.grub' ? opts.grubScript : undefined;
+    if (scriptOf !== undefined && (method === 'GET' || method === 'HEAD')) {
+      const script = scriptOf(url.searchParams, req.socket.remoteAddress ?? '', (req.socket.localAddress ?? '').replace(/^::ffff:/, ''));
       if (script !== undefined) {
-        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(script), 'cache-control': 'no-store' });
+        res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(script), 'Cache-Control': 'no-store' });
         res.end(method === 'HEAD' ? undefined : script);
         metrics.httpBytes.inc(Buffer.byteLength(script));
         return;

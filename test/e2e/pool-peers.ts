@@ -54,7 +54,7 @@ export function logTail(srv: ServeProc, n = 30): string {
   return srv.logs.slice(-n).map((l) => JSON.stringify(l)).join('\n');
 }
 
-export interface Peer { name: string; address: string; host: Host; srv: ServeProc }
+export interface Peer { name: string; address: string; host: Host; srv: ServeProc; config: string }
 
 export const PROFILES = `
 profiles:
@@ -78,6 +78,8 @@ export interface StartPeersOptions {
   profiles?: string;
   /** top-level config lines added to each peer (e.g. `log: { level: debug }`) */
   configExtra?: string;
+  /** server.proxyDhcp on both peers (boot media: `off`, no ProxyDHCP on the segment) */
+  proxyDhcp?: 'proxy' | '4011-only' | 'off';
 }
 
 export async function startPeers(lab: Lab, segment: string, addrs: { [A]: string; [B]: string }, prefixLen: number, gateway?: string, o: StartPeersOptions = {}): Promise<Record<string, Peer>> {
@@ -98,9 +100,9 @@ ${o.poolExtra ?? ''}
     const host = await lab.addHost(name, { segment, address: `${address}/${prefixLen}`, ...(gateway !== undefined ? { gateway } : {}) });
     const root = makeBootRoot(join(lab.tmpDir, `root-${name}`), { serverName: name });
     const cfg = join(lab.tmpDir, `${name}.yaml`);
-    writeFileSync(cfg, `server: { name: ${name} }\nroot: ${root}\nhttp: { port: 8080 }\n${o.configExtra ?? ''}\n${o.profiles ?? PROFILES}${poolSection(name, address)}`);
+    writeFileSync(cfg, `server: { name: ${name}${o.proxyDhcp !== undefined ? `, proxyDhcp: ${o.proxyDhcp}` : ''} }\nroot: ${root}\nhttp: { port: 8080 }\n${o.configExtra ?? ''}\n${o.profiles ?? PROFILES}${poolSection(name, address)}`);
     const srv = await startServe(['--config', cfg], { ns: host.ns });
-    peers[name] = { name, address, host, srv };
+    peers[name] = { name, address, host, srv, config: cfg };
   }
   const [pa, pb] = [peers[A]!, peers[B]!];
   await Promise.all([
