@@ -33,8 +33,11 @@ profiles:
     kernel: vmlinuz
     initrd: initrd.gz
     cmdline: "console=ttyS0 quiet panic=-1 pxepool.server=pool"
+rules:
+  - { match: { mac: "52:54:00:99:*" }, action: ignore }
 default: lab
 `;
+const IGNORED_MAC = '52:54:00:99:00:01';
 
 interface Boot { label: string; seconds: number }
 
@@ -60,8 +63,8 @@ test('boot media: BIOS and UEFI boot from the ISO, UEFI from it as a USB disk, b
   const dhcp = await lab.addHost('dhcp', { address: `${NET}.1/24` });
   await startKea(lab, dhcp, { subnet: `${NET}.0/24`, rangeStart: `${NET}.100`, rangeEnd: `${NET}.199`, router: `${NET}.1` });
   await startRadvd(lab, dhcp);
-  const vm = (firmware: Firmware, name: string, bootImage?: { path: string; as: 'cdrom' | 'disk' }) =>
-    lab.addTap().then((tap) => startClient(lab, { firmware, tap, workDir: out, name, ...(bootImage !== undefined ? { bootImage } : {}) }));
+  const vm = (firmware: Firmware, name: string, bootImage?: { path: string; as: 'cdrom' | 'disk' }, mac?: string) =>
+    lab.addTap().then((tap) => startClient(lab, { firmware, tap, workDir: out, name, ...(bootImage !== undefined ? { bootImage } : {}), ...(mac !== undefined ? { mac } : {}) }));
 
   // 0. The PXE boot to compare with: a ProxyDHCP server of its own, stopped before the media run.
   const pxeHost = await lab.addHost('pxe', { address: `${NET}.13/24` });
@@ -98,16 +101,31 @@ default: uefi-lab
   ], 300_000);
 
   let live: Boot[];
+  // Beside the first round, a machine today's policy ignores: told so, on to its next device.
+  const ignored = await vm('bios', 'bios-cd-ignored', { path: iso, as: 'cdrom' }, IGNORED_MAC);
   try {
+    const ignoredDone = (async () => {
+      const told = await ignored.waitForSerial(/pxepool: this client is not served/, 240_000);
+      await ignored.waitForSerial(/pxepool media: booting from the next device/, 30_000);
+      // SeaBIOS goes on down its boot order (the NIC's PXE ROM, then the disks).
+      const next = await ignored.waitForSerial(/Booting from (ROM|Hard Disk|Floppy)|No bootable device/, 60_000);
+      assert.ok(next.t > told.t);
+      t.diagnostic(`ignored BIOS machine: "${told.match[0]}" at ${(told.t / 1000).toFixed(1)} s, then "${next.match[0]}"`);
+    })();
     live = await round('live');
+    await ignoredDone;
   } catch (e) {
+    console.error(`--- ignored VM serial:\n${ignored.tail(30)}`);
     t.diagnostic(`peer-a log:\n${logTail(peers[A]!.srv)}\npeer-b log:\n${logTail(peers[B]!.srv)}`);
     throw e;
+  } finally {
+    await ignored.stop();
   }
   // Nothing answered PXE: every script request reached a pool peer by HTTP.
-  assert.equal(fetched(A, '/boot.ipxe') + fetched(B, '/boot.ipxe'), 1, 'the BIOS VM asked for its iPXE script once');
+  assert.equal(fetched(A, '/boot.ipxe') + fetched(B, '/boot.ipxe'), 2, 'each BIOS VM (booted and ignored) asked for its iPXE script once');
   assert.equal(fetched(A, '/boot.grub') + fetched(B, '/boot.grub'), 2, 'each UEFI VM asked for its GRUB config once');
-  assert.equal(fetched(A, '/boot.ipxe') + fetched(A, '/boot.grub'), 3, 'with both live, the first listed peer gave every script');
+  assert.equal(fetched(A, '/boot.ipxe') + fetched(A, '/boot.grub'), 4, 'with both live, the first listed peer gave every script');
+  assert.equal(fetched(A, '/vmlinuz') + fetched(B, '/vmlinuz'), 3, 'the ignored machine fetched no kernel');
   for (const p of Object.values(peers)) {
     assert.ok(!p.srv.logs.some((l) => l.event === 'listen' && l.service === 'proxydhcp'), `${p.name} has no ProxyDHCP socket`);
     assert.ok(!p.srv.logs.some((l) => l.event === 'answer'), `${p.name} answered no DHCP`);
