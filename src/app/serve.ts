@@ -131,6 +131,9 @@ export async function serve(opts: ServeOptions): Promise<App> {
     if (f === undefined || (!f.pxeClient && !f.httpClient)) return;
     if (f.source !== undefined) clientEvents.learnAddress(f.source, f.mac);
     if (f.ciaddr !== '0.0.0.0') clientEvents.learnAddress(f.ciaddr, f.mac);
+    // An iPXE ROM or pxelinux never asks 4011: the REQUEST it broadcasts to the site DHCP server
+    // names the address its TFTP reads will come from.
+    if (f.requestedAddress !== undefined) clientEvents.learnAddress(f.requestedAddress, f.mac);
     const common = {
       at: Date.now(), mac: f.mac, port: via === 'dhcp' ? 67 : 4011, xid: f.xid, firmware: f.firmware,
       ...(f.hostname !== undefined ? { hostname: f.hostname } : {}),
@@ -347,6 +350,8 @@ export async function serve(opts: ServeOptions): Promise<App> {
     throw err;
   }
   metrics.sources.tftpActive = () => app.tftp?.stats().activeTransfers ?? 0;
+  metrics.sources.dashboardStreams = () => dashboard?.subscribers() ?? 0;
+  metrics.sources.clientMacs = () => clientEvents.macs;
   // Addresses taken while the servers were still starting.
   for (const a of app.pool?.held() ?? []) {
     await app.proxy?.addAddress(a);

@@ -30,6 +30,11 @@ export interface ClientFacts {
   vendorClass: string | undefined;
   /** option 12, only when the client sent one: shown to operators, never decided on */
   hostname?: string;
+  /**
+   * option 50, only when sent: the address a client asks the site DHCP server for in its
+   * REQUEST, and so the one its TFTP reads come from (the operator's view ties them to the MAC)
+   */
+  requestedAddress?: string;
   /** option 77 entries (RFC 3004 list, or the whole option as one string when not a valid list) */
   userClass: string[];
   /** option 60 begins with PXEClient */

@@ -56,6 +56,7 @@ export function clientFacts(p: DhcpPacket, seen?: { relayed: boolean; source?: s
   let uuidSwapped: string | undefined;
   let vendorClass: string | undefined;
   let hostname: string | undefined;
+  let requestedAddress: string | undefined;
   let userClass: string[] = [];
   let has175 = false;
   let bootItem: ClientFacts['bootItem'];
@@ -85,6 +86,9 @@ export function clientFacts(p: DhcpPacket, seen?: { relayed: boolean; source?: s
         break;
       case Opt.HostName:
         hostname = decodeString(data);
+        break;
+      case Opt.RequestedIp:
+        if (data.length === 4) requestedAddress = `${data[0]}.${data[1]}.${data[2]}.${data[3]}`;
         break;
       case Opt.UserClass:
         userClass = parseUserClass(data);
@@ -136,5 +140,6 @@ export function clientFacts(p: DhcpPacket, seen?: { relayed: boolean; source?: s
     maxMessageSize,
     ...(seen?.source !== undefined ? { source: seen.source } : {}),
     ...(hostname !== undefined ? { hostname } : {}),
+    ...(requestedAddress !== undefined ? { requestedAddress } : {}),
   };
 }

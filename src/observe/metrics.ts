@@ -6,7 +6,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export interface Metrics {
   registry: Registry;
   /** read at scrape time; the serve app points them at the running servers */
-  sources: { tftpActive: () => number };
+  sources: { tftpActive: () => number; dashboardStreams: () => number; clientMacs: () => number };
   dhcpRequests: Counter<'port' | 'type'>;
   dhcpReplies: Counter<'port' | 'type' | 'firmware'>;
   dhcpDropped: Counter<'port' | 'reason'>;
@@ -20,13 +20,15 @@ export interface Metrics {
   httpBytes: Counter;
   httpRefused: Counter<'reason'>;
   configReloads: Counter<'result'>;
+  dashboardStreams: Gauge;
+  clientMacs: Gauge;
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'pxepool_' });
   const r = [registry];
-  const sources = { tftpActive: () => 0 };
+  const sources = { tftpActive: () => 0, dashboardStreams: () => 0, clientMacs: () => 0 };
   return {
     registry,
     sources,
@@ -46,5 +48,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     httpBytes: new Counter({ name: 'pxepool_http_bytes_total', help: 'bytes sent over HTTP (bodies)', registers: r }),
     httpRefused: new Counter({ name: 'pxepool_http_refused_connections_total', help: 'HTTP connections closed at once: one address past its share (per-address) or every slot taken (total)', labelNames: ['reason'], registers: r }),
     configReloads: new Counter({ name: 'pxepool_config_reloads_total', help: 'config reloads by result', labelNames: ['result'], registers: r }),
+    dashboardStreams: new Gauge({ name: 'pxepool_dashboard_streams', help: 'dashboards connected to the live event stream (/api/v1/events)', registers: r, collect() { this.set(sources.dashboardStreams()); } }),
+    clientMacs: new Gauge({ name: 'pxepool_client_events_macs', help: 'clients (MACs) whose recent events this peer keeps for explain and the dashboard', registers: r, collect() { this.set(sources.clientMacs()); } }),
   };
 }

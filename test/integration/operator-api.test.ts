@@ -13,6 +13,9 @@ import { serve, type App } from '../../src/app/serve.ts';
 import { parseConfigText } from '../../src/config/load.ts';
 import { createSseHub } from '../../src/http/sse.ts';
 import { bootRequest, relayedDiscover, tftpGet } from '../lib/operator-client.ts';
+import { udpPeer } from '../lib/udp.ts';
+import { discover, encode } from '../../src/dhcp/pxe-client.ts';
+import { encodeIp, encodeU8, MessageType, Opt } from '../../src/dhcp/options.ts';
 
 const base = 46000 + (process.pid % 900) * 4;
 const P = { dhcp: base, pxe: base + 1, tftp: base + 2, http: base + 3 };
@@ -86,10 +89,29 @@ test('an ignored client: the event and the verdict say which rule; a bad MAC is 
   assert.equal((await get('/api/v1/nothing')).status, 404);
 });
 
+test('a client that never asks 4011: its REQUEST to the site DHCP server names the address its TFTP read comes from', async () => {
+  const rom = { kind: 'ipxe-bios' as const, mac: '52:54:00:aa:00:02' };
+  const req = discover(rom, { xid: 0x5004, giaddr: '127.0.0.2', hops: 1 });
+  req.options = req.options.map((o) => (o.code === Opt.MessageType ? { code: o.code, data: encodeU8(MessageType.Request) } : o));
+  req.options.push({ code: Opt.RequestedIp, data: encodeIp('127.0.0.4') }, { code: Opt.ServerId, data: encodeIp('127.0.0.9') });
+  const relay = await udpPeer('127.0.0.2', P.dhcp);
+  try { await relay.send(encode(req), P.dhcp, '127.0.0.1'); } finally { await relay.close(); }
+  // the REQUEST is for the site server: nothing comes back, but the address is learned (give the server a moment)
+  let kinds: string[] = [];
+  for (let i = 0; i < 40 && kinds.length === 0; i++) {
+    await new Promise((r) => setTimeout(r, 25));
+    const got = await tftpGet('127.0.0.4', '127.0.0.1', P.tftp, 'pxelinux.0');
+    assert.ok(got.ok);
+    const x = JSON.parse((await get(`/api/v1/explain?mac=${rom.mac}`)).text) as { events: { kind: string; file?: string; result?: string }[] };
+    kinds = x.events.map((e) => `${e.kind} ${e.file} ${e.result}`);
+  }
+  assert.deepEqual(kinds.slice(0, 1), ['file pxelinux.0 ok']);
+});
+
 test('the snapshot: status, transfers, the latest events of every client', async () => {
   const s = JSON.parse((await get('/api/v1/state')).text) as { status: { name: string }; transfers: unknown[]; recent: { mac: string }[]; clients: { macs: number } };
   assert.ok(Array.isArray(s.transfers));
-  assert.equal(s.clients.macs, 2);
+  assert.equal(s.clients.macs, 3);
   assert.ok(s.recent.some((e) => e.mac === IGNORED.mac) && s.recent.some((e) => e.mac === KNOWN.mac));
 });
 
@@ -117,6 +139,7 @@ test('event stream: a snapshot at once; at most 16 dashboards; they are not the 
     streams.push(refused);
     assert.equal(refused.status, 503);
     assert.equal(app.http!.active(), 0, 'open dashboards are not transfers');
+    assert.match((await get('/metrics')).text, /^pxepool_dashboard_streams 16$/m);
   } finally {
     for (const s of streams) s.close();
   }

@@ -118,3 +118,12 @@ test('vendor class is text with trailing NULs dropped', () => {
   assert.equal(f.vendorClass, 'PXEClient');
   assert.equal(f.pxeClient, true);
 });
+
+test('hostname (12) and requested address (50) are facts only when sent, for the operator\'s view', () => {
+  const f = clientFacts(pkt([[53, [3]], [60, ascii('PXEClient')], [12, ascii('lab-7')], [50, [10, 0, 0, 7]]]));
+  assert.equal(f.hostname, 'lab-7');
+  assert.equal(f.requestedAddress, '10.0.0.7');
+  const none = clientFacts(pkt([[53, [1]], [50, [10, 0, 0]]]));
+  assert.equal('hostname' in none, false);
+  assert.equal('requestedAddress' in none, false, 'a 3-byte option 50 is no address');
+});
