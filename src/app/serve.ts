@@ -264,6 +264,8 @@ export async function serve(opts: ServeOptions): Promise<App> {
         configExtra: policyDigest(config),
         load: () => ({ tftp: app.tftp?.stats().activeTransfers ?? 0, http: app.http?.active() ?? 0 }),
         onEvent: (e) => {
+          // What the dashboard shows of the pool changed: show it now rather than within a second.
+          if (e.type === 'up' || e.type === 'down' || e.type === 'health' || e.type === 'restart' || e.type === 'config-mismatch' || e.type === 'config-agree') dashboard?.pushNow();
           if (e.type === 'error') logger.warn({ event: 'pool-error', err: e.error }, 'pool error');
           else if (e.type === 'address-foreign') logger.error({ ...e, event: 'pool-address-foreign' }, `pool: service address ${e.address} is answered on the wire by a host that is not a pool peer${e.mac !== undefined ? ` (${e.mac})` : ''}; it is not taken: give the peer an unused address`);
           else if (e.type === 'address-error') logger.warn({ ...e, event: 'pool-address-error' }, `pool: service address ${e.address}: ${e.detail}`);

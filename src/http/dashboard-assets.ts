@@ -40,7 +40,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   </section>
   <section id="timeline-section">
     <h2>Boot timeline <span id="timeline-mac"></span></h2>
-    <p id="verdict"></p>
+    <p id="verdict">Pick a client: click its MAC above, or type it and press <em>timeline</em>.</p>
     <ol id="timeline"></ol>
     <p id="boot-end"></p>
   </section>
@@ -60,6 +60,8 @@ h2 { font-size: 1.05em; margin: 0 0 .5em; }
 main { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 30em), 1fr)); gap: 1em; padding: 1em; }
 section { background: var(--card); border: 1px solid var(--line); border-radius: 6px; padding: .8em; min-width: 0; }
 .scroll { overflow-x: auto; }
+#decisions-section, #timeline-section { grid-column: 1 / -1; }
+#decisions-section .scroll { max-height: 60vh; overflow-y: auto; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .25em .5em; border-bottom: 1px solid var(--line); white-space: nowrap; }
 td.wrap { white-space: normal; overflow-wrap: anywhere; min-width: 10em; max-width: 24em; }
@@ -135,7 +137,9 @@ export const DASHBOARD_JS = `'use strict';
       var st = el('td', ps === 'stepped-back' ? 'stepped back' : ps, 'state'); st.dataset.state = ps;
       var seen = p.self ? 'self' : (p.lastSeenMsAgo === null ? 'never' : p.lastSeenMsAgo + ' ms ago');
       var cfg = p.configAgrees === null ? '-' : (p.configAgrees ? 'same' : 'DIFFERENT');
-      tr.append(el('td', p.name + (p.self ? ' (this)' : '')), st, el('td', p.health), el('td', p.tftp), el('td', p.http), el('td', Math.round(p.expectedShare * 100) + '%'), el('td', seen), el('td', cfg));
+      // A down peer's health and load are what it said last: not shown as if current.
+      var last = function (v) { return p.live ? v : '-'; };
+      tr.append(el('td', p.name + (p.self ? ' (this)' : '')), st, el('td', last(p.health)), el('td', last(p.tftp)), el('td', last(p.http)), el('td', Math.round(p.expectedShare * 100) + '%'), el('td', seen), el('td', cfg));
       body.append(tr);
     });
     var o = pool.ownership;

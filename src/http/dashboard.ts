@@ -27,6 +27,8 @@ export interface DashboardOptions {
 
 export interface Dashboard {
   routes(req: IncomingMessage, res: ServerResponse, url: URL): boolean;
+  /** a snapshot to every dashboard now, not at the next tick (a peer went down or came up) */
+  pushNow(): void;
   subscribers(): number;
   close(): void;
 }
@@ -38,10 +40,15 @@ export function isOperatorPath(path: string): boolean {
 
 export function createDashboard(o: DashboardOptions): Dashboard {
   const hub = createSseHub({ maxSubscribers: o.maxSubscribers ?? 16, maxBufferBytes: o.maxBufferBytes ?? 1 << 20 });
-  const tick = setInterval(() => {
+  const interval = o.intervalMs ?? 1000;
+  const push = (): void => {
     if (hub.subscribers() > 0) hub.broadcast('state', o.snapshot());
-  }, o.intervalMs ?? 1000);
+  };
+  const tick = setInterval(push, interval);
   tick.unref();
+  // Membership changes come in bursts (a peer's heartbeats time out on every peer at once): one
+  // extra snapshot per burst, 50 ms after its first change.
+  let soon: NodeJS.Timeout | undefined;
 
   const send = (res: ServerResponse, head: boolean, status: number, type: string, body: string, headers: Record<string, string> = {}): void => {
     res.writeHead(status, { ...headers, 'content-type': type, 'content-length': String(Buffer.byteLength(body)) });
@@ -84,9 +91,15 @@ export function createDashboard(o: DashboardOptions): Dashboard {
       json(res, head, 404, { error: 'not found' });
       return true;
     },
+    pushNow() {
+      if (soon !== undefined || hub.subscribers() === 0) return;
+      soon = setTimeout(() => { soon = undefined; push(); }, 50);
+      soon.unref();
+    },
     subscribers: () => hub.subscribers(),
     close() {
       clearInterval(tick);
+      clearTimeout(soon);
       hub.close();
     },
   };
