@@ -10,7 +10,7 @@ pkgs=(iproute2 iputils-ping iputils-arping nftables procps psmisc tcpdump tshark
       kea-dhcp4-server isc-dhcp-server isc-dhcp-relay dnsmasq-base radvd
       tftp-hpa atftp tftpd-hpa
       qemu-system-x86 ipxe-qemu ipxe ovmf pxelinux syslinux-common busybox-static cpio xz-utils
-      xorriso mtools isolinux grub-efi-amd64-bin grub-common  # pxepool media (docs/media.md)
+      xorriso mtools isolinux grub-efi-amd64-bin grub-common shim-signed grub-efi-amd64-signed  # pxepool media (docs/media.md)
       chromium  # the dashboard's browser tests, driven by puppeteer-core
       systemd
       build-essential python3)  # node-gyp builds the native helper (native/*.c)

@@ -14,10 +14,16 @@ export function grubQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** `http://host:port` → `(http,host:port)`, GRUB's device for that server. */
-export function grubDevice(base: string): string | undefined {
+/**
+ * `http://host:port` → `(http,host:port)`, GRUB's device for that server; with `tftp`, the same
+ * host's TFTP server (Debian's signed GRUB, the Secure Boot loader, has tftp but no http).
+ */
+export function grubDevice(base: string, proto: 'http' | 'tftp' = 'http', tftpPort = 69): string | undefined {
   const m = /^http:\/\/([^/\s]+?)\/*$/.exec(base);
-  return m === null ? undefined : `(http,${m[1]})`;
+  if (m === null) return undefined;
+  if (proto === 'http') return `(http,${m[1]})`;
+  const host = m[1]!.replace(/:\d+$/, '');
+  return tftpPort === 69 ? `(tftp,${host})` : `(tftp,${host}:${tftpPort})`;
 }
 
 /** Text for `echo`: one line, printable ASCII (a reason may quote config values). */
@@ -32,7 +38,7 @@ function say(s: string): string {
  * `servers` are the HTTP bases to try in order; with none, the requesting server is
  * `ownBase`, which the caller always knows.
  */
-export function grubScriptFor(policy: Policy, q: URLSearchParams, ownBase: string, o: ScriptOptions = {}): string | undefined {
+export function grubScriptFor(policy: Policy, q: URLSearchParams, ownBase: string, o: ScriptOptions & { tftpPort?: number } = {}): string | undefined {
   const facts = scriptFacts(q, o.remote, o.seen);
   if (facts === undefined) return undefined;
   const d = decideScript(policy, facts);
@@ -57,7 +63,9 @@ export function grubScriptFor(policy: Policy, q: URLSearchParams, ownBase: strin
     ].join('\n');
   }
   const listed = o.servers?.(facts.mac) ?? [];
-  const devices = (listed.length > 0 ? listed : [ownBase]).map(grubDevice).filter((x): x is string => x !== undefined);
+  // The media's loader says which protocol it has (proto=tftp from the Secure Boot loader).
+  const proto = q.get('proto') === 'tftp' ? 'tftp' : 'http';
+  const devices = (listed.length > 0 ? listed : [ownBase]).map((b) => grubDevice(b, proto, o.tftpPort)).filter((x): x is string => x !== undefined);
   if (devices.length === 0) return undefined;
   const initrds = profile.initrd === undefined ? [] : Array.isArray(profile.initrd) ? profile.initrd : [profile.initrd];
   const kernel = inProfileRoot(d.profile, profile, profile.kernel);

@@ -309,6 +309,16 @@ export async function serve(opts: ServeOptions): Promise<App> {
         logger,
         onAnnounceable: () => app.pool?.announceNow(),
         onRequest: (outcome) => metrics.tftpRequests.inc({ outcome }),
+        // GRUB configs for Debian's signed GRUB (Secure Boot media), which fetches only by TFTP.
+        generated: (name, client, local) => {
+          const m = /^\/?boot\.grub\?(.*)$/.exec(name);
+          if (m === null) return undefined;
+          const own = config.server.address ?? (local !== '' && local !== '0.0.0.0' ? local : undefined);
+          const text = grubScriptFor(policy, new URLSearchParams(m[1]), `http://${own ?? '0.0.0.0'}:${config.http.port}`, {
+            servers: scriptServers, remote: client, seen: (mac) => recentClients.get(mac, performance.now()), tftpPort: config.tftp.port,
+          });
+          return text === undefined ? undefined : Buffer.from(text);
+        },
         onRefusedFile: (r) => noteFetch('tftp', r.client, r.file, 0, 0, r.reason),
         onTransfer: (t) => {
           // EDK2 asks for the size first and aborts after the OACK: a step of a good boot, not a failure.

@@ -9,6 +9,7 @@ interface MediaCliOptions extends MediaRequest {
   out: string;
   format: MediaFormat;
   printScripts?: boolean;
+  secureBoot?: boolean;
 }
 
 export const mediaCommand = new Command('media')
@@ -21,11 +22,13 @@ export const mediaCommand = new Command('media')
   .option('--gateway <address>', 'with --ip: the default gateway')
   .option('--dns <address>', 'with --ip: a DNS server (needed when a peer is named by DNS name)')
   .option('--vlan <id>', '802.1Q VLAN id for the boot NIC (see docs/media.md for UEFI)')
+  .option('--secure-boot', 'UEFI loader: Debian\'s signed shim and GRUB (boots with Secure Boot on or off; the pool\'s kernels must be signed)')
   .option('--print-scripts', 'also print the iPXE script and GRUB config written into the image')
   .addHelpText('after', `
 Examples:
   pxepool media --config /etc/pxepool/pxepool.yaml --out boot.iso
   pxepool media --config pxepool.yaml --out lab.img --format usb --peers 10.0.0.20,10.0.0.21
+  pxepool media --config pxepool.yaml --out sb.iso --secure-boot
   pxepool media --config pxepool.yaml --out static.iso --ip 10.0.0.50/24 --gateway 10.0.0.1 --vlan 20`)
   .action((o: MediaCliOptions) => {
     const r = loadConfig(o.config);
@@ -33,15 +36,15 @@ Examples:
       process.stderr.write(`${formatErrors(r.errors)}\npxepool media: ${r.errors.length} error(s) in ${o.config}\n`);
       process.exit(1);
     }
-    const p = planMedia(r.config, o, o.config);
+    const p = planMedia(r.config, { ...o, secureBoot: o.secureBoot === true }, o.config);
     if (!p.ok) {
       process.stderr.write(`pxepool media: ${p.error}\n`);
       process.exit(1);
     }
     try {
-      const b = buildMedia(p.plan, o.out, o.format);
+      const b = buildMedia(p.plan, o.out, o.format, { secureBoot: o.secureBoot === true });
       if (o.printScripts) process.stdout.write(`# media.ipxe (BIOS)\n${b.ipxeScript}\n# media.cfg (UEFI)\n${b.grubConfig}\n`);
-      process.stdout.write(`wrote ${b.out} (${o.format}, ${b.bytes} bytes): boot servers ${p.plan.servers.map((s) => `${s.name} ${s.host}:${s.port}`).join(', ')}\n`);
+      process.stdout.write(`wrote ${b.out} (${o.format}${o.secureBoot === true ? ', Secure Boot: shim + signed GRUB' : ''}, ${b.bytes} bytes): boot servers ${p.plan.servers.map((s) => `${s.name} ${s.host}:${s.port}`).join(', ')}\n`);
     } catch (e) {
       if (!(e instanceof MediaBuildError)) throw e;
       process.stderr.write(`pxepool media: ${e.message}\n`);

@@ -110,7 +110,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   });
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://x');
+    // Runs of slashes are one: shim fetches its second stage as "//grubx64.efi" (the directory of
+    // its own URI plus "/name"), and a leading "//" would otherwise parse as a host name.
+    const path0 = (req.url ?? '/').replace(/^\/{2,}/, '/');
+    const url = new URL(path0.startsWith('/') ? path0 : `/${path0}`, 'http://x');
     const method = req.method ?? 'GET';
     if (url.pathname === '/metrics' && (method === 'GET' || method === 'HEAD')) {
       const body = await metrics.registry.metrics();

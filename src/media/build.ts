@@ -29,6 +29,18 @@ export const MEDIA_INPUTS = {
 } as const;
 
 /**
+ * The Secure Boot loader (`--secure-boot`): Debian's shim, signed by Microsoft's UEFI CA that
+ * machines ship with, and Debian's signed GRUB for removable media, which shim verifies. That
+ * GRUB reads its config from /boot/grub on the device it came from, which is plain text (GRUB
+ * verifies what it boots, not its config), so the same media config works; the kernels the
+ * pool names must then be signed (Debian's are).
+ */
+export const SECURE_BOOT_INPUTS = {
+  shim: { path: '/usr/lib/shim/shimx64.efi.signed', pkg: 'shim-signed' },
+  signedGrub: { path: '/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed', pkg: 'grub-efi-amd64-signed' },
+} as const;
+
+/**
  * GRUB modules for the UEFI loader: the network (efinet, net, http), loading a kernel (linux),
  * the script language the configs use (normal, test, eval, sleep, echo, configfile for
  * `source`, minicmd for `exit`), and the memdisk that holds media.cfg.
@@ -39,13 +51,26 @@ const GRUB_MODULES = ['memdisk', 'tar', 'normal', 'configfile', 'echo', 'test', 
 /** 2026-01-01T00:00:00Z: the date on every file when SOURCE_DATE_EPOCH is not set. */
 export const DEFAULT_EPOCH = 1767225600;
 const FAT_SERIAL = '50585050'; // "PXPP"
+/** the smallest EFI image: 2.88 MB, the size firmware has always accepted for El Torito */
 const FAT_KIB = 2880;
 
 export class MediaBuildError extends Error {}
 
+type Input = { path: string; pkg: string };
+function inputs(secureBoot: boolean): Input[] {
+  return [...Object.values(MEDIA_INPUTS), ...(secureBoot ? Object.values(SECURE_BOOT_INPUTS) : [])];
+}
+
 /** Missing inputs, as "path (Debian package pkg)". */
-export function missingInputs(): string[] {
-  return Object.values(MEDIA_INPUTS).filter((i) => !existsSync(i.path)).map((i) => `${i.path} (Debian package ${i.pkg})`);
+export function missingInputs(secureBoot = false): string[] {
+  return inputs(secureBoot).filter((i) => !existsSync(i.path)).map((i) => `${i.path} (Debian package ${i.pkg})`);
+}
+
+export interface BuildOptions {
+  /** seconds since 1970 for every date in the image */
+  epoch?: number;
+  /** UEFI loader: Debian's signed shim and GRUB instead of a GRUB made by grub-mkimage */
+  secureBoot?: boolean;
 }
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string): void {
@@ -75,9 +100,11 @@ export interface BuildResult {
 }
 
 /** Build `format` from `plan` into `out`. Throws MediaBuildError with the tool's own words. */
-export function buildMedia(plan: MediaPlan, out: string, format: MediaFormat, epoch = Number(process.env.SOURCE_DATE_EPOCH ?? DEFAULT_EPOCH)): BuildResult {
-  const missing = missingInputs();
-  if (missing.length > 0) throw new MediaBuildError(`cannot build media without: ${missing.join(', ')}; install them with apt-get install ${[...new Set(Object.values(MEDIA_INPUTS).filter((i) => !existsSync(i.path)).map((i) => i.pkg))].join(' ')}`);
+export function buildMedia(plan: MediaPlan, out: string, format: MediaFormat, o: BuildOptions = {}): BuildResult {
+  const epoch = o.epoch ?? Number(process.env.SOURCE_DATE_EPOCH ?? DEFAULT_EPOCH);
+  const secureBoot = o.secureBoot === true;
+  const missing = missingInputs(secureBoot);
+  if (missing.length > 0) throw new MediaBuildError(`cannot build media without: ${missing.join(', ')}; install them with apt-get install ${[...new Set(inputs(secureBoot).filter((i) => !existsSync(i.path)).map((i) => i.pkg))].join(' ')}`);
   const env: NodeJS.ProcessEnv = { ...process.env, SOURCE_DATE_EPOCH: String(epoch), TZ: 'UTC', LC_ALL: 'C', MTOOLS_SKIP_CHECK: '1' };
   const work = mkdtempSync(join(tmpdir(), 'pxepool-media-'));
   try {
@@ -93,12 +120,38 @@ export function buildMedia(plan: MediaPlan, out: string, format: MediaFormat, ep
     // The embedded config only hands over to normal mode, which reads the memdisk's grub.cfg.
     writeFileSync(join(work, 'early.cfg'), 'set root=(memdisk)\nset prefix=(memdisk)/boot/grub\nnormal\n');
     const efiApp = join(work, 'BOOTX64.EFI');
-    run('grub-mkimage', ['-O', 'x86_64-efi', '-o', efiApp, '-p', '(memdisk)/boot/grub', '-c', join(work, 'early.cfg'), '-m', join(work, 'memdisk.tar'), ...GRUB_MODULES], env);
-    utimesSync(efiApp, epoch, epoch);
+    if (!secureBoot) {
+      run('grub-mkimage', ['-O', 'x86_64-efi', '-o', efiApp, '-p', '(memdisk)/boot/grub', '-c', join(work, 'early.cfg'), '-m', join(work, 'memdisk.tar'), ...GRUB_MODULES], env);
+      utimesSync(efiApp, epoch, epoch);
+    }
     const fat = join(work, 'efiboot.img');
-    run('mformat', ['-i', fat, '-C', '-f', String(FAT_KIB), '-N', FAT_SERIAL, '-v', 'PXEPOOL', '::'], env);
-    run('mmd', ['-i', fat, '::/EFI', '::/EFI/BOOT'], env);
-    run('mcopy', ['-m', '-i', fat, efiApp, '::/EFI/BOOT/BOOTX64.EFI'], env);
+    // Sized to what goes in (the signed GRUB alone is ~4 MiB), in whole 1 MiB cylinders.
+    const payload = secureBoot ? statSync(SECURE_BOOT_INPUTS.shim.path).size + statSync(SECURE_BOOT_INPUTS.signedGrub.path).size : statSync(efiApp).size;
+    const mib = Math.max(FAT_KIB / 1024, Math.ceil((payload * 1.1) / 2 ** 20) + 1);
+    run('mformat', ['-i', fat, '-C', '-T', String(mib * 2048), '-h', '64', '-s', '32', '-N', FAT_SERIAL, '-v', 'PXEPOOL', '::'], env);
+    if (secureBoot) {
+      // shim is the default loader and starts grubx64.efi from its own directory. That is
+      // Debian's signed network GRUB (the CD one has no tftp module, and a signed GRUB cannot
+      // load one), whose prefix is /grub on the device it came from.
+      const cfgDir = join(work, 'fatcfg');
+      mkdirSync(cfgDir, { recursive: true });
+      const files: [string, string][] = [
+        [SECURE_BOOT_INPUTS.shim.path, 'BOOTX64.EFI'],
+        [SECURE_BOOT_INPUTS.signedGrub.path, 'grubx64.efi'],
+      ];
+      for (const [src, name] of files) {
+        copyFileSync(src, join(cfgDir, name));
+        utimesSync(join(cfgDir, name), epoch, epoch);
+      }
+      writeFileSync(join(cfgDir, 'grub.cfg'), grubConfig);
+      utimesSync(join(cfgDir, 'grub.cfg'), epoch, epoch);
+      run('mmd', ['-i', fat, '::/EFI', '::/EFI/BOOT', '::/grub'], env);
+      run('mcopy', ['-m', '-i', fat, join(cfgDir, 'BOOTX64.EFI'), join(cfgDir, 'grubx64.efi'), '::/EFI/BOOT/'], env);
+      run('mcopy', ['-m', '-i', fat, join(cfgDir, 'grub.cfg'), '::/grub/grub.cfg'], env);
+    } else {
+      run('mmd', ['-i', fat, '::/EFI', '::/EFI/BOOT'], env);
+      run('mcopy', ['-m', '-i', fat, efiApp, '::/EFI/BOOT/BOOTX64.EFI'], env);
+    }
     if (format === 'efi-img') {
       mkdirSync(dirname(out), { recursive: true });
       copyFileSync(fat, out);
@@ -114,8 +167,14 @@ export function buildMedia(plan: MediaPlan, out: string, format: MediaFormat, ep
     writeFileSync(join(tree, 'isolinux', 'isolinux.cfg'), isolinuxConfig());
     copyFileSync(MEDIA_INPUTS.ipxeLkrn.path, join(tree, 'pxepool', 'ipxe.lkrn'));
     writeFileSync(join(tree, 'pxepool', 'media.ipxe'), ipxeScript);
-    writeFileSync(join(tree, 'pxepool', 'media.cfg'), grubConfig); // for reading: the UEFI copy is in the GRUB image
+    writeFileSync(join(tree, 'pxepool', 'media.cfg'), grubConfig); // for reading: the UEFI copy is in the FAT image
     copyFileSync(fat, join(tree, 'efiboot.img'));
+    if (secureBoot) {
+      // Booted from a CD, GRUB's device is the ISO 9660 filesystem, not the El Torito FAT image
+      // it was loaded from: the config is in both.
+      mkdirSync(join(tree, 'grub'), { recursive: true });
+      writeFileSync(join(tree, 'grub', 'grub.cfg'), grubConfig);
+    }
     touchTree(tree, epoch);
     const stamp = new Date(epoch * 1000).toISOString().replace(/[-:T]/g, '').slice(0, 14) + '00';
     mkdirSync(dirname(out), { recursive: true });

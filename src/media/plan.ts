@@ -28,6 +28,12 @@ export type MediaNetwork =
 
 export interface MediaPlan {
   servers: MediaServer[];
+  /**
+   * How the UEFI loader fetches: GRUB made by grub-mkimage has http; Debian's signed GRUB (the
+   * Secure Boot loader) has only tftp, on `tftpPort` of the same hosts.
+   */
+  uefiFetch: 'http' | 'tftp';
+  tftpPort: number;
   network: MediaNetwork;
   /** 802.1Q tag for the boot NIC (BIOS loader; see docs/media.md for UEFI) */
   vlan?: number;
@@ -41,6 +47,8 @@ export interface MediaRequest {
   gateway?: string;
   dns?: string;
   vlan?: string;
+  /** the UEFI loader is Debian's signed shim + GRUB (build.ts), which fetches over TFTP */
+  secureBoot?: boolean;
 }
 
 export type PlanResult = { ok: true; plan: MediaPlan } | { ok: false; error: string };
@@ -88,7 +96,10 @@ export function planMedia(config: Config, req: MediaRequest, file: string): Plan
   if (servers.length > MAX_MEDIA_PEERS) {
     return { ok: false, error: `${servers.length} boot servers is more than media hold (${MAX_MEDIA_PEERS}: each dead one costs a machine a connection timeout): pick up to ${MAX_MEDIA_PEERS} with --peers` };
   }
-  const plan: MediaPlan = { servers, network: { kind: 'dhcp' } };
+  if (req.secureBoot === true && !config.tftp.enabled) {
+    return { ok: false, error: `${file}: tftp.enabled is false, but the Secure Boot loader (Debian's signed GRUB) fetches over TFTP only: remove "enabled: false" from tftp, or build without --secure-boot` };
+  }
+  const plan: MediaPlan = { servers, network: { kind: 'dhcp' }, uefiFetch: req.secureBoot === true ? 'tftp' : 'http', tftpPort: config.tftp.port };
   if (req.ip !== undefined) {
     const m = /^([\d.]+)\/(\d{1,2})$/.exec(req.ip);
     if (m === null || !IPV4.test(m[1]!) || Number(m[2]) < 1 || Number(m[2]) > 32) {
@@ -170,11 +181,9 @@ export function grubMediaConfig(plan: MediaPlan): string {
   if (plan.network.kind === 'dhcp') {
     l.push('net_dhcp');
     // Interfaces are named <card>:dhcp, so their variables are net_<card>_dhcp_*; the first card
-    // that got an address is the one to name.
-    l.push('for pxepool_card in efinet0 efinet1 efinet2 efinet3 efinet4 efinet5 efinet6 efinet7; do');
-    l.push('  eval "set pxepool_ip=\\$net_${pxepool_card}_dhcp_ip"');
-    l.push('  if [ -n "$pxepool_ip" ]; then eval "set pxepool_mac=\\$net_${pxepool_card}_dhcp_mac"; break; fi');
-    l.push('done');
+    // that got an address is the one to name. Spelled out, not a loop with eval: Debian's signed
+    // GRUB (the Secure Boot loader) has no eval module and cannot load one.
+    for (let i = 7; i >= 0; i--) l.push(`if [ -n "$net_efinet${i}_dhcp_ip" ]; then set pxepool_mac="$net_efinet${i}_dhcp_mac"; fi`);
   } else {
     const n = plan.network;
     l.push(`net_add_addr pxepool efinet0 ${n.address}`);
@@ -184,12 +193,13 @@ export function grubMediaConfig(plan: MediaPlan): string {
     l.push('set pxepool_mac="$net_pxepool_mac"');
   }
   l.push('if [ -z "$pxepool_mac" ]; then', "  echo 'pxepool media: no network (DHCP or the static address failed)'", '  sleep 5', '  exit', 'fi');
+  const tftp = plan.uefiFetch === 'tftp';
   for (const s of plan.servers) {
-    const dev = `(http,${s.host}:${s.port})`;
-    l.push(`echo ${q(`pxepool media: asking ${s.name} (${base(s)})`)}`);
+    const dev = tftp ? `(tftp,${s.host}${plan.tftpPort === 69 ? '' : `:${plan.tftpPort}`})` : `(http,${s.host}:${s.port})`;
+    l.push(`echo ${q(`pxepool media: asking ${s.name} (${tftp ? `tftp://${s.host}` : base(s)})`)}`);
     // A config that was fetched boots and does not return, or ends with `exit`; source returns
     // only when this server could not give one.
-    l.push(`source "${dev}/boot.grub?mac=$pxepool_mac&platform=efi&buildarch=$grub_cpu"`);
+    l.push(`source "${dev}/boot.grub?mac=$pxepool_mac&platform=efi&buildarch=$grub_cpu${tftp ? '&proto=tftp' : ''}"`);
   }
   l.push(`echo ${q(`pxepool media: no boot server answered (${plan.servers.map((s) => s.name).join(', ')}); booting from the next device`)}`);
   l.push('sleep 5', 'exit', '');

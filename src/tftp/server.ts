@@ -84,6 +84,11 @@ export type TftpServerOptions = {
   /** once per datagram on the listening port (the serve app counts them in /metrics) */
   onRequest?: (outcome: RequestOutcome) => void;
   /**
+   * Files made per request rather than read from the tree (the GRUB config `boot.grub?mac=…`
+   * for GRUBs that speak only TFTP): the bytes, or undefined when `name` is not one of them.
+   */
+  generated?: (name: string, client: string, local: string) => Uint8Array | undefined;
+  /**
    * A transfer from an added (pool service) address became announceable: it started (OACK or
    * first window sent), or its file digest just became known. The pool announces at once (a firmware's NBP
    * download may be over in a tenth of a second).
@@ -484,6 +489,12 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   }
 
   async function setup(t: Live, p: RequestPacket): Promise<void> {
+    const made = opts.generated?.(p.filename, t.clientAddress, t.localHost);
+    if (made !== undefined) {
+      const data = Buffer.from(made.buffer, made.byteOffset, made.byteLength);
+      await begin(t, p, { kind: 'memory', absPath: p.filename, size: data.length, mtimeMs: 0, data, close: async () => {} });
+      return;
+    }
     // A storm's requests for a file already resolved and in memory set up without a single await.
     const resolved = resolvedNow(p.filename) ?? (await resolveCached(p.filename));
     if (t.finished) return;
@@ -502,12 +513,14 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       failSetup(t, ERR.ACCESS_VIOLATION, `Cannot read file (${opened.reason})`, opened.reason);
       return;
     }
-    const file = opened.file;
-    t.opened = file;
     t.resolved = resolved;
     // Served from a pool service address: the digest goes into its announcement, the sooner the better.
     if (extra.has(t.localHost) && p.mode !== 'netascii') void digestOf(resolved);
+    await begin(t, p, opened.file);
+  }
 
+  async function begin(t: Live, p: RequestPacket, file: OpenedFile): Promise<void> {
+    t.opened = file;
     const netascii = p.mode === 'netascii';
     const size = !netascii ? file.size : file.kind === 'memory' ? netasciiSize(file.data) : null;
     const pathMax = pathBlksize(t.clientAddress, links());

@@ -27,6 +27,8 @@ export const FIRMWARE_FILES = {
   busybox: '/bin/busybox',
   ovmfCode: '/usr/share/OVMF/OVMF_CODE_4M.fd',
   ovmfVars: '/usr/share/OVMF/OVMF_VARS_4M.fd',
+  ovmfCodeSecboot: '/usr/share/OVMF/OVMF_CODE_4M.secboot.fd',
+  ovmfVarsMs: '/usr/share/OVMF/OVMF_VARS_4M.ms.fd',
 } as const;
 
 export interface Artifacts {
@@ -116,7 +118,8 @@ const S_IFLNK = 0o120000;
 const S_IFCHR = 0o020000;
 
 // Load order of the modules the NIC needs (the cloud kernel builds virtio-net as a module).
-const NET_MODULES = ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'failover', 'net_failover', 'virtio_net'];
+// efivarfs: the init reads the firmware's SecureBoot variable for the marker.
+const NET_MODULES = ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'failover', 'net_failover', 'virtio_net', 'efivarfs'];
 
 const INIT_SCRIPT = `#!/bin/busybox sh
 B=/bin/busybox
@@ -145,7 +148,14 @@ for w in $($B cat /proc/cmdline); do
     BOOTIF=*) bootif=\${w#BOOTIF=} ;;
   esac
 done
-echo "PXEPOOL-BOOTED mac=$mac server=$server bootif=$bootif uptime=$($B cut -d' ' -f1 /proc/uptime)"
+# The firmware's SecureBoot variable (4 attribute bytes, then 0 or 1); none without UEFI.
+secureboot=none
+if [ -d /sys/firmware/efi ]; then
+  $B mount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null
+  v=/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c
+  [ -f $v ] && secureboot=$($B tail -c 1 $v | $B od -An -tu1 | $B tr -d ' ')
+fi
+echo "PXEPOOL-BOOTED mac=$mac server=$server bootif=$bootif uptime=$($B cut -d' ' -f1 /proc/uptime) secureboot=$secureboot"
 $B sync
 $B poweroff -f
 `;
@@ -180,6 +190,37 @@ function buildInitrd(deb: string, work: string): Buffer {
   if (vmlinuz === undefined) throw new Error(`no vmlinuz in ${deb}`);
   renameSync(join(x, vmlinuz), join(work, 'vmlinuz'));
   return gzipSync(cpioNewc(entries), { level: 9 });
+}
+
+/**
+ * Debian's signed build of the same kernel (for Secure Boot: shim and GRUB boot only kernels
+ * signed by Debian), cached beside the others; the initrd's modules come from the same build.
+ */
+export function signedKernel(): string {
+  const unsigned = kernelDeb().split('/').at(-1)!;
+  const m = /^(linux-image-[^_]+)-unsigned_([^_]+)_/.exec(unsigned);
+  if (m === null) throw new Error(`cannot tell the signed package of ${unsigned}`);
+  const dir = join(CACHE_ROOT, `signed-${m[1]}_${m[2]}`);
+  const out = join(dir, 'vmlinuz');
+  if (existsSync(out)) return out;
+  const work = `${dir}.tmp-${process.pid}`;
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  try {
+    sh('apt-get', ['download', `${m[1]}=${m[2]}`], { cwd: work, timeoutMs: 300_000 });
+    const deb = readdirSync(work).find((f) => f.endsWith('.deb'));
+    if (deb === undefined) throw new Error(`apt-get download ${m[1]}=${m[2]} gave no .deb`);
+    const tar = execFileSync('dpkg-deb', ['--fsys-tarfile', join(work, deb)], { maxBuffer: 1 << 30, timeout: 120_000 });
+    writeFileSync(join(work, 'k.tar'), tar);
+    const image = sh('tar', ['-tf', join(work, 'k.tar')]).split('\n').find((p) => /^\.\/boot\/vmlinuz-/.test(p));
+    if (image === undefined) throw new Error(`${deb} has no /boot/vmlinuz`);
+    sh('tar', ['-xf', join(work, 'k.tar'), '-C', work, image]);
+    mkdirSync(dir, { recursive: true });
+    renameSync(join(work, image), out);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  return out;
 }
 
 let memo: Artifacts | undefined;

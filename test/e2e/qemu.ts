@@ -33,6 +33,11 @@ export interface QemuClientOptions {
    * NIC stays, without a boot index, so the image's own network boot loader uses it.
    */
   bootImage?: { path: string; as: 'cdrom' | 'disk' };
+  /**
+   * UEFI only: Secure Boot enforced — OVMF's secboot build (SMM, secure flash) with the
+   * Microsoft keys enrolled (OVMF_VARS_4M.ms.fd), as machines ship.
+   */
+  secureBoot?: boolean;
   extraArgs?: string[];
 }
 
@@ -213,12 +218,14 @@ export function startClient(lab: Lab, opts: QemuClientOptions): QemuClient {
     args.push('-machine', 'pc,graphics=off', '-device', `virtio-net-pci,netdev=net0,mac=${mac}${nicBoot}`);
   } else {
     const vars = join(opts.workDir, `${name}.OVMF_VARS.fd`);
-    copyFileSync(FIRMWARE_FILES.ovmfVars, vars);
+    const sb = opts.secureBoot === true;
+    copyFileSync(sb ? FIRMWARE_FILES.ovmfVarsMs : FIRMWARE_FILES.ovmfVars, vars);
+    if (sb) args.push('-global', 'driver=cfi.pflash01,property=secure,value=on');
     args.push(
       '-machine',
-      'q35',
+      sb ? 'q35,smm=on' : 'q35',
       '-drive',
-      `if=pflash,format=raw,unit=0,readonly=on,file=${FIRMWARE_FILES.ovmfCode}`,
+      `if=pflash,format=raw,unit=0,readonly=on,file=${sb ? FIRMWARE_FILES.ovmfCodeSecboot : FIRMWARE_FILES.ovmfCode}`,
       '-drive',
       `if=pflash,format=raw,unit=1,file=${vars}`,
       '-device',

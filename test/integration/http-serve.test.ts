@@ -68,6 +68,25 @@ test('boot files, ranges and escapes over HTTP', async () => {
   assert.equal((await fetch(url('/nothing-here'))).status, 404);
 });
 
+test('shim asks for its second stage as //grubx64.efi: a run of slashes is one, not a host name', async () => {
+  const res = await fetch(url('//vmlinuz'));
+  assert.equal(res.status, 200);
+  assert.equal((await res.arrayBuffer()).byteLength, 100_000);
+});
+
+test('header names in canonical case, byte for byte: GRUB\'s http reads "Content-Length: " exactly', async () => {
+  const { connect } = await import('node:net');
+  const head = await new Promise<string>((resolve, reject) => {
+    const sock = connect(port, '127.0.0.1', () => sock.write('HEAD /vmlinuz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+    let buf = '';
+    sock.setEncoding('latin1').on('data', (d: string) => (buf += d)).on('end', () => resolve(buf)).on('error', reject);
+  });
+  assert.match(head, /\r\nContent-Length: 100000\r\n/);
+  assert.match(head, /\r\nContent-Type: /);
+  const script = await (await fetch(url('/boot.ipxe?mac=52:54:00:aa:00:01&platform=efi'))).headers;
+  assert.ok(script.get('content-length') !== null);
+});
+
 test('/status and /metrics', async () => {
   const status = (await (await fetch(url('/status'))).json()) as { http: { port: number }; proxyDhcp: { mode: string } };
   assert.equal(status.http.port, port);

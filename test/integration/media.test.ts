@@ -13,10 +13,10 @@ import { bin, needs } from '../lib/require.ts';
 import { config } from '../unit/policy/helpers.ts';
 import { compilePolicy } from '../../src/policy/policy.ts';
 import { grubScriptFor } from '../../src/app/grub-script.ts';
-import { MEDIA_INPUTS } from '../../src/media/build.ts';
+import { MEDIA_INPUTS, SECURE_BOOT_INPUTS } from '../../src/media/build.ts';
 
 const skip = needs(
-  ...Object.values(MEDIA_INPUTS).map((i) => bin(i.path, i.pkg)),
+  ...[...Object.values(MEDIA_INPUTS), ...Object.values(SECURE_BOOT_INPUTS)].map((i) => bin(i.path, i.pkg)),
   bin('/usr/bin/grub-script-check', 'grub-common'),
   bin('/usr/bin/mdir', 'mtools'),
 );
@@ -92,13 +92,36 @@ test('--format efi-img is a FAT boot partition with GRUB as the default UEFI loa
   assert.ok(readFileSync(app).includes('net_add_addr pxepool efinet0 10.77.40.50'));
 });
 
+test('--secure-boot: Debian\'s signed shim as the default loader, the signed network GRUB beside it, the config where it looks', { skip, timeout: 120_000 }, (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pxepool-media-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const cfg = join(dir, 'pxepool.yaml');
+  writeFileSync(cfg, CONFIG);
+  const r = media(['--config', cfg, '--out', join(dir, 'sb.img'), '--format', 'efi-img', '--secure-boot']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /Secure Boot: shim \+ signed GRUB/);
+  const env = { ...process.env, MTOOLS_SKIP_CHECK: '1' };
+  const get = (from: string, to: string) => execFileSync('mcopy', ['-i', join(dir, 'sb.img'), from, join(dir, to)], { env });
+  get('::/EFI/BOOT/BOOTX64.EFI', 'boot.efi');
+  get('::/EFI/BOOT/grubx64.efi', 'grub.efi');
+  get('::/grub/grub.cfg', 'grub.cfg');
+  assert.equal(sha(join(dir, 'boot.efi')), sha(SECURE_BOOT_INPUTS.shim.path), 'Debian\'s shim, byte for byte (its signature intact)');
+  assert.equal(sha(join(dir, 'grub.efi')), sha(SECURE_BOOT_INPUTS.signedGrub.path));
+  assert.match(readFileSync(join(dir, 'grub.cfg'), 'utf8'), /source "\(tftp,10\.77\.40\.11\)\/boot\.grub\?mac=\$pxepool_mac&platform=efi&buildarch=\$grub_cpu&proto=tftp"/);
+  const iso = media(['--config', cfg, '--out', join(dir, 'sb.iso'), '--secure-boot']);
+  assert.equal(iso.status, 0, iso.stderr);
+  // From a CD, the signed GRUB reads /grub on the ISO 9660 side.
+  execFileSync('xorriso', ['-osirrox', 'on', '-indev', join(dir, 'sb.iso'), '-extract', '/grub/grub.cfg', join(dir, 'iso.cfg')], { stdio: 'ignore' });
+  assert.equal(readFileSync(join(dir, 'iso.cfg'), 'utf8'), readFileSync(join(dir, 'grub.cfg'), 'utf8'));
+});
+
 test('every GRUB config pxepool writes parses with grub-script-check', { skip, timeout: 60_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'pxepool-grub-check-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const { grubMediaConfig, planMedia } = await import('../../src/media/plan.ts');
   const c = config(CONFIG);
   const texts: Record<string, string> = {};
-  for (const [name, req] of [['dhcp', {}], ['static', { ip: '10.0.0.5/24', gateway: '10.0.0.1', dns: '10.0.0.2', vlan: '7' }]] as const) {
+  for (const [name, req] of [['dhcp', {}], ['static', { ip: '10.0.0.5/24', gateway: '10.0.0.1', dns: '10.0.0.2', vlan: '7' }], ['secure-boot', { secureBoot: true }]] as const) {
     const p = planMedia(c, req, 'x.yaml');
     assert.ok(p.ok);
     texts[`media-${name}`] = grubMediaConfig(p.plan);
@@ -112,7 +135,7 @@ rules:
   - { match: { mac: "52:54:00:bb:*" }, profile: nok }
 default: lab
 `));
-  for (const mac of ['52:54:00:12:34:56', '52:54:00:aa:00:01', '52:54:00:bb:00:01']) {
+  for (const mac of ['52:54:00:12:34:56', '52:54:00:aa:00:01', '52:54:00:bb:00:01', '52:54:00:12:34:56&proto=tftp']) {
     texts[`client-${mac}`] = grubScriptFor(policy, new URLSearchParams(`mac=${mac}&platform=efi`), 'http://10.0.0.11:8080', { servers: () => ['http://10.0.0.11:8080', 'http://10.0.0.12:8080'] })!;
   }
   for (const [name, text] of Object.entries(texts)) {

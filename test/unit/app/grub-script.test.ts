@@ -34,6 +34,14 @@ test('kernel and initrd are each tried on every server in order, and boot follow
   assert.equal(s.match(/^for /gm)?.length, 2);
 });
 
+test('proto=tftp (the Secure Boot loader): every file from each server\'s TFTP', () => {
+  const qt = new URLSearchParams('mac=52:54:00:12:34:56&platform=efi&buildarch=x86_64&proto=tftp');
+  const s = grubScriptFor(policy, qt, OWN, { servers: () => ['http://10.0.0.11:8080', 'http://10.0.0.12:8080'] })!;
+  assert.match(s, /for pxepool_base in '\(tftp,10\.0\.0\.11\)' '\(tftp,10\.0\.0\.12\)'; do/);
+  const s2 = grubScriptFor(policy, qt, OWN, { tftpPort: 1069 })!;
+  assert.match(s2, /'\(tftp,10\.0\.0\.11:1069\)'/);
+});
+
 test('without pool peers the config names the server it came from', () => {
   const s = grubScriptFor(policy, q('52:54:00:12:34:56'), OWN)!;
   assert.match(s, /for pxepool_base in '\(http,10\.0\.0\.11:8080\)'; do/);

@@ -98,6 +98,19 @@ test('GRUB config: static address with its subnet route and gateway; a VLAN is s
   assert.ok(!s.includes('net_dhcp'));
 });
 
+test('Secure Boot media fetch by TFTP (Debian\'s signed GRUB has no http), and need TFTP on', () => {
+  const p = plan(pooled, { secureBoot: true });
+  assert.equal(p.uefiFetch, 'tftp');
+  const s = grubMediaConfig(p);
+  assert.ok(s.split('\n').includes('source "(tftp,10.0.0.21)/boot.grub?mac=$pxepool_mac&platform=efi&buildarch=$grub_cpu&proto=tftp"'));
+  assert.ok(!s.includes('(http,'));
+  assert.ok(!s.includes('eval'), 'the signed GRUB has no eval');
+  const odd = config(`http: { port: 8080 }\ntftp: { port: 1069 }\n${POOL}`);
+  assert.match(grubMediaConfig(plan(odd, { secureBoot: true })), /\(tftp,10\.0\.0\.21:1069\)/);
+  refused(config(`tftp: { enabled: false }\n${POOL}`), { secureBoot: true }, /fetches over TFTP only/);
+  assert.equal(plan(config(`tftp: { enabled: false }\n${POOL}`)).uefiFetch, 'http', 'without --secure-boot TFTP may be off');
+});
+
 test('netmaskOf', () => {
   assert.equal(netmaskOf(24), '255.255.255.0');
   assert.equal(netmaskOf(23), '255.255.254.0');

@@ -1,0 +1,118 @@
+// Secure Boot, enforced (OVMF's secboot build, Microsoft keys enrolled, SMM), beside Kea:
+//   (a) boot media made with --secure-boot: Debian's signed shim → Debian's signed GRUB, whose
+//       config is on the media, → GRUB's own DHCP → this machine's config from the pool over
+//       TFTP → Debian's signed kernel; the initramfs prints the firmware's SecureBoot variable.
+//   (b) negative controls, so (a) proves enforcement: the same firmware refuses the unsigned
+//       snponly.efi a pool peer offers by PXE, and the media's unsigned GRUB (made without
+//       --secure-boot).
+//   (c) (a) again with the first listed peer SIGKILLed.
+// Why media and not PXE: docs/firmware.md, "Secure Boot in proxy mode" — Debian 12's signed
+// GRUB reads its server only from the site DHCP server's ACK, and finds none beside ProxyDHCP.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Lab } from '../lib/netns.ts';
+import { startKea, startRadvd } from '../lib/services.ts';
+import { MAIN } from '../lib/serve-proc.ts';
+import { signedKernel } from './artifacts.ts';
+import { startClient, type QemuClient } from './qemu.ts';
+import { A, B, killPeer, logTail, outDir, startPeers } from './pool-peers.ts';
+import { bin, E2E, needs } from '../lib/require.ts';
+import { MEDIA_INPUTS, SECURE_BOOT_INPUTS } from '../../src/media/build.ts';
+
+const skip = needs(
+  ...E2E,
+  bin('/usr/sbin/kea-dhcp4', 'kea-dhcp4-server'),
+  bin('/usr/share/OVMF/OVMF_CODE_4M.secboot.fd', 'ovmf'),
+  ...[...Object.values(MEDIA_INPUTS), ...Object.values(SECURE_BOOT_INPUTS)].map((i) => bin(i.path, i.pkg)),
+);
+
+const NET = '10.77.61';
+const ADDRS = { [A]: `${NET}.11`, [B]: `${NET}.12` } as const;
+// One profile for both ways in: PXE gets the unsigned iPXE (to be refused), media get the kernel.
+const PROFILES = `
+profiles:
+  lab:
+    efiX64: snponly.efi
+    kernel: vmlinuz-signed
+    initrd: initrd.gz
+    cmdline: "console=ttyS0 quiet panic=-1 pxepool.server=pool"
+default: lab
+`;
+const REFUSED = /Security Violation|Access Denied/;
+/** The whole marker line (the marker's regex stops at server=). */
+const markerLine = (v: QemuClient): string => v.lines.find((l) => l.line.includes('PXEPOOL-BOOTED'))?.line ?? '';
+
+test('Secure Boot: signed shim → signed GRUB → signed kernel from --secure-boot media beside Kea; unsigned loaders refused; again with the first peer dead', { skip, timeout: 900_000 }, async (t) => {
+  const lab = await Lab.create();
+  t.after(() => lab.destroy());
+  const out = outDir(lab, 'secure-boot');
+  const dhcp = await lab.addHost('dhcp', { address: `${NET}.1/24` });
+  await startKea(lab, dhcp, { subnet: `${NET}.0/24`, rangeStart: `${NET}.100`, rangeEnd: `${NET}.199`, router: `${NET}.1` });
+  await startRadvd(lab, dhcp);
+  const peers = await startPeers(lab, 'lan', ADDRS, 24, undefined, { profiles: PROFILES });
+  t.after(() => Promise.all(Object.values(peers).map((p) => p.srv.stop())));
+  const kernel = signedKernel();
+  for (const name of [A, B]) copyFileSync(kernel, join(lab.tmpDir, `root-${name}`, 'vmlinuz-signed'));
+
+  const media = (file: string, extra: string[]) => {
+    const r = spawnSync(process.execPath, [MAIN, 'media', '--config', peers[A]!.config, '--out', join(out, file), ...extra], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, r.stderr);
+    t.diagnostic(r.stdout.trim());
+    return join(out, file);
+  };
+  const sbIso = media('secure-boot.iso', ['--secure-boot']);
+  const plainIso = media('plain.iso', []);
+  // Secure Boot firmware with SMM needs more than the 256 MiB the other scenarios give.
+  const vm = async (name: string, bootImage?: string) => startClient(lab, {
+    firmware: 'uefi', secureBoot: true, memoryMb: 512, tap: await lab.addTap(), workDir: out, name,
+    ...(bootImage !== undefined ? { bootImage: { path: bootImage, as: 'cdrom' as const } } : {}),
+  });
+  const stopAll = (vms: QemuClient[]) => Promise.all(vms.map((v) => v.stop()));
+  const fetchedBy = (mac: string, peer: string) => peers[peer]!.srv.logs.filter((l) => l.event === 'tftp-transfer' && typeof l.file === 'string' && l.file.includes(`mac=${mac}`)).length;
+
+  // Round 1: (a) and both negative controls at once.
+  const good1 = await vm('sb-media', sbIso);
+  const pxe = await vm('sb-pxe-unsigned');
+  const unsigned = await vm('sb-media-unsigned', plainIso);
+  const vms = [good1, pxe, unsigned];
+  try {
+    const [booted, pxeRefused, mediaRefused] = await Promise.all([
+      good1.waitForMarker(300_000),
+      pxe.waitForSerial(REFUSED, 240_000),
+      unsigned.waitForSerial(REFUSED, 240_000),
+    ]);
+    t.diagnostic(`(a) booted in ${booted.seconds.toFixed(1)} s: ${markerLine(good1)}`);
+    assert.match(markerLine(good1), /secureboot=1\b/, 'the firmware says Secure Boot is on');
+    assert.ok(fetchedBy(good1.mac, A) === 1, 'its GRUB config came from the first listed peer, by TFTP');
+    t.diagnostic(`(b) PXE, unsigned snponly.efi: "${pxeRefused.match[0]}" at ${(pxeRefused.t / 1000).toFixed(1)} s; media with unsigned GRUB: "${mediaRefused.match[0]}" at ${(mediaRefused.t / 1000).toFixed(1)} s`);
+    const snpFetched = Object.values(peers).some((p) => p.srv.logs.some((l) => l.event === 'tftp-transfer' && l.file === 'snponly.efi' && typeof l.client === 'string'));
+    assert.ok(snpFetched, 'the firmware did fetch snponly.efi, then refused to run it');
+    assert.ok(!Object.values(peers).some((p) => p.srv.logs.some((l) => l.event === 'http-transfer' && typeof l.file === 'string' && l.file.startsWith('/boot.ipxe'))), 'no iPXE ever ran');
+    assert.ok(!unsigned.lines.some((l) => /pxepool media/.test(l.line)), 'the unsigned GRUB never ran');
+  } catch (e) {
+    for (const v of vms) console.error(`--- ${v.name}:\n${v.tail(30)}`);
+    t.diagnostic(`peer-a:\n${logTail(peers[A]!.srv)}`);
+    throw e;
+  } finally {
+    await stopAll(vms);
+  }
+
+  // (c): the first listed peer SIGKILLed; the media's config goes on to the next.
+  await killPeer(peers[A]!, peers[B]!);
+  const again = await vm('sb-media-dead', sbIso);
+  try {
+    const r = await again.waitForMarker(300_000);
+    t.diagnostic(`(c) first peer dead: booted in ${r.seconds.toFixed(1)} s: ${markerLine(again)}`);
+    assert.match(markerLine(again), /secureboot=1\b/);
+    assert.equal(fetchedBy(again.mac, B), 1, 'the second listed peer gave its GRUB config');
+  } catch (e) {
+    console.error(again.tail(40));
+    t.diagnostic(`peer-b:\n${logTail(peers[B]!.srv)}`);
+    throw e;
+  } finally {
+    await again.stop();
+  }
+});
