@@ -7,6 +7,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/schema.ts';
 import { inProfileRoot, isUrl } from '../policy/policy.ts';
+import { peSignature } from '../files/pe-signature.ts';
 
 export class BootRootError extends Error {}
 
@@ -62,4 +63,37 @@ export function checkBootRoot(config: Config, create: boolean): { created: boole
   }
   const missing = missingBootFiles(config, (p) => statOrUndefined(p)?.isFile() === true);
   return { created, missing };
+}
+
+/** What Secure Boot firmware (or shim, for the kernel) would refuse to run. */
+export interface UnsignedFile { profile: string; field: string; file: string; why: string }
+
+/** Files a `secureBoot: true` profile hands to the firmware, or through shim and GRUB: all must be signed. */
+const SIGNED_FIELDS = ['efiIa32', 'efiX64', 'efiArm64', 'kernel'] as const;
+
+/**
+ * The EFI boot files and kernels of Secure Boot profiles that carry no signature at all, or are
+ * no EFI image. `read` gives a file's bytes, or undefined when it is not there (missingBootFiles
+ * reports those).
+ */
+export function unsignedBootFiles(config: Config, read: (p: string) => Uint8Array | undefined): UnsignedFile[] {
+  const out: UnsignedFile[] = [];
+  for (const [name, profile] of Object.entries(config.profiles)) {
+    if (profile.secureBoot !== true) continue;
+    for (const field of SIGNED_FIELDS) {
+      const file = profile[field];
+      if (typeof file !== 'string' || isUrl(file) || file.includes('${') || path.isAbsolute(file)) continue;
+      const bytes = read(path.join(profile.root ?? config.root, file));
+      if (bytes === undefined) continue;
+      const v = peSignature(bytes);
+      const shown = inProfileRoot(name, profile, file);
+      if (v.kind === 'not-pe') out.push({ profile: name, field, file: shown, why: 'not an EFI (PE) image, so Secure Boot firmware will not run it' });
+      else if (!v.signed) {
+        out.push({ profile: name, field, file: shown, why: v.ipxe
+          ? 'an unsigned iPXE build: Secure Boot firmware refuses it ("Access Denied"); serve Debian\'s signed shim (shim-signed) and boot media (pxepool media --secure-boot), see docs/media.md'
+          : 'unsigned: Secure Boot firmware (or shim, for a kernel) refuses it; use a signed build (Debian: shim-signed, grub-efi-amd64-signed, linux-image-*)' });
+      }
+    }
+  }
+  return out;
 }

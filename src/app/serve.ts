@@ -16,6 +16,7 @@ import { createLogger, type Logger } from '../observe/log.ts';
 import { transferLine } from '../observe/transfer-log.ts';
 import { ipxeScriptFor } from './ipxe-script.ts';
 import { grubScriptFor } from './grub-script.ts';
+import { readSmallFile } from '../files/read-small.ts';
 import { RecentClients } from './recent-clients.ts';
 import { ClientEventLog, lastBootEnd, SIZE_PROBE, type ClientEvent } from '../observe/client-events.ts';
 import { explainClient } from './explain-client.ts';
@@ -25,7 +26,7 @@ import { MessageType } from '../dhcp/options.ts';
 import { VERSION } from '../version.ts';
 import { startPool, type Pool } from '../pool/peer.ts';
 import { createHash } from 'node:crypto';
-import { checkBootRoot } from './boot-root.ts';
+import { checkBootRoot, unsignedBootFiles } from './boot-root.ts';
 
 export interface ServeOptions {
   config: Config;
@@ -87,6 +88,9 @@ export async function serve(opts: ServeOptions): Promise<App> {
   if (config.tftp.enabled || config.http.enabled) {
     const root = checkBootRoot(config, opts.createRoot === true);
     if (root.created) logger.warn({ event: 'boot-root', root: config.root, created: true }, `created the empty boot root ${config.root}: put the boot files there (see the README, "Quick start")`);
+    for (const u of unsignedBootFiles(config, readSmallFile)) {
+      logger.warn({ event: 'boot-root', profile: u.profile, field: u.field, file: u.file, unsigned: true }, `profile ${u.profile} is marked secureBoot, but its ${u.field} ${u.file} is ${u.why}`);
+    }
     for (const m of root.missing) {
       logger.warn({ event: 'boot-root', root: config.root, missing: m.file, profile: m.profile, field: m.field }, `boot file ${m.file} (profile ${m.profile}, ${m.field}) is not in ${config.root} yet: clients of that firmware will fail until it is`);
     }

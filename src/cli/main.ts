@@ -12,6 +12,8 @@ import { decide } from '../policy/policy.ts';
 import { parseDhcp } from '../dhcp/packet.ts';
 import { clientFacts } from '../dhcp/facts.ts';
 import { describeFailover } from '../pool/describe.ts';
+import { unsignedBootFiles } from '../app/boot-root.ts';
+import { readSmallFile } from '../files/read-small.ts';
 import { relayCommand } from './relay.ts';
 import { snippetCommand } from './snippet.ts';
 import { mediaCommand } from './media.ts';
@@ -101,7 +103,9 @@ program
     const config = loadOrExit(file);
     const summary = describePolicy(compilePolicy(config));
     const failover = describeFailover(config.pool);
-    process.stdout.write(o.json ? JSON.stringify({ ...summary, failover }, null, 2) + '\n' : `${file}: valid\n${summary.text}\n${failover.length > 0 ? `${failover.join('\n')}\n` : ''}`);
+    const unsigned = unsignedBootFiles(config, readSmallFile);
+    const warn = unsigned.map((u) => `warning: profile ${u.profile} is marked secureBoot, but its ${u.field} ${u.file} is ${u.why}`);
+    process.stdout.write(o.json ? JSON.stringify({ ...summary, failover, unsigned }, null, 2) + '\n' : `${file}: valid\n${summary.text}\n${failover.length > 0 ? `${failover.join('\n')}\n` : ''}${warn.length > 0 ? `${warn.join('\n')}\n` : ''}`);
   });
 
 program

@@ -159,6 +159,8 @@ export const profileSchema = z.strictObject({
   rootPath: text('a root path like /opt/ltsp/i386').optional(),
   menu: menuSchema.optional(),
   pin: oneOrMany<string>('a peer name', nonEmptyString).optional(),
+  /** this profile's machines run Secure Boot: `pxepool check` and `serve` say which of its EFI files and kernel are unsigned */
+  secureBoot: bool().optional(),
   /** a tree of its own: served as /<profile name>/…, and this profile's files are looked up there */
   root: text('a directory path like /srv/ltsp').optional(),
 });
