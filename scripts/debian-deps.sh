@@ -3,7 +3,7 @@
 # site DHCP servers (Kea, ISC dhcpd), a relay (isc-dhcp-relay), TFTP clients and servers,
 # dnsmasq, QEMU with iPXE/OVMF firmware, pxelinux, busybox, capture tools, and systemd-analyze
 # (checks the example units), arping and nft (pool service addresses), Chromium (the dashboard's
-# browser tests), and the C toolchain for the native helper.
+# browser tests), PostgreSQL (the shared store's tests), and the C toolchain for the native helper.
 # Services are never started by the install (policy-rc.d), tests start their own copies.
 set -euo pipefail
 pkgs=(iproute2 iputils-ping iputils-arping nftables procps psmisc tcpdump tshark curl
@@ -12,6 +12,7 @@ pkgs=(iproute2 iputils-ping iputils-arping nftables procps psmisc tcpdump tshark
       qemu-system-x86 ipxe-qemu ipxe ovmf pxelinux syslinux-common busybox-static cpio xz-utils
       xorriso mtools isolinux grub-efi-amd64-bin grub-common shim-signed grub-efi-amd64-signed  # pxepool media (docs/media.md)
       chromium  # the dashboard's browser tests, driven by puppeteer-core
+      postgresql  # the store's tests start their own server (test/lib/postgres.ts)
       systemd
       build-essential python3)  # node-gyp builds the native helper (native/*.c)
 missing=()

@@ -115,6 +115,9 @@ export function parseConfigText(text: string, fileName: string, options: ParseOp
   });
 
   checkDuplicateMacs(file, hostEntries, loc, warnings);
+  if (file.store?.path !== undefined && file.store.url !== undefined) {
+    errors.push(loc.error(['store'], 'give store.path (SQLite) or store.url (PostgreSQL), not both', { found: 'both' }));
+  }
 
   if (errors.length > 0) {
     sortErrors(errors);

@@ -186,6 +186,7 @@ const size = () => leaf<number>('a size in bytes (e.g. 268435456, 256MiB, 1GiB)'
 });
 
 export const DEFAULT_ROOT = '/srv/pxepool';
+export const DEFAULT_STORE_PATH = '/var/lib/pxepool/pxepool.db';
 
 export const configSchema = z.strictObject({
   server: z.strictObject({
@@ -224,6 +225,18 @@ export const configSchema = z.strictObject({
   rules: z.array(ruleSchema).optional().default([]),
   hostFiles: z.array(hostFileSchema).optional().default([]),
   default: text('a profile name or ignore').optional(),
+  // Per-client assignments shared by the pool (docs/deployments.md): `path` for the embedded
+  // SQLite file, `url` for PostgreSQL. Absent: no store, the rules alone decide.
+  store: z.strictObject({
+    path: text('a file path like /var/lib/pxepool/pxepool.db').optional(),
+    url: leaf<string>('a PostgreSQL URL like postgres://pxepool@db.example/pxepool', (v) => (typeof v === 'string' && /^postgres(ql)?:\/\/./.test(v) ? ok(v) : bad())).optional(),
+    refreshMs: int(200, 600_000, 'milliseconds from 200 to 600000').optional().default(2000),
+  }).optional(),
+  api: z.strictObject({
+    /** a file holding the bearer token; none: the write API is off (and reads, unless publicRead) */
+    tokenFile: text('a file path like /etc/pxepool/api-token').optional(),
+    publicRead: bool().optional().default(false),
+  }).prefault({}),
   // Owned by the pool and relay modules; accepted here so a config naming them still loads.
   pool: poolSchema.optional(),
   relay: relaySchema.optional(),

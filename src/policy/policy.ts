@@ -11,6 +11,7 @@ import { FIRMWARE_FIELD } from '../config/schema.ts';
 import { type Cidr, type MacPattern, cidrContains, ipv4ToNumber } from '../config/values.ts';
 import type { Decision, PxeMenu } from './decision.ts';
 import { MacTable, macKey } from './mactable.ts';
+import type { AssignmentView } from '../store/model.ts';
 
 export interface CompiledRule {
   index: number;
@@ -41,6 +42,29 @@ export interface Policy {
   readonly otherRules: readonly number[];
   readonly hostFiles: readonly { path: string; profile: string; entries: number }[];
   readonly source: string;
+  /**
+   * The client's runtime assignment (issue 18), asked before the rules. The serve app hands in
+   * a lookup over its in-memory copy of the store, with its clock: decide() itself stays pure.
+   */
+  readonly assigned?: (mac: string) => AssignmentView | undefined;
+}
+
+/** The policy with assignments consulted before its rules. */
+export function withAssignments(policy: Policy, assigned: ((mac: string) => AssignmentView | undefined) | undefined): Policy {
+  return assigned === undefined ? policy : { ...policy, assigned };
+}
+
+export const ASSIGNMENT_RULE = 'assignment';
+
+/** What the client's assignment decides; undefined when it has none or it expired (the rules decide). */
+function byAssignment(policy: Policy, f: ClientFacts, forScript: boolean): Decision | undefined {
+  const a = policy.assigned?.(f.mac.toLowerCase());
+  if (a === undefined || a.state === 'expired') return undefined;
+  const id = `${ASSIGNMENT_RULE}:${a.mode}`;
+  if (a.state === 'consumed') {
+    return { action: 'ignore', rule: id, reason: `its once assignment (profile ${a.profile}) was used up: no peer answers until it is re-armed (pxepool clients set)` };
+  }
+  return outcome(policy, { index: -1, id, fromHostFile: false, action: 'boot', profile: a.profile }, f, forScript);
 }
 
 export function compilePolicy(config: Config): Policy {
@@ -244,7 +268,7 @@ function outcome(policy: Policy, rule: CompiledRule | undefined, f: ClientFacts,
 
 /** What to do with this client. Pure; `${server}` in bootFile is left for the responder to fill. */
 export function decide(policy: Policy, facts: ClientFacts): Decision {
-  return notPxe(facts) ?? outcome(policy, firstMatch(policy, facts), facts);
+  return notPxe(facts) ?? byAssignment(policy, facts, false) ?? outcome(policy, firstMatch(policy, facts), facts);
 }
 
 /**
@@ -253,7 +277,7 @@ export function decide(policy: Policy, facts: ClientFacts): Decision {
  * iPXE without PXE, so their clients reach /boot.ipxe with no DHCP exchange to go by.
  */
 export function decideScript(policy: Policy, facts: ClientFacts): Decision {
-  return notPxe(facts) ?? outcome(policy, firstMatch(policy, facts), facts, true);
+  return notPxe(facts) ?? byAssignment(policy, facts, true) ?? outcome(policy, firstMatch(policy, facts), facts, true);
 }
 
 export interface RuleTrace {
@@ -271,6 +295,8 @@ export interface Explanation {
   /** host file lines not shown because they do not list this MAC */
   hostEntriesSkipped: number;
   text: string;
+  /** the client's assignment, when it has one (it decides unless expired) */
+  assignment?: AssignmentView;
 }
 
 /**
@@ -283,7 +309,8 @@ export function explainDecision(policy: Policy, facts: ClientFacts): Explanation
   const hostTotal = policy.rules.length - policy.rules.filter((r) => !r.fromHostFile).length;
   const key = macKey(facts.mac);
   const hostCandidates = new Set(key === undefined ? [] : policy.macTable.matches(key).filter((i) => policy.rules[i]!.fromHostFile));
-  const early = notPxe(facts);
+  const assignment = policy.assigned?.(facts.mac.toLowerCase());
+  const early = notPxe(facts) ?? byAssignment(policy, facts, false);
   let matched: CompiledRule | undefined;
   if (early === undefined) {
     for (const rule of policy.rules) {
@@ -297,6 +324,9 @@ export function explainDecision(policy: Policy, facts: ClientFacts): Explanation
   }
   const decision = early ?? outcome(policy, matched, facts);
   const lines = [`client ${facts.mac} (${facts.firmware}, arch ${facts.arch ?? 'none'}${facts.isIpxe ? ', iPXE' : ''})`];
+  if (assignment !== undefined && notPxe(facts) === undefined) {
+    lines.push(`  ${assignment.state === 'expired' ? 'no   ' : 'MATCH'} assignment: ${assignment.mode} → profile ${assignment.profile}, ${assignment.state}${assignment.expiresAt !== undefined ? ` (expires ${new Date(assignment.expiresAt).toISOString()})` : ''}${assignment.state === 'expired' ? '; the rules decide' : ''}`);
+  }
   for (const t of tried) lines.push(`  ${t.matched ? 'MATCH' : 'no   '} ${t.rule}${t.name !== undefined ? ` (${t.name})` : ''}: ${t.why}`);
   const skipped = hostTotal - [...hostCandidates].length;
   if (skipped > 0 && early === undefined) lines.push(`  (${skipped} host file line${skipped === 1 ? '' : 's'} do not list this MAC)`);
@@ -304,7 +334,7 @@ export function explainDecision(policy: Policy, facts: ClientFacts): Explanation
   lines.push(decision.action === 'ignore'
     ? `→ ignore (${decision.rule}): ${decision.reason}`
     : `→ boot ${decision.bootFile} (profile ${decision.profile}, ${decision.rule}${decision.nextServer !== undefined ? `, next-server ${decision.nextServer}` : ''}${decision.rootPath !== undefined ? `, root-path ${decision.rootPath}` : ''})`);
-  return { decision, tried, hostEntriesSkipped: skipped, text: lines.join('\n') };
+  return { decision, tried, hostEntriesSkipped: skipped, text: lines.join('\n'), ...(assignment !== undefined ? { assignment } : {}) };
 }
 
 export interface PolicySummary {
