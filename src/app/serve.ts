@@ -4,7 +4,7 @@
 import { hostname } from 'node:os';
 import type { Config } from '../config/schema.ts';
 import { loadConfig, formatErrors } from '../config/load.ts';
-import { compilePolicy, decide, type Policy } from '../policy/policy.ts';
+import { compilePolicy, decide, withAssignments, type Policy } from '../policy/policy.ts';
 import { startProxyServer, type ProxyServer } from '../proxy/server.ts';
 import type { Outcome, Via } from '../proxy/responder.ts';
 import { startTftpServer, type TftpServer } from '../tftp/server.ts';
@@ -25,6 +25,9 @@ import { createDashboard, isOperatorPath, type Dashboard } from '../http/dashboa
 import { MessageType } from '../dhcp/options.ts';
 import { VERSION } from '../version.ts';
 import { startPool, type Pool } from '../pool/peer.ts';
+import { createDeployments, readApiToken } from './store-edge.ts';
+import { createClientsApi } from '../http/clients-api.ts';
+import type { Deployments } from '../store/deployments.ts';
 import { createHash } from 'node:crypto';
 import { checkBootRoot, unsignedBootFiles } from './boot-root.ts';
 
@@ -50,6 +53,8 @@ export interface App {
   http?: HttpServer;
   /** what this peer saw of each client lately (explain, the dashboard) */
   clientEvents: ClientEventLog;
+  /** per-client assignments (config store:); undefined without a store */
+  deployments?: Deployments;
   /** GET /api/v1/explain?mac= */
   explain(mac: string): unknown;
   /** the dashboard's live snapshot (GET /api/v1/state, and every event on /api/v1/events) */
@@ -82,7 +87,11 @@ export async function serve(opts: ServeOptions): Promise<App> {
   const recentClients = new RecentClients();
   const clientEvents = new ClientEventLog();
   let dashboard: Dashboard | undefined;
-  let policy: Policy = compilePolicy(config);
+  const apiToken = readApiToken(config);
+  const deployments = createDeployments(config, config.pool?.name ?? config.server.name ?? hostname(), logger);
+  // Assignments are asked before the rules, from this peer's in-memory copy (never the store itself).
+  const assigned = deployments === undefined ? undefined : (mac: string) => deployments.lookup(mac, Date.now());
+  let policy: Policy = withAssignments(compilePolicy(config), assigned);
   // TFTP and HTTP mount the profile roots once, at start.
   const mounts = profileMounts(config);
   if (config.tftp.enabled || config.http.enabled) {
@@ -143,6 +152,14 @@ export async function serve(opts: ServeOptions): Promise<App> {
       ...(f.hostname !== undefined ? { hostname: f.hostname } : {}),
       ...(f.vendorClass !== undefined ? { vendorClass: f.vendorClass } : {}),
     };
+    deployments?.see(f.mac, {
+      ...(f.arch !== undefined ? { arch: f.arch } : {}), firmware: f.firmware,
+      ...(f.vendorClass !== undefined ? { vendorClass: f.vendorClass } : {}), ...(f.uuid !== undefined ? { uuid: f.uuid } : {}),
+      ...(f.relayed ? { relay: f.giaddr } : {}),
+      decision: o.kind === 'reply' ? `boot ${o.decision.profile}` : o.decision?.action === 'boot' ? `held ${o.decision.profile}` : 'ignore',
+      reason: o.kind === 'reply' ? o.decision.rule : o.decision?.rule ?? o.reason,
+      peer: app.pool?.name ?? config.server.name ?? hostname(),
+    }, common.at);
     if (o.kind === 'reply') {
       const gate = via === 'dhcp' && f.messageType === MessageType.Discover ? app.pool?.explain(f, o.decision, via) : undefined;
       clientEvents.record({ ...common, kind: via === 'dhcp' ? 'offer' : 'ack', rule: o.decision.rule, profile: o.decision.profile, file: o.reply.file || o.decision.bootFile, ...(gate !== undefined ? { reason: gate.reason } : {}) });
@@ -159,11 +176,17 @@ export async function serve(opts: ServeOptions): Promise<App> {
   const noteFetch = (protocol: 'tftp' | 'http', client: string, file: string, bytes: number, durationMs: number, result: string): void => {
     try {
       clientEvents.recordFetch({ at: Date.now(), protocol, client, file, bytes, durationMs: Math.round(durationMs), result });
+      const mac = deployments === undefined ? undefined : clientEvents.macOf(client);
+      if (mac !== undefined) {
+        deployments!.see(mac, { file, outcome: result, peer: app.pool?.name ?? config.server.name ?? hostname() }, Date.now());
+        // A `once` is used up when the profile's last file reached the client.
+        if (result === 'ok') deployments!.delivered(mac, file, config.profiles, Date.now());
+      }
     } catch { /* the operator's view must not break serving */ }
   };
 
   const app: App = {
-    config, metrics, logger, clientEvents,
+    config, metrics, logger, clientEvents, ...(deployments !== undefined ? { deployments } : {}),
     explain(mac) {
       const seen = recentClients.get(mac, performance.now());
       const facts = seen ?? factsFromQuery(new URLSearchParams({ mac }))!;
@@ -178,7 +201,8 @@ export async function serve(opts: ServeOptions): Promise<App> {
         ...(gate !== undefined ? { gate } : {}),
         ...(rank !== undefined ? { rank: { ...rank, live: app.pool!.live() } } : {}),
       });
-      return { ...body, lastBoot: lastBootEnd(events) };
+      const assignment = deployments?.lookup(mac, Date.now());
+      return { ...body, lastBoot: lastBootEnd(events), ...(assignment !== undefined ? { assignment } : {}) };
     },
     snapshot() {
       return {
@@ -220,7 +244,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
         return { ok: false, message };
       }
       try {
-        policy = compilePolicy(r.config);
+        policy = withAssignments(compilePolicy(r.config), assigned);
       } catch (err) {
         metrics.configReloads.inc({ result: 'error' });
         const message = `config reload refused: ${(err as Error).message}`;
@@ -248,6 +272,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
         tftp: app.tftp?.stats(),
         http: app.http ? { port: app.http.port, active: app.http.active() } : undefined,
         pool: app.pool?.status(),
+        ...(deployments !== undefined ? { store: deployments.status() } : {}),
       };
     },
     async close() {
@@ -255,10 +280,13 @@ export async function serve(opts: ServeOptions): Promise<App> {
       await app.pool?.close();
       dashboard?.close();
       await Promise.all([app.proxy?.close(), app.tftp?.close(), app.http?.close()]);
+      await deployments?.close();
     },
   };
 
   try {
+    // Never throws: a store down at start is retried; until then the rules alone decide.
+    await deployments?.start();
     const cache = createFileCache({ maxBytes: config.tftp.cacheBytes });
     if (config.pool !== undefined) {
       app.pool = await startPool({
@@ -335,8 +363,10 @@ export async function serve(opts: ServeOptions): Promise<App> {
     }
     if (config.http.enabled) {
       dashboard = createDashboard({ snapshot: () => app.snapshot(), explain: (mac) => app.explain(mac) });
+      const board = dashboard;
+      const clientsApi = deployments === undefined ? undefined : createClientsApi({ deployments, token: apiToken, publicRead: config.api?.publicRead === true, profiles: () => Object.keys(app.config.profiles) });
       app.http = await startHttpServer({
-        routes: dashboard.routes, isOperatorPath,
+        routes: async (req, res, url) => (clientsApi !== undefined && (await clientsApi.routes(req, res, url))) || board.routes(req, res, url), isOperatorPath,
         host: config.http.address ?? opts.listen?.[0] ?? '0.0.0.0', port: config.http.port, metrics,
         status: () => app.status(),
         // From a pool, every kernel/initrd fetch names this peer and then the client's ranked live

@@ -18,6 +18,7 @@ import { relayCommand } from './relay.ts';
 import { snippetCommand } from './snippet.ts';
 import { mediaCommand } from './media.ts';
 import { stormCommand } from './storm.ts';
+import { clientsCommand } from './clients.ts';
 import { formatStatus, type StatusView } from './status.ts';
 import { formatMerged } from '../observe/explain-merge.ts';
 import { normaliseMac } from '../app/explain-client.ts';
@@ -208,5 +209,6 @@ program.addCommand(relayCommand);
 program.addCommand(snippetCommand);
 program.addCommand(mediaCommand);
 program.addCommand(stormCommand);
+program.addCommand(clientsCommand);
 
 await program.parseAsync(process.argv);

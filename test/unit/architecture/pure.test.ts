@@ -24,7 +24,7 @@ export const PURE: readonly string[] = [
   'http/limits.ts', 'observe/transfer-log.ts', 'observe/printable.ts', 'observe/client-events.ts', 'observe/explain-merge.ts',
   'app/ipxe-script.ts', 'app/recent-clients.ts', 'app/explain-client.ts',
   'app/grub-script.ts', 'media/plan.ts', 'files/pe-signature.ts',
-  'store/model.ts', 'store/store.ts', 'store/validate.ts',
+  'store/model.ts', 'store/store.ts', 'store/validate.ts', 'cli/clients-format.ts',
 ];
 
 const IO_MODULES = /^node:(dgram|net|fs|fs\/promises|child_process|http|https|http2|os|readline|timers|timers\/promises|worker_threads|cluster|tls|dns)$/;
