@@ -251,7 +251,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
         logger.error({ event: 'reload', ok: false }, message);
         return { ok: false, message };
       }
-      const restart = (['root', 'tftp', 'http', 'server'] as const).filter((k) => JSON.stringify(r.config[k]) !== JSON.stringify(config[k]));
+      const restart = (['root', 'tftp', 'http', 'server', 'store', 'api'] as const).filter((k) => JSON.stringify(r.config[k]) !== JSON.stringify(config[k]));
       config = r.config;
       app.config = config;
       // Peers compare policy digests in every heartbeat: a reload that changed the policy must

@@ -12,7 +12,7 @@ export interface DeploymentsOptions {
   open: () => Promise<Store>;
   peer: string;
   refreshMs?: number;
-  /** the most assignments a peer keeps (and reads per refresh) */
+  /** the most assignments a peer keeps (and reads per refresh); also the inventory's size */
   maxClients?: number;
   /** inventory reports waiting for the store, at most; the oldest MAC's report gives way */
   maxPendingSeen?: number;
@@ -101,7 +101,7 @@ export class Deployments {
   async #flushSeen(store: Store): Promise<void> {
     if (this.#pendingSeen.size === 0) return;
     const batch = [...this.#pendingSeen].slice(0, 500);
-    await store.see(batch.map((mac) => ({ mac, seen: this.#seen.get(mac)! })));
+    await store.see(batch.map((mac) => ({ mac, seen: this.#seen.get(mac)! })), this.#o.maxClients);
     for (const mac of batch) this.#pendingSeen.delete(mac);
   }
 

@@ -45,11 +45,12 @@ export async function openPostgresStore(o: PostgresOptions): Promise<Store> {
       const r = await one(SQL.get, [mac]);
       return whyNotConsumed(r[0] === undefined ? undefined : recordOf(r[0]), generation, now);
     },
-    async see(reports) {
+    async see(reports, maxRows) {
       const c = await pool.connect();
       try {
         await c.query('BEGIN');
-        for (const { mac, seen } of reports) await c.query(SQL.see, [mac, seen.firstSeen, seen.lastSeen, JSON.stringify(seen)]);
+        const full = Number((await c.query(SQL.count)).rows[0].n) >= maxRows;
+        for (const { mac, seen } of reports) await c.query(full ? SQL.seeKnown : SQL.see, [mac, seen.firstSeen, seen.lastSeen, JSON.stringify(seen)]);
         await c.query('COMMIT');
       } catch (err) {
         await c.query('ROLLBACK').catch(() => undefined);

@@ -38,10 +38,11 @@ export function openSqliteStore(path: string): Store {
       const r = st.get.get(mac);
       return whyNotConsumed(r === undefined ? undefined : row(r), generation, now);
     },
-    async see(reports) {
+    async see(reports, maxRows) {
       db.exec('BEGIN');
       try {
-        for (const { mac, seen } of reports) st.see.run(mac, seen.firstSeen, seen.lastSeen, JSON.stringify(seen));
+        const full = Number((st.count.get() as { n: number }).n) >= maxRows;
+        for (const { mac, seen } of reports) (full ? st.seeKnown : st.see).run(mac, seen.firstSeen, seen.lastSeen, JSON.stringify(seen));
         db.exec('COMMIT');
       } catch (err) {
         db.exec('ROLLBACK');

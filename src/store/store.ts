@@ -17,8 +17,11 @@ export interface Store {
   clear(mac: string): Promise<boolean>;
   /** consumes an active `once` (of `generation`, when given) atomically */
   consume(mac: string, generation: number | undefined, now: number, by: string): Promise<ConsumeResult>;
-  /** what the pool saw of clients, each already merged by the caller */
-  see(reports: readonly { mac: string; seen: Seen }[]): Promise<void>;
+  /**
+   * What the pool saw of clients, each already merged by the caller. Past `maxRows` clients
+   * in the table only those already in it are updated: forged MACs cannot grow it without end.
+   */
+  see(reports: readonly { mac: string; seen: Seen }[], maxRows: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -59,6 +62,8 @@ export const SQL = {
             WHERE mac = $1 AND profile IS NOT NULL AND mode = 'once' AND consumed_at IS NULL
               AND (expires_at IS NULL OR expires_at > $2) AND (CAST($4 AS BIGINT) < 0 OR generation = CAST($4 AS BIGINT))
             RETURNING mac`,
+  count: `SELECT COUNT(*) AS n FROM clients`,
+  seeKnown: `UPDATE clients SET last_seen = $3, seen = $4, first_seen = COALESCE(first_seen, $2) WHERE mac = $1`,
   see: `INSERT INTO clients (mac, first_seen, last_seen, seen) VALUES ($1, $2, $3, $4)
         ON CONFLICT (mac) DO UPDATE SET first_seen = COALESCE(clients.first_seen, excluded.first_seen),
           last_seen = excluded.last_seen, seen = excluded.seen`,

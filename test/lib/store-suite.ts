@@ -69,15 +69,28 @@ export function storeSuite(name: string, open: () => Promise<Store>, skip: strin
     const s = await open();
     try {
       const mac = '52:54:00:00:03:01';
-      await s.see([{ mac, seen: { firstSeen: T0, lastSeen: T0, firmware: 'bios', arch: 0, vendorClass: 'PXEClient:Arch:00000' } }]);
+      await s.see([{ mac, seen: { firstSeen: T0, lastSeen: T0, firmware: 'bios', arch: 0, vendorClass: 'PXEClient:Arch:00000' } }], 1000);
       await s.put(mac, { profile: 'debian', mode: 'persistent' }, T0);
-      await s.see([{ mac, seen: { firstSeen: T0 + 5, lastSeen: T0 + 9, firmware: 'bios', arch: 0, file: 'pxelinux.0', peer: 'pxe-a' } }]);
+      await s.see([{ mac, seen: { firstSeen: T0 + 5, lastSeen: T0 + 9, firmware: 'bios', arch: 0, file: 'pxelinux.0', peer: 'pxe-a' } }], 1000);
       const r = (await s.get(mac))!;
       assert.equal(r.assignment?.profile, 'debian', 'a report does not touch the assignment');
       assert.equal(r.seen?.file, 'pxelinux.0');
       await s.clear(mac);
       assert.equal((await s.get(mac))?.seen?.peer, 'pxe-a');
       assert.equal((await s.get(mac))?.assignment, undefined);
+    } finally { await s.close(); }
+  });
+
+  test(`${name}: past maxRows clients, reports update known clients and add none`, { skip }, async () => {
+    const s = await open();
+    try {
+      const rows = (await s.list(10_000)).length;
+      const seen = (at: number) => ({ firstSeen: at, lastSeen: at, firmware: 'bios' });
+      await s.see([{ mac: '52:54:00:00:06:01', seen: seen(T0) }], rows + 1);
+      await s.see([{ mac: '52:54:00:00:06:02', seen: seen(T0) }, { mac: '52:54:00:00:06:01', seen: { ...seen(T0 + 7), firstSeen: T0 } }], rows + 1);
+      assert.equal(await s.get('52:54:00:00:06:02'), undefined, 'the table was full: no new row');
+      assert.equal((await s.get('52:54:00:00:06:01'))?.seen?.lastSeen, T0 + 7, 'a known client is still updated');
+      assert.equal((await s.list(10_000)).length, rows + 1);
     } finally { await s.close(); }
   });
 
