@@ -118,6 +118,9 @@ export function parseConfigText(text: string, fileName: string, options: ParseOp
   if (file.store?.path !== undefined && file.store.url !== undefined) {
     errors.push(loc.error(['store'], 'give store.path (SQLite) or store.url (PostgreSQL), not both', { found: 'both' }));
   }
+  if (file.store === undefined && file.api.tokenFile !== undefined) {
+    warnings.push(loc.error(['api'], 'the clients API needs a store: section (store: {} for SQLite in /var/lib/pxepool); without one it is not served'));
+  }
 
   if (errors.length > 0) {
     sortErrors(errors);

@@ -28,3 +28,9 @@ test('store and api mistakes name the line and column', () => {
     if (!r.ok) assert.match(formatErrors(r.errors), re);
   }
 });
+
+test('api without a store: a warning that says what to add', () => {
+  const r = parse('root: /x\napi:\n  tokenFile: /etc/pxepool/token\n');
+  assert.ok(r.ok);
+  assert.match(formatErrors(r.warnings), /^p\.yaml:3:3: .*needs a store: section/m);
+});
