@@ -99,3 +99,20 @@ export function grubScriptFor(policy: Policy, q: URLSearchParams, ownBase: strin
   lines.push('boot', '');
   return lines.join('\n');
 }
+
+/**
+ * `grub/grub.cfg` when the boot root has none: where Debian's signed network GRUB looks when it
+ * was loaded by PXE (its prefix is /grub on the server it came from). It can find that server
+ * only when the site DHCP server's ACK names it (next-server: mode 1, or next-server added
+ * beside ProxyDHCP; docs/firmware.md), and then hands over to this machine's own config.
+ */
+export function grubHandover(): string {
+  return [
+    '# pxepool: this machine\'s own config, decided by the pool\'s policy',
+    'source "(tftp)/boot.grub?mac=$net_default_mac&platform=efi&buildarch=$grub_cpu&proto=tftp"',
+    "echo 'pxepool: no config for this machine (is $net_default_server a pxepool peer?)'",
+    'sleep 5',
+    'exit',
+    '',
+  ].join('\n');
+}

@@ -1,6 +1,8 @@
 // `pxepool serve`: one process with the ProxyDHCP responder (67 + 4011), TFTP and HTTP, all
 // driven by one config. Reload swaps the policy in place; in-flight transfers are untouched.
 
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { hostname } from 'node:os';
 import type { Config } from '../config/schema.ts';
 import { loadConfig, formatErrors } from '../config/load.ts';
@@ -15,7 +17,7 @@ import { createMetrics, type Metrics } from '../observe/metrics.ts';
 import { createLogger, type Logger } from '../observe/log.ts';
 import { transferLine } from '../observe/transfer-log.ts';
 import { ipxeScriptFor } from './ipxe-script.ts';
-import { grubScriptFor } from './grub-script.ts';
+import { grubHandover, grubScriptFor } from './grub-script.ts';
 import { readSmallFile } from '../files/read-small.ts';
 import { RecentClients } from './recent-clients.ts';
 import { ClientEventLog, lastBootEnd, SIZE_PROBE, type ClientEvent } from '../observe/client-events.ts';
@@ -343,6 +345,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
         onRequest: (outcome) => metrics.tftpRequests.inc({ outcome }),
         // GRUB configs for Debian's signed GRUB (Secure Boot media), which fetches only by TFTP.
         generated: (name, client, local) => {
+          if (/^\/?grub\/grub\.cfg$/.test(name)) return existsSync(join(config.root, 'grub', 'grub.cfg')) ? undefined : Buffer.from(grubHandover());
           const m = /^\/?boot\.grub\?(.*)$/.exec(name);
           if (m === null) return undefined;
           const own = config.server.address ?? (local !== '' && local !== '0.0.0.0' ? local : undefined);

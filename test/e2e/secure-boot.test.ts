@@ -11,12 +11,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab } from '../lib/netns.ts';
 import { startKea, startRadvd } from '../lib/services.ts';
-import { MAIN } from '../lib/serve-proc.ts';
-import { signedKernel } from './artifacts.ts';
+import { MAIN, startServe } from '../lib/serve-proc.ts';
+import { makeBootRoot, signedKernel } from './artifacts.ts';
 import { startClient, type QemuClient } from './qemu.ts';
 import { A, B, killPeer, logTail, outDir, startPeers } from './pool-peers.ts';
 import { bin, E2E, needs } from '../lib/require.ts';
@@ -115,4 +115,49 @@ test('Secure Boot: signed shim → signed GRUB → signed kernel from --secure-b
   } finally {
     await again.stop();
   }
+});
+
+// (e) PXE with Secure Boot where the site DHCP server helps (mode 1, Kea configured from
+// `pxepool dhcp-snippet --format kea --mode 1`): Kea's ACK names the boot server and shim, so
+// Debian's signed GRUB finds its server, asks for grub/grub.cfg (pxepool hands over to the
+// machine's own config), and boots the signed kernel.
+test('Secure Boot by PXE in mode 1: Kea names pxepool and shim; signed GRUB → pxepool\'s handover config → signed kernel', { skip, timeout: 600_000 }, async (t) => {
+  const lab = await Lab.create();
+  t.after(() => lab.destroy());
+  const out = outDir(lab, 'secure-boot-mode1');
+  const SERVER = '10.77.64.11';
+  const dhcp = await lab.addHost('dhcp', { address: '10.77.64.1/24' });
+  const bs = await lab.addHost('bs1', { address: `${SERVER}/24` });
+  const root = makeBootRoot(join(lab.tmpDir, 'root'), { serverName: 'bs1' });
+  copyFileSync(SECURE_BOOT_INPUTS.shim.path, join(root, 'shimx64.efi'));
+  copyFileSync('/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed', join(root, 'grubx64.efi'));
+  copyFileSync(signedKernel(), join(root, 'vmlinuz-signed'));
+  const cfg = join(lab.tmpDir, 'pxepool.yaml');
+  writeFileSync(cfg, `server: { name: bs1, proxyDhcp: off, address: ${SERVER} }\nroot: ${root}\nhttp: { port: 8080 }
+profiles:
+  sb: { efiX64: shimx64.efi, kernel: vmlinuz-signed, initrd: initrd.gz, cmdline: "console=ttyS0 quiet panic=-1 pxepool.server=bs1", secureBoot: true }
+default: sb
+`);
+  const snippet = spawnSync(process.execPath, [MAIN, 'dhcp-snippet', '--format', 'kea', '--mode', '1', '--config', cfg, '--peers', SERVER], { encoding: 'utf8' });
+  assert.equal(snippet.status, 0, snippet.stderr);
+  const keys = JSON.parse(`{${snippet.stdout.split('\n').filter((l) => !l.trimStart().startsWith('//')).join('\n')}}`) as Record<string, unknown>;
+  await startKea(lab, dhcp, { subnet: '10.77.64.0/24', rangeStart: '10.77.64.100', rangeEnd: '10.77.64.199', router: '10.77.64.1' }, { extra: keys });
+  const srv = await startServe(['--config', cfg], { ns: bs.ns });
+  t.after(() => srv.stop());
+  const vm = startClient(lab, { firmware: 'uefi', secureBoot: true, memoryMb: 512, tap: await lab.addTap(), workDir: out, name: 'sb-pxe-mode1' });
+  try {
+    const r = await vm.waitForMarker(300_000);
+    t.diagnostic(`(e) booted in ${r.seconds.toFixed(1)} s: ${markerLine(vm)}`);
+    assert.match(markerLine(vm), /secureboot=1\b/);
+  } catch (e) {
+    console.error(vm.tail(40));
+    t.diagnostic(logTail(srv));
+    throw e;
+  } finally {
+    await vm.stop();
+  }
+  const files = srv.logs.filter((l) => l.event === 'tftp-transfer' && l.result === 'ok').map((l) => String(l.file));
+  t.diagnostic(`TFTP: ${files.join(', ')}`);
+  for (const f of ['shimx64.efi', 'grubx64.efi', 'grub/grub.cfg', 'vmlinuz-signed']) assert.ok(files.some((x) => x.replace(/^\//, '') === f), `fetched ${f}`);
+  assert.ok(files.some((x) => x.includes('boot.grub?mac=')), 'the handover fetched this machine\'s own config');
 });

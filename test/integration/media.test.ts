@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { bin, needs } from '../lib/require.ts';
 import { config } from '../unit/policy/helpers.ts';
 import { compilePolicy } from '../../src/policy/policy.ts';
-import { grubScriptFor } from '../../src/app/grub-script.ts';
+import { grubHandover, grubScriptFor } from '../../src/app/grub-script.ts';
 import { MEDIA_INPUTS, SECURE_BOOT_INPUTS } from '../../src/media/build.ts';
 
 const skip = needs(
@@ -138,6 +138,7 @@ default: lab
   for (const mac of ['52:54:00:12:34:56', '52:54:00:aa:00:01', '52:54:00:bb:00:01', '52:54:00:12:34:56&proto=tftp']) {
     texts[`client-${mac}`] = grubScriptFor(policy, new URLSearchParams(`mac=${mac}&platform=efi`), 'http://10.0.0.11:8080', { servers: () => ['http://10.0.0.11:8080', 'http://10.0.0.12:8080'] })!;
   }
+  texts['handover'] = grubHandover();
   for (const [name, text] of Object.entries(texts)) {
     const f = join(dir, `${name}.cfg`);
     writeFileSync(f, text);

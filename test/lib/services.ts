@@ -25,7 +25,7 @@ function serviceDir(lab: Lab, name: string): string {
 }
 
 /** Kea on the host's first interface; several pools give several (relayed) subnets. */
-export async function startKea(lab: Lab, host: Host, poolOrPools: DhcpPool | readonly DhcpPool[], opts: { timeoutMs?: number } = {}): Promise<Proc> {
+export async function startKea(lab: Lab, host: Host, poolOrPools: DhcpPool | readonly DhcpPool[], opts: { timeoutMs?: number; extra?: Record<string, unknown> } = {}): Promise<Proc> {
   const dir = serviceDir(lab, 'kea');
   const pools: readonly DhcpPool[] = Array.isArray(poolOrPools) ? poolOrPools : [poolOrPools as DhcpPool];
   const pool = pools[0]!;
@@ -45,6 +45,8 @@ export async function startKea(lab: Lab, host: Host, poolOrPools: DhcpPool | rea
         'option-data': p.router === undefined ? [] : [{ name: 'routers', data: p.router }],
       })),
       loggers: [{ name: 'kea-dhcp4', output_options: [{ output: 'stdout' }], severity: 'INFO' }],
+      // Keys added to Dhcp4 (a mode 1 snippet's client classes, when the site DHCP server does help).
+      ...(opts.extra ?? {}),
     },
   };
   const file = join(dir, 'kea-dhcp4.conf');

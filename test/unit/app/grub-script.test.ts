@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { config } from '../policy/helpers.ts';
 import { compilePolicy } from '../../../src/policy/policy.ts';
-import { grubDevice, grubQuote, grubScriptFor } from '../../../src/app/grub-script.ts';
+import { grubDevice, grubHandover, grubQuote, grubScriptFor } from '../../../src/app/grub-script.ts';
 
 const policy = compilePolicy(config(`
 profiles:
@@ -71,4 +71,10 @@ test('grubQuote survives quotes, dollars and semicolons; grubDevice takes http b
   assert.equal(grubDevice('http://10.0.0.1:8080'), '(http,10.0.0.1:8080)');
   assert.equal(grubDevice('http://10.0.0.1/'), '(http,10.0.0.1)');
   assert.equal(grubDevice('https://10.0.0.1'), undefined);
+});
+
+test('grub/grub.cfg hands a PXE-loaded signed GRUB over to its own config, by TFTP from the server it came from', () => {
+  const s = grubHandover();
+  assert.match(s, /^source "\(tftp\)\/boot\.grub\?mac=\$net_default_mac&platform=efi&buildarch=\$grub_cpu&proto=tftp"$/m);
+  assert.match(s, /^exit$/m);
 });
