@@ -36,9 +36,9 @@ function say(s: string): string {
  * without a kernel gets a config that says so and exits: GRUB cannot hand a PXE boot file a
  * network stack of its own.
  * `servers` are the HTTP bases to try in order; with none, the requesting server is
- * `ownBase`, which the caller always knows.
+ * `ownBase`, or GRUB's default server when the caller does not know its own address.
  */
-export function grubScriptFor(policy: Policy, q: URLSearchParams, ownBase: string, o: ScriptOptions & { tftpPort?: number } = {}): string | undefined {
+export function grubScriptFor(policy: Policy, q: URLSearchParams, ownBase: string | undefined, o: ScriptOptions & { tftpPort?: number } = {}): string | undefined {
   const facts = scriptFacts(q, o.remote, o.seen);
   if (facts === undefined) return undefined;
   const d = decideScript(policy, facts);
@@ -65,7 +65,11 @@ export function grubScriptFor(policy: Policy, q: URLSearchParams, ownBase: strin
   const listed = o.servers?.(facts.mac) ?? [];
   // The media's loader says which protocol it has (proto=tftp from the Secure Boot loader).
   const proto = q.get('proto') === 'tftp' ? 'tftp' : 'http';
-  const devices = (listed.length > 0 ? listed : [ownBase]).map((b) => grubDevice(b, proto, o.tftpPort)).filter((x): x is string => x !== undefined);
+  // Not knowing its own address (a wildcard socket, no server.address), the server names no
+  // host: GRUB's `(tftp)` / `(http)` mean the server it was loaded from.
+  const devices = listed.length > 0
+    ? listed.map((b) => grubDevice(b, proto, o.tftpPort)).filter((x): x is string => x !== undefined)
+    : ownBase === undefined ? [`(${proto})`] : [grubDevice(ownBase, proto, o.tftpPort)].filter((x): x is string => x !== undefined);
   if (devices.length === 0) return undefined;
   const initrds = profile.initrd === undefined ? [] : Array.isArray(profile.initrd) ? profile.initrd : [profile.initrd];
   const kernel = inProfileRoot(d.profile, profile, profile.kernel);

@@ -349,7 +349,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
           const m = /^\/?boot\.grub\?(.*)$/.exec(name);
           if (m === null) return undefined;
           const own = config.server.address ?? (local !== '' && local !== '0.0.0.0' ? local : undefined);
-          const text = grubScriptFor(policy, new URLSearchParams(m[1]), `http://${own ?? '0.0.0.0'}:${config.http.port}`, {
+          const text = grubScriptFor(policy, new URLSearchParams(m[1]), own === undefined ? undefined : `http://${own}:${config.http.port}`, {
             servers: scriptServers, remote: client, seen: (mac) => recentClients.get(mac, performance.now()), tftpPort: config.tftp.port,
           });
           return text === undefined ? undefined : Buffer.from(text);

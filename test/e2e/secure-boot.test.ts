@@ -117,47 +117,64 @@ test('Secure Boot: signed shim → signed GRUB → signed kernel from --secure-b
   }
 });
 
-// (e) PXE with Secure Boot where the site DHCP server helps (mode 1, Kea configured from
-// `pxepool dhcp-snippet --format kea --mode 1`): Kea's ACK names the boot server and shim, so
-// Debian's signed GRUB finds its server, asks for grub/grub.cfg (pxepool hands over to the
-// machine's own config), and boots the signed kernel.
-test('Secure Boot by PXE in mode 1: Kea names pxepool and shim; signed GRUB → pxepool\'s handover config → signed kernel', { skip, timeout: 600_000 }, async (t) => {
+// (e) PXE with Secure Boot where the site DHCP server helps: Debian 12's signed GRUB learns its
+// server only from the site server's ACK (docs/firmware.md). First mode 1 (Kea configured from
+// `pxepool dhcp-snippet --format kea --mode 1`: next-server and shim from Kea, no ProxyDHCP);
+// then proxy mode with one key added to Kea, `next-server`: pxepool's ProxyDHCP names shim, and
+// GRUB finds pxepool in Kea's ACK. Either way GRUB asks pxepool for grub/grub.cfg, pxepool hands
+// over to the machine's own config, and the signed kernel boots.
+test('Secure Boot by PXE when the site DHCP server names the boot server: mode 1, then ProxyDHCP plus Kea\'s next-server', { skip, timeout: 600_000 }, async (t) => {
   const lab = await Lab.create();
   t.after(() => lab.destroy());
-  const out = outDir(lab, 'secure-boot-mode1');
+  const out = outDir(lab, 'secure-boot-next-server');
   const SERVER = '10.77.64.11';
   const dhcp = await lab.addHost('dhcp', { address: '10.77.64.1/24' });
   const bs = await lab.addHost('bs1', { address: `${SERVER}/24` });
+  await startRadvd(lab, dhcp);
   const root = makeBootRoot(join(lab.tmpDir, 'root'), { serverName: 'bs1' });
   copyFileSync(SECURE_BOOT_INPUTS.shim.path, join(root, 'shimx64.efi'));
   copyFileSync('/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed', join(root, 'grubx64.efi'));
   copyFileSync(signedKernel(), join(root, 'vmlinuz-signed'));
-  const cfg = join(lab.tmpDir, 'pxepool.yaml');
-  writeFileSync(cfg, `server: { name: bs1, proxyDhcp: off, address: ${SERVER} }\nroot: ${root}\nhttp: { port: 8080 }
+  const config = (mode: 'off' | 'proxy') => {
+    const f = join(lab.tmpDir, `pxepool-${mode}.yaml`);
+    writeFileSync(f, `server: { name: bs1, proxyDhcp: ${mode} }\nroot: ${root}\nhttp: { port: 8080 }
 profiles:
   sb: { efiX64: shimx64.efi, kernel: vmlinuz-signed, initrd: initrd.gz, cmdline: "console=ttyS0 quiet panic=-1 pxepool.server=bs1", secureBoot: true }
 default: sb
 `);
-  const snippet = spawnSync(process.execPath, [MAIN, 'dhcp-snippet', '--format', 'kea', '--mode', '1', '--config', cfg, '--peers', SERVER], { encoding: 'utf8' });
+    return f;
+  };
+  const pool = { subnet: '10.77.64.0/24', rangeStart: '10.77.64.100', rangeEnd: '10.77.64.199', router: '10.77.64.1' };
+
+  const phase = async (label: string, name: string, keaExtra: Record<string, unknown>, cfg: string) => {
+    const kea = await startKea(lab, dhcp, pool, { extra: keaExtra });
+    const srv = await startServe(['--config', cfg], { ns: bs.ns });
+    const vm = startClient(lab, { firmware: 'uefi', secureBoot: true, memoryMb: 512, tap: await lab.addTap(), workDir: out, name });
+    try {
+      const r = await vm.waitForMarker(300_000);
+      t.diagnostic(`${label}: booted in ${r.seconds.toFixed(1)} s: ${markerLine(vm)}`);
+      assert.match(markerLine(vm), /secureboot=1\b/);
+      const files = srv.logs.filter((l) => l.event === 'tftp-transfer' && l.result === 'ok').map((l) => String(l.file).replace(/^\//, ''));
+      t.diagnostic(`${label} TFTP: ${files.join(', ')}`);
+      for (const f of ['shimx64.efi', 'grubx64.efi', 'grub/grub.cfg', 'vmlinuz-signed']) assert.ok(files.includes(f), `${label}: fetched ${f}`);
+      assert.ok(files.some((x) => x.startsWith(`boot.grub?mac=${vm.mac}`)), `${label}: the handover fetched this machine's own config`);
+      return srv;
+    } catch (e) {
+      console.error(vm.tail(40));
+      t.diagnostic(logTail(srv));
+      throw e;
+    } finally {
+      await vm.stop();
+      await srv.stop();
+      await kea.stop();
+    }
+  };
+
+  const cfgOff = config('off');
+  const snippet = spawnSync(process.execPath, [MAIN, 'dhcp-snippet', '--format', 'kea', '--mode', '1', '--config', cfgOff, '--peers', SERVER], { encoding: 'utf8' });
   assert.equal(snippet.status, 0, snippet.stderr);
   const keys = JSON.parse(`{${snippet.stdout.split('\n').filter((l) => !l.trimStart().startsWith('//')).join('\n')}}`) as Record<string, unknown>;
-  await startKea(lab, dhcp, { subnet: '10.77.64.0/24', rangeStart: '10.77.64.100', rangeEnd: '10.77.64.199', router: '10.77.64.1' }, { extra: keys });
-  const srv = await startServe(['--config', cfg], { ns: bs.ns });
-  t.after(() => srv.stop());
-  const vm = startClient(lab, { firmware: 'uefi', secureBoot: true, memoryMb: 512, tap: await lab.addTap(), workDir: out, name: 'sb-pxe-mode1' });
-  try {
-    const r = await vm.waitForMarker(300_000);
-    t.diagnostic(`(e) booted in ${r.seconds.toFixed(1)} s: ${markerLine(vm)}`);
-    assert.match(markerLine(vm), /secureboot=1\b/);
-  } catch (e) {
-    console.error(vm.tail(40));
-    t.diagnostic(logTail(srv));
-    throw e;
-  } finally {
-    await vm.stop();
-  }
-  const files = srv.logs.filter((l) => l.event === 'tftp-transfer' && l.result === 'ok').map((l) => String(l.file));
-  t.diagnostic(`TFTP: ${files.join(', ')}`);
-  for (const f of ['shimx64.efi', 'grubx64.efi', 'grub/grub.cfg', 'vmlinuz-signed']) assert.ok(files.some((x) => x.replace(/^\//, '') === f), `fetched ${f}`);
-  assert.ok(files.some((x) => x.includes('boot.grub?mac=')), 'the handover fetched this machine\'s own config');
+  await phase('(e) mode 1', 'sb-pxe-mode1', keys, cfgOff);
+  const proxied = await phase('(e) ProxyDHCP + next-server', 'sb-pxe-proxy', { 'next-server': SERVER }, config('proxy'));
+  assert.ok(proxied.logs.some((l) => l.event === 'answer' && l.port === 4011), 'in the second phase pxepool\'s ProxyDHCP named shim (4011)');
 });

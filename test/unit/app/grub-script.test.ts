@@ -42,6 +42,11 @@ test('proto=tftp (the Secure Boot loader): every file from each server\'s TFTP',
   assert.match(s2, /'\(tftp,10\.0\.0\.11:1069\)'/);
 });
 
+test('not knowing its own address, the server names none: GRUB\'s (tftp) is the server it came from', () => {
+  const qt = new URLSearchParams('mac=52:54:00:12:34:56&platform=efi&proto=tftp');
+  assert.match(grubScriptFor(policy, qt, undefined)!, /for pxepool_base in '\(tftp\)'; do/);
+});
+
 test('without pool peers the config names the server it came from', () => {
   const s = grubScriptFor(policy, q('52:54:00:12:34:56'), OWN)!;
   assert.match(s, /for pxepool_base in '\(http,10\.0\.0\.11:8080\)'; do/);
