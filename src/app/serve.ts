@@ -92,7 +92,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
   const apiToken = readApiToken(config);
   const deployments = createDeployments(config, config.pool?.name ?? config.server.name ?? hostname(), logger);
   // Assignments are asked before the rules, from this peer's in-memory copy (never the store itself).
-  const assigned = deployments === undefined ? undefined : (mac: string) => deployments.lookup(mac, Date.now());
+  const assigned = deployments === undefined ? undefined : (mac: string, uuids: readonly string[]) => deployments.lookup(mac, Date.now(), uuids);
   let policy: Policy = withAssignments(compilePolicy(config), assigned);
   // TFTP and HTTP mount the profile roots once, at start.
   const mounts = profileMounts(config);

@@ -2,7 +2,7 @@
 
 export interface ClientView {
   mac: string;
-  assignment?: { profile: string; mode: string; state: string; expiresAt?: number; consumedAt?: number; consumedBy?: string; generation: number; assignedAt: number };
+  assignment?: { profile: string; mode: string; state: string; expiresAt?: number; consumedAt?: number; consumedBy?: string; generation: number; assignedAt: number; uuid?: string };
   seen?: { firstSeen: number; lastSeen: number; firmware?: string; arch?: number; vendorClass?: string; uuid?: string; relay?: string; decision?: string; reason?: string; file?: string; peer?: string; outcome?: string };
   stale?: boolean;
 }
@@ -41,7 +41,7 @@ export function formatClient(c: ClientView, now: number): string {
   if (a === undefined) out.push('  assignment: none (the rules decide)');
   else {
     out.push(`  assignment: profile ${a.profile}, ${a.mode}, ${a.state}${a.state === 'consumed' ? ` ${ago(a.consumedAt, now)}${a.consumedBy !== undefined ? ` by ${clean(a.consumedBy)}` : ''}` : ''}`);
-    out.push(`  assigned ${ago(a.assignedAt, now)} (generation ${a.generation})${a.expiresAt !== undefined ? `, expires ${new Date(a.expiresAt).toISOString()} (${ago(a.expiresAt, now)})` : ''}`);
+    out.push(`  assigned ${ago(a.assignedAt, now)} (generation ${a.generation})${a.expiresAt !== undefined ? `, expires ${new Date(a.expiresAt).toISOString()} (${ago(a.expiresAt, now)})` : ''}${a.uuid !== undefined ? `, also for uuid ${clean(a.uuid)}` : ''}`);
   }
   const s = c.seen;
   if (s === undefined) out.push('  seen: never');

@@ -97,14 +97,15 @@ common(clientsCommand.command('set').description('assign a profile to a client (
   .requiredOption('--profile <name>', 'a profile of the server\'s config')
   .option('--once', 'boot it once: after its installer is done (or the profile\'s last file is delivered) no peer answers it')
   .addOption(new Option('--expires <when>', 'stop deciding after this: an ISO time or 30m, 12h, 7d from now'))
-  .action(async (mac: string, o: Common & { profile: string; once?: boolean; expires?: string }) => {
+  .option('--uuid <uuid>', 'the machine\'s SMBIOS UUID: the assignment also decides for it from another NIC')
+  .action(async (mac: string, o: Common & { profile: string; once?: boolean; expires?: string; uuid?: string }) => {
     let expires: string | undefined;
     if (o.expires !== undefined) {
       const t = parseExpires(o.expires, Date.now());
       if (t === undefined) fail(`--expires "${o.expires}" is neither an ISO time nor a duration like 12h`, 2);
       expires = new Date(t).toISOString();
     }
-    const r = await call(o, 'PUT', `/api/v1/clients/${macArg(mac)}`, { profile: o.profile, mode: o.once ? 'once' : 'persistent', ...(expires !== undefined ? { expires } : {}) });
+    const r = await call(o, 'PUT', `/api/v1/clients/${macArg(mac)}`, { profile: o.profile, mode: o.once ? 'once' : 'persistent', ...(expires !== undefined ? { expires } : {}), ...(o.uuid !== undefined ? { uuid: o.uuid } : {}) });
     finish(o, r, () => formatClient(r.body as unknown as ClientView, Date.now()));
   });
 

@@ -46,21 +46,26 @@ export interface Policy {
    * The client's runtime assignment (issue 18), asked before the rules. The serve app hands in
    * a lookup over its in-memory copy of the store, with its clock: decide() itself stays pure.
    */
-  readonly assigned?: (mac: string) => AssignmentView | undefined;
+  readonly assigned?: (mac: string, uuids: readonly string[]) => AssignmentView | undefined;
 }
 
 /** The policy with assignments consulted before its rules. */
-export function withAssignments(policy: Policy, assigned: ((mac: string) => AssignmentView | undefined) | undefined): Policy {
+export function withAssignments(policy: Policy, assigned: ((mac: string, uuids: readonly string[]) => AssignmentView | undefined) | undefined): Policy {
   return assigned === undefined ? policy : { ...policy, assigned };
 }
 
 export const ASSIGNMENT_RULE = 'assignment';
 
+/** The UUID as sent and byte-swapped (firmware disagree on the byte order of option 97). */
+function uuidsOf(f: ClientFacts): string[] {
+  return [f.uuid, f.uuidSwapped].filter((u): u is string => u !== undefined);
+}
+
 /** What the client's assignment decides; undefined when it has none or it expired (the rules decide). */
 function byAssignment(policy: Policy, f: ClientFacts, forScript: boolean): Decision | undefined {
-  const a = policy.assigned?.(f.mac.toLowerCase());
+  const a = policy.assigned?.(f.mac.toLowerCase(), uuidsOf(f));
   if (a === undefined || a.state === 'expired') return undefined;
-  const id = `${ASSIGNMENT_RULE}:${a.mode}`;
+  const id = `${ASSIGNMENT_RULE}:${a.mode}${a.viaUuidOf !== undefined ? ` (uuid, stored under ${a.viaUuidOf})` : ''}`;
   if (a.state === 'consumed') {
     return { action: 'ignore', rule: id, reason: `its once assignment (profile ${a.profile}) was used up: no peer answers until it is re-armed (pxepool clients set)` };
   }
@@ -309,7 +314,7 @@ export function explainDecision(policy: Policy, facts: ClientFacts): Explanation
   const hostTotal = policy.rules.length - policy.rules.filter((r) => !r.fromHostFile).length;
   const key = macKey(facts.mac);
   const hostCandidates = new Set(key === undefined ? [] : policy.macTable.matches(key).filter((i) => policy.rules[i]!.fromHostFile));
-  const assignment = policy.assigned?.(facts.mac.toLowerCase());
+  const assignment = policy.assigned?.(facts.mac.toLowerCase(), uuidsOf(facts));
   const early = notPxe(facts) ?? byAssignment(policy, facts, false);
   let matched: CompiledRule | undefined;
   if (early === undefined) {

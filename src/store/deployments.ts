@@ -26,6 +26,10 @@ export class Deployments {
   #o: Required<Omit<DeploymentsOptions, 'onError' | 'onConsumed'>> & Pick<DeploymentsOptions, 'onError' | 'onConsumed'>;
   #store: Store | undefined;
   #assignments = new Map<string, Assignment>();
+  /** uuid → the MAC its assignment is stored under */
+  #byUuid = new Map<string, string>();
+  /** a MAC decided by another MAC's assignment (through its UUID) → that MAC, for delivered() */
+  #alias = new Map<string, string>();
   /** consumes this peer decided on and the store has not confirmed: mac → generation, time */
   #pendingConsume = new Map<string, { generation: number; at: number; how: string }>();
   #seen = new Map<string, Seen>();
@@ -75,7 +79,7 @@ export class Deployments {
         const a = fresh.get(mac);
         if (a !== undefined) fresh.set(mac, consume(a, p.generation, p.at, this.#o.peer).next!);
       }
-      this.#assignments = fresh;
+      this.#setAll(fresh);
       this.lastSync = Date.now();
       this.lastError = undefined;
     } catch (err) {
@@ -105,14 +109,44 @@ export class Deployments {
     for (const mac of batch) this.#pendingSeen.delete(mac);
   }
 
-  /** What policy is told about `mac` now; undefined: no assignment (the rules decide). */
-  lookup(mac: string, now: number): AssignmentView | undefined {
-    const a = this.#assignments.get(mac);
-    return a === undefined ? undefined : viewOf(a, now);
+  #setAll(all: Map<string, Assignment>): void {
+    this.#assignments = all;
+    this.#byUuid = new Map();
+    for (const [mac, a] of all) if (a.uuid !== undefined) this.#byUuid.set(a.uuid, mac);
+  }
+
+  #set(mac: string, a: Assignment | undefined): void {
+    const old = this.#assignments.get(mac);
+    if (old?.uuid !== undefined && this.#byUuid.get(old.uuid) === mac) this.#byUuid.delete(old.uuid);
+    if (a === undefined) this.#assignments.delete(mac);
+    else {
+      this.#assignments.set(mac, a);
+      if (a.uuid !== undefined) this.#byUuid.set(a.uuid, mac);
+    }
+  }
+
+  /**
+   * What policy is told about `mac` now; undefined: no assignment (the rules decide). The MAC's
+   * own assignment first, else one stored under another MAC for a UUID the client sent.
+   */
+  lookup(mac: string, now: number, uuids: readonly string[] = []): AssignmentView | undefined {
+    const own = this.#assignments.get(mac);
+    if (own !== undefined) return viewOf(own, now);
+    for (const u of uuids) {
+      const under = this.#byUuid.get(u);
+      const a = under === undefined ? undefined : this.#assignments.get(under);
+      if (a === undefined) continue;
+      this.#alias.delete(mac);
+      this.#alias.set(mac, under!);
+      while (this.#alias.size > this.#o.maxPendingSeen) this.#alias.delete(this.#alias.keys().next().value!);
+      return { ...viewOf(a, now), viaUuidOf: under! };
+    }
+    return undefined;
   }
 
   /** A file was delivered to `mac`: when it completes an active `once`, consume it. */
-  delivered(mac: string, path: string, profiles: Readonly<Record<string, Profile>>, now: number): void {
+  delivered(client: string, path: string, profiles: Readonly<Record<string, Profile>>, now: number): void {
+    const mac = this.#assignments.has(client) ? client : (this.#alias.get(client) ?? client);
     const a = this.#assignments.get(mac);
     if (a === undefined || a.mode !== 'once' || viewOf(a, now).state !== 'active') return;
     const p = profiles[a.profile];
@@ -121,7 +155,7 @@ export class Deployments {
   }
 
   #consumeLocally(mac: string, a: Assignment, now: number, how: string): void {
-    this.#assignments.set(mac, consume(a, a.generation, now, this.#o.peer).next!);
+    this.#set(mac, consume(a, a.generation, now, this.#o.peer).next!);
     this.#pendingConsume.set(mac, { generation: a.generation, at: now, how });
     void this.sync();
   }
@@ -177,17 +211,17 @@ export class Deployments {
   }
 
   /** Refused (StoreDown) while the store is down: an admin's change must be in the store or nowhere. */
-  async put(mac: string, input: { profile: string; mode: Assignment['mode']; expiresAt?: number }, now: number): Promise<ClientRecord> {
+  async put(mac: string, input: { profile: string; mode: Assignment['mode']; expiresAt?: number; uuid?: string }, now: number): Promise<ClientRecord> {
     const r = await this.#call((s) => s.put(mac, input, now));
     this.#pendingConsume.delete(mac);
-    if (r.assignment !== undefined) this.#assignments.set(mac, r.assignment);
+    if (r.assignment !== undefined) this.#set(mac, r.assignment);
     return r;
   }
 
   async clear(mac: string): Promise<boolean> {
     const r = await this.#call((s) => s.clear(mac));
     this.#pendingConsume.delete(mac);
-    this.#assignments.delete(mac);
+    this.#set(mac, undefined);
     return r;
   }
 
@@ -199,7 +233,7 @@ export class Deployments {
     try {
       const r = await this.#call((s) => s.consume(mac, undefined, now, this.#o.peer));
       const fresh = await this.#call((s) => s.get(mac));
-      if (fresh?.assignment !== undefined) this.#assignments.set(mac, fresh.assignment);
+      if (fresh?.assignment !== undefined) this.#set(mac, fresh.assignment);
       if (r === 'consumed') this.#o.onConsumed?.(mac, 'done');
       return r;
     } catch (err) {

@@ -18,6 +18,11 @@ export interface Assignment {
    */
   generation: number;
   assignedAt: number;
+  /**
+   * The client's SMBIOS UUID (option 97): the assignment also decides for a client sending it
+   * from another MAC (a second NIC, a USB adapter). One assignment, so a once is used up once.
+   */
+  uuid?: string;
 }
 
 /** What the pool saw of a client: the last peer's report wins, fields it did not see are kept. */
@@ -48,6 +53,8 @@ export type AssignmentState = 'active' | 'consumed' | 'expired';
 export interface AssignmentView {
   profile: string;
   mode: AssignmentMode;
+  /** set when the assignment was found by the client's UUID: the MAC it is stored under */
+  viaUuidOf?: string;
   state: AssignmentState;
   expiresAt?: number;
   consumedAt?: number;
@@ -83,9 +90,10 @@ export function consume(a: Assignment | undefined, generation: number | undefine
 }
 
 /** A new assignment replacing `prev`: a fresh generation, not consumed. */
-export function arm(prev: Assignment | undefined, input: { profile: string; mode: AssignmentMode; expiresAt?: number }, now: number): Assignment {
+export function arm(prev: Assignment | undefined, input: { profile: string; mode: AssignmentMode; expiresAt?: number; uuid?: string }, now: number): Assignment {
   const a: Assignment = { profile: input.profile, mode: input.mode, generation: (prev?.generation ?? 0) + 1, assignedAt: now };
   if (input.expiresAt !== undefined) a.expiresAt = input.expiresAt;
+  if (input.uuid !== undefined) a.uuid = input.uuid;
   return a;
 }
 

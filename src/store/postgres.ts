@@ -38,7 +38,7 @@ export async function openPostgresStore(o: PostgresOptions): Promise<Store> {
       }
       return out;
     },
-    async put(mac, a, now) { return recordOf((await one(SQL.put, [mac, a.profile, a.mode, a.expiresAt ?? null, now]))[0]!); },
+    async put(mac, a, now) { return recordOf((await one(SQL.put, [mac, a.profile, a.mode, a.expiresAt ?? null, now, a.uuid ?? null]))[0]!); },
     async clear(mac) { return (await one(SQL.clear, [mac])).length > 0; },
     async consume(mac, generation, now, by) {
       if ((await one(SQL.consume, [mac, now, by, generation ?? -1])).length > 0) return 'consumed';

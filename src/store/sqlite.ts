@@ -31,7 +31,7 @@ export function openSqliteStore(path: string): Store {
       }
       return out;
     },
-    async put(mac, a, now) { return row(st.put.get(mac, a.profile, a.mode, a.expiresAt ?? null, now)); },
+    async put(mac, a, now) { return row(st.put.get(mac, a.profile, a.mode, a.expiresAt ?? null, now, a.uuid ?? null)); },
     async clear(mac) { return st.clear.get(mac) !== undefined; },
     async consume(mac, generation, now, by) {
       if (st.consume.get(mac, now, by, generation ?? -1) !== undefined) return 'consumed';

@@ -12,7 +12,7 @@ export interface Store {
   /** every client with an assignment (the peers' last-known copy is refreshed from this) */
   assignments(limit: number): Promise<Map<string, Assignment>>;
   /** replaces the assignment, not consumed, generation + 1 */
-  put(mac: string, input: { profile: string; mode: Assignment['mode']; expiresAt?: number }, now: number): Promise<ClientRecord>;
+  put(mac: string, input: { profile: string; mode: Assignment['mode']; expiresAt?: number; uuid?: string }, now: number): Promise<ClientRecord>;
   /** removes the assignment (what the pool saw stays); false when there was none */
   clear(mac: string): Promise<boolean>;
   /** consumes an active `once` (of `generation`, when given) atomically */
@@ -44,18 +44,19 @@ export const MIGRATIONS: readonly string[] = [
      seen TEXT
    )`,
   `CREATE INDEX clients_assigned ON clients (mac) WHERE profile IS NOT NULL`,
+  `ALTER TABLE clients ADD COLUMN uuid TEXT`,
 ];
 
 export const SQL = {
   get: `SELECT * FROM clients WHERE mac = $1`,
   list: `SELECT * FROM clients ORDER BY mac LIMIT $1`,
   assignments: `SELECT * FROM clients WHERE profile IS NOT NULL ORDER BY mac LIMIT $1`,
-  put: `INSERT INTO clients (mac, profile, mode, expires_at, consumed_at, consumed_by, generation, assigned_at)
-        VALUES ($1, $2, $3, $4, NULL, NULL, 1, $5)
-        ON CONFLICT (mac) DO UPDATE SET profile = excluded.profile, mode = excluded.mode, expires_at = excluded.expires_at,
+  put: `INSERT INTO clients (mac, profile, mode, expires_at, consumed_at, consumed_by, generation, assigned_at, uuid)
+        VALUES ($1, $2, $3, $4, NULL, NULL, 1, $5, $6)
+        ON CONFLICT (mac) DO UPDATE SET profile = excluded.profile, mode = excluded.mode, expires_at = excluded.expires_at, uuid = excluded.uuid,
           consumed_at = NULL, consumed_by = NULL, generation = clients.generation + 1, assigned_at = excluded.assigned_at
         RETURNING *`,
-  clear: `UPDATE clients SET profile = NULL, mode = NULL, expires_at = NULL, consumed_at = NULL, consumed_by = NULL, assigned_at = NULL
+  clear: `UPDATE clients SET profile = NULL, mode = NULL, expires_at = NULL, consumed_at = NULL, consumed_by = NULL, assigned_at = NULL, uuid = NULL
           WHERE mac = $1 AND profile IS NOT NULL RETURNING mac`,
   // The whole `once` rule in one statement: of two peers racing, exactly one gets the row back.
   consume: `UPDATE clients SET consumed_at = $2, consumed_by = $3
@@ -80,6 +81,7 @@ export function recordOf(row: Record<string, unknown>): ClientRecord {
     const c = n(row.consumed_at);
     if (c !== undefined) a.consumedAt = c;
     if (row.consumed_by !== null && row.consumed_by !== undefined) a.consumedBy = String(row.consumed_by);
+    if (row.uuid !== null && row.uuid !== undefined) a.uuid = String(row.uuid);
     r.assignment = a;
   }
   if (row.seen !== null && row.seen !== undefined) {

@@ -3,6 +3,7 @@
 
 import { z } from 'zod';
 import { normaliseMac } from '../app/explain-client.ts';
+import { parseUuid } from '../config/values.ts';
 import type { AssignmentMode } from './model.ts';
 
 /** A request body larger than this is refused unread past the limit. */
@@ -15,9 +16,11 @@ export const assignmentBody = z.strictObject({
   mode: z.enum(['once', 'persistent']).optional().default('persistent'),
   /** ISO 8601 time, or null for none */
   expires: z.union([z.iso.datetime({ offset: true }), z.null()]).optional(),
+  /** the client's SMBIOS UUID: the assignment also decides for it from another MAC */
+  uuid: z.string().max(40).refine((s) => parseUuid(s).ok, 'not a UUID (8-4-4-4-12 hex digits)').optional(),
 });
 
-export interface AssignmentInput { profile: string; mode: AssignmentMode; expiresAt?: number }
+export interface AssignmentInput { profile: string; mode: AssignmentMode; expiresAt?: number; uuid?: string }
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; status: number; error: string };
 
@@ -43,6 +46,10 @@ export function checkAssignment(text: string, profiles: readonly string[], now: 
     return { ok: false, status: 400, error: `no profile "${r.data.profile}" (profiles: ${profiles.join(', ') || 'none'})` };
   }
   const out: AssignmentInput = { profile: r.data.profile, mode: r.data.mode };
+  if (r.data.uuid !== undefined) {
+    const u = parseUuid(r.data.uuid);
+    if (u.ok) out.uuid = u.value;
+  }
   if (r.data.expires != null) {
     const t = Date.parse(r.data.expires);
     if (t <= now) return { ok: false, status: 400, error: `expires: ${r.data.expires} is in the past` };

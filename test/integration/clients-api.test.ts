@@ -145,6 +145,14 @@ test('a once is used up when the profile\'s last file reaches the client (TFTP)'
   assert.ok(inv.some((c) => c.mac === mac && c.firmware === 'bios'));
 });
 
+test('an assignment with a uuid decides for that machine from another NIC, and only with that UUID', async () => {
+  const UUID = '4c4c4544-0042-3510-8052-b2c04f503232';
+  assert.equal((await api('PUT', '/api/v1/clients/52:54:00:ab:00:01', { body: JSON.stringify({ profile: 'lab', uuid: UUID }) })).status, 200);
+  assert.ok(await bootRequest('127.0.0.9', '127.0.0.1', P.pxe, { kind: 'ipxe-bios', mac: '52:54:00:bb:00:09', uuid: UUID }, 0x7201), 'another NIC of that machine is answered');
+  assert.equal(await bootRequest('127.0.0.9', '127.0.0.1', P.pxe, { kind: 'ipxe-bios', mac: '52:54:00:bb:00:09', uuid: '00000000-0000-0000-0000-000000000001' }, 0x7202), false, 'another UUID: the rules decide (default ignore)');
+  assert.equal((await api('DELETE', '/api/v1/clients/52:54:00:ab:00:01')).status, 200);
+});
+
 test('pxepool clients: set, list (table and --json), show, done, clear; a wrong token exits 1 with the reason', async () => {
   const env = { ...process.env, PXEPOOL_TOKEN: TOKEN };
   const cli = (...args: string[]) => run(process.execPath, [MAIN, 'clients', ...args, '--url', URL_BASE], { env, timeout: 20_000 });

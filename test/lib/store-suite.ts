@@ -22,6 +22,11 @@ export function storeSuite(name: string, open: () => Promise<Store>, skip: strin
       assert.equal((await s.list(1)).length, 1);
       assert.equal((await s.get('52:54:00:00:00:02'))?.assignment?.expiresAt, T0 + 60_000);
       assert.deepEqual([...(await s.assignments(100)).keys()], ['52:54:00:00:00:01', '52:54:00:00:00:02']);
+      const withUuid = await s.put('52:54:00:00:00:03', { profile: 'debian', mode: 'once', uuid: '4c4c4544-0042-3510-8052-b2c04f503232' }, T0);
+      assert.equal(withUuid.assignment?.uuid, '4c4c4544-0042-3510-8052-b2c04f503232');
+      assert.equal((await s.assignments(100)).get('52:54:00:00:00:03')?.uuid, '4c4c4544-0042-3510-8052-b2c04f503232');
+      assert.equal((await s.put('52:54:00:00:00:03', { profile: 'debian', mode: 'once' }, T0)).assignment?.uuid, undefined, 'a put without uuid drops it');
+      await s.clear('52:54:00:00:00:03');
       assert.equal(await s.clear('52:54:00:00:00:01'), true);
       assert.equal(await s.clear('52:54:00:00:00:01'), false, 'nothing left to clear');
       assert.equal(await s.clear('52:54:00:00:00:09'), false);

@@ -50,6 +50,16 @@ test('an expired assignment hands the client back to the rules', () => {
   assert.equal(d.action === 'boot' && d.profile, 'rules-profile');
 });
 
+test('the lookup is given the client\'s UUID as sent and byte-swapped; an assignment found by it names where it is stored', () => {
+  const asked: string[][] = [];
+  const p = withAssignments(base, (mac, uuids) => { asked.push([mac, ...uuids]); return uuids.includes('44454c4c-4200-1035-8052-b2c04f503232') ? { profile: 'debian', mode: 'once', state: 'active', viaUuidOf: '52:54:00:00:00:09' } : undefined; });
+  const d = decide(p, facts({ mac: '52:54:00:77:77:77', uuid: '4c4c4544-0042-3510-8052-b2c04f503232', uuidSwapped: '44454c4c-4200-1035-8052-b2c04f503232' }));
+  assert.deepEqual(asked[0], ['52:54:00:77:77:77', '4c4c4544-0042-3510-8052-b2c04f503232', '44454c4c-4200-1035-8052-b2c04f503232']);
+  assert.equal(d.action === 'boot' && d.profile, 'debian');
+  assert.equal(d.rule, 'assignment:once (uuid, stored under 52:54:00:00:00:09)');
+  assert.equal(decide(p, facts({ mac: '52:54:00:77:77:77' })).action, 'ignore', 'no UUID sent: nothing found by it');
+});
+
 test('a non-PXE client stays ignored even when assigned', () => {
   const d = decide(withA({ profile: 'debian', mode: 'persistent', state: 'active' }), facts({ pxeClient: false, vendorClass: 'MSFT 5.0' }));
   assert.equal(d.rule, 'not-pxe');

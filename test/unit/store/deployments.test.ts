@@ -111,6 +111,28 @@ test('a once is used up only by the profile\'s last file, and a persistent one n
   await d.close();
 });
 
+test('found by its UUID from another MAC: decides, and that MAC\'s delivery uses up the one assignment', async () => {
+  const { f, store } = fakeStore();
+  const d = new Deployments({ open: async () => store, peer: 'pxe-a' });
+  await d.sync();
+  const UUID = '4c4c4544-0042-3510-8052-b2c04f503232';
+  await d.put(MAC, { profile: 'lab', mode: 'once', uuid: UUID }, 1);
+  const other = '52:54:00:00:00:77';
+  assert.equal(d.lookup(other, 2), undefined, 'no UUID, no match');
+  assert.deepEqual(d.lookup(other, 2, ['00000000-0000-0000-0000-000000000000', UUID]), { profile: 'lab', mode: 'once', state: 'active', viaUuidOf: MAC });
+  d.delivered(other, 'pxelinux.0', PROFILES, 3);
+  await d.sync();
+  assert.equal(f.rows.get(MAC)?.consumedAt, 3);
+  assert.equal(d.lookup(other, 4, [UUID])?.state, 'consumed');
+  await d.clear(MAC);
+  assert.equal(d.lookup(other, 5, [UUID]), undefined, 'cleared: the UUID no longer finds it');
+  // A refresh rebuilds the UUID index from the store.
+  f.rows.set('52:54:00:00:00:05', arm(undefined, { profile: 'lab', mode: 'persistent', uuid: UUID }, 6));
+  await d.sync();
+  assert.equal(d.lookup(other, 7, [UUID])?.viaUuidOf, '52:54:00:00:00:05');
+  await d.close();
+});
+
 test('a store down at start: no copy, the rules decide, and the first good round fills it', async () => {
   const { f, store } = fakeStore();
   f.rows.set(MAC, arm(undefined, { profile: 'lab', mode: 'persistent' }, 1));

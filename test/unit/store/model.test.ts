@@ -87,6 +87,9 @@ test('API input: MACs, profiles, JSON, modes and expiry', () => {
   bad('{"profile":"debian","expires":"2025-01-01T00:00:00Z"}', /in the past/);
   bad('{"profile":"debian","expires":"tomorrow"}', /^expires:/);
   bad('[]', /body/);
+  bad('{"profile":"debian","uuid":"not-a-uuid"}', /^uuid: not a UUID/);
+  const u = checkAssignment('{"profile":"debian","uuid":"{4C4C4544-0042-3510-8052-B2C04F503232}"}', ['debian'], now);
+  assert.equal(u.ok && u.value.uuid, '4c4c4544-0042-3510-8052-b2c04f503232', 'written any common way, stored one way');
   assert.equal(parseExpires('2h', now), now + 7_200_000);
   assert.equal(parseExpires('2030-01-01T00:00:00Z', now), Date.UTC(2030, 0, 1));
   assert.equal(parseExpires('soon', now), undefined);
