@@ -90,3 +90,18 @@ test('10,000 mutated copies of the capture and of a relayed one: an answer or an
   assert.ok(parsed > 500, `parsed ${parsed}`);
   assert.ok((reasons.get('truncated-option') ?? 0) > 500, JSON.stringify([...reasons]));
 });
+
+test('EDK2\'s 4011 boot-server Request over IPv6 and Kea\'s Advertise parse; the Request asks the proxy by its server id, with no IA_NA', () => {
+  const req = parseDhcp6(fixture('ovmf-pxe6-request-4011'));
+  assert.ok(req.ok && req.message.kind === 'client');
+  if (!req.ok || req.message.kind !== 'client') return;
+  assert.equal(req.message.type, MSG.REQUEST);
+  const codes = req.message.options.map((o) => o.code);
+  assert.ok(codes.includes(OPT.SERVERID) && !codes.includes(OPT.IA_NA), codes.join(','));
+  assert.equal(pxe6Facts(req.message)!.arch, 7);
+  const adv = parseDhcp6(fixture('kea6-advertise'));
+  assert.ok(adv.ok && adv.message.kind === 'client' && adv.message.type === MSG.ADVERTISE);
+  if (!adv.ok || adv.message.kind !== 'client') return;
+  assert.ok(adv.message.options.some((o) => o.code === OPT.IA_NA));
+  assert.ok(!adv.message.options.some((o) => o.code === OPT.BOOTFILE_URL), 'the site server sends no boot file');
+});
