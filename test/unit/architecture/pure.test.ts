@@ -23,7 +23,7 @@ export const PURE: readonly string[] = [
   'storm/client.ts',
   'http/limits.ts', 'observe/transfer-log.ts', 'observe/printable.ts', 'observe/client-events.ts', 'observe/explain-merge.ts',
   'app/ipxe-script.ts', 'app/recent-clients.ts', 'app/explain-client.ts',
-  'app/grub-script.ts', 'media/plan.ts', 'files/pe-signature.ts', 'dhcp6/packet.ts',
+  'app/grub-script.ts', 'media/plan.ts', 'files/pe-signature.ts', 'dhcp6/packet.ts', 'dhcp6/respond.ts',
   'store/model.ts', 'store/store.ts', 'store/validate.ts', 'cli/clients-format.ts',
 ];
 

@@ -1,0 +1,76 @@
+// ProxyDHCPv6 decisions on EDK2's real packets: an Advertise without IA_NA to its Solicit, a
+// Reply to its 4011 Request when it names our server id, and silence otherwise.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { config } from '../policy/helpers.ts';
+import { compilePolicy, decide } from '../../../src/policy/policy.ts';
+import { MSG, OPT, parseDhcp6, type Dhcp6Message } from '../../../src/dhcp6/packet.ts';
+import { bootUrl, duidLl, macFromEui64, PXE_ENTERPRISE, respond6, type Responder6Context } from '../../../src/dhcp6/respond.ts';
+
+const fixture = (name: string): Dhcp6Message => {
+  const r = parseDhcp6(Uint8Array.from(Buffer.from(readFileSync(join(import.meta.dirname, '../../fixtures/firmware6', `${name}.hex`), 'utf8').replace(/\s+/g, ''), 'hex')));
+  assert.ok(r.ok);
+  return r.ok ? r.message : (undefined as never);
+};
+const SOLICIT = fixture('ovmf-pxe6-solicit');
+const REQUEST = fixture('ovmf-pxe6-request-4011');
+// The throw-away responder of the capture used this DUID; the 4011 Request names it.
+const CTX: Responder6Context = { serverDuid: duidLl('52:54:00:aa:bb:cc'), serverAddress: 'fd77:0:0:1::11', httpPort: 8080 };
+const policy = compilePolicy(config(`
+profiles:
+  lab: { efiX64: snponly.efi, efiX64Http: "http://\${server}/ipxe.efi" }
+rules:
+  - { match: { mac: "52:54:00:99:*" }, action: ignore }
+default: lab
+`));
+const d = (f: Parameters<typeof decide>[1]) => decide(policy, f);
+const opt = (m: Dhcp6Message, code: number) => m.options.find((o) => o.code === code)?.data;
+
+test('macFromEui64: the MAC inside a link-local or SLAAC address; none from a random interface id', () => {
+  assert.equal(macFromEui64('fe80::5054:ff:fe65:1%eth0'), '52:54:00:65:00:01');
+  assert.equal(macFromEui64('fd77::1:5054:ff:fe66:1'), '52:54:00:66:00:01');
+  assert.equal(macFromEui64('fd77::1:1234:5678:9abc:def0'), undefined);
+  assert.equal(macFromEui64('not an address'), undefined);
+});
+
+test('Solicit from EDK2: an Advertise with no IA_NA, our server id, its client id, a TFTP URL, vendor class 343 PXEClient', () => {
+  const o = respond6(SOLICIT, 'dhcp6', 'fe80::5054:ff:fe65:1%eth0', CTX, d);
+  assert.equal(o.kind, 'reply');
+  if (o.kind !== 'reply') return;
+  assert.equal(o.message.kind === 'client' && o.message.type, MSG.ADVERTISE);
+  assert.equal(o.facts.mac, '52:54:00:65:00:01');
+  assert.equal(o.facts.firmware, 'efi-x64');
+  assert.equal(o.url, 'tftp://[fd77:0:0:1::11]/snponly.efi');
+  assert.equal(opt(o.message, OPT.IA_NA), undefined, 'an IA_NA (even NoAddrsAvail) makes EDK2 cancel the boot');
+  assert.deepEqual(opt(o.message, OPT.SERVERID), CTX.serverDuid);
+  assert.deepEqual(opt(o.message, OPT.CLIENTID), opt(SOLICIT, OPT.CLIENTID));
+  const vc = opt(o.message, OPT.VENDOR_CLASS)!;
+  assert.equal(new DataView(vc.buffer, vc.byteOffset).getUint32(0), PXE_ENTERPRISE);
+  assert.equal(Buffer.from(vc.subarray(6)).toString('latin1'), 'PXEClient');
+  assert.equal(o.message.kind === 'client' && o.message.xid, SOLICIT.kind === 'client' && SOLICIT.xid);
+});
+
+test('EDK2\'s 4011 Request naming our server id gets a Reply; another server\'s id, or on the wrong port, nothing', () => {
+  const o = respond6(REQUEST, 'pxe6', 'fd77::1:5054:ff:fe66:1', CTX, d);
+  assert.equal(o.kind, 'reply');
+  if (o.kind === 'reply') assert.equal(o.message.kind === 'client' && o.message.type, MSG.REPLY);
+  assert.deepEqual(respond6(REQUEST, 'pxe6', 'fd77::1:5054:ff:fe66:1', { ...CTX, serverDuid: duidLl('52:54:00:00:00:01') }, d), { kind: 'drop', reason: 'not-for-us' });
+  assert.equal(respond6(REQUEST, 'dhcp6', 'fd77::1:5054:ff:fe66:1', CTX, d).kind, 'drop');
+  assert.equal(respond6(SOLICIT, 'pxe6', 'fe80::5054:ff:fe65:1', CTX, d).kind, 'drop');
+});
+
+test('policy: an ignored MAC gets no answer; a source without a MAC in it neither', () => {
+  const o = respond6(SOLICIT, 'dhcp6', 'fe80::5054:ff:fe99:1', CTX, d);
+  assert.equal(o.kind, 'drop');
+  if (o.kind === 'drop') assert.equal(o.reason, 'policy');
+  assert.equal(respond6(SOLICIT, 'dhcp6', 'fe80::1', CTX, d).kind, 'drop');
+});
+
+test('boot file URLs: a name by TFTP, HTTP boot by HTTP, ${server} is the bracketed address and port', () => {
+  assert.equal(bootUrl('snponly.efi', false, CTX), 'tftp://[fd77:0:0:1::11]/snponly.efi');
+  assert.equal(bootUrl('ipxe.efi', true, CTX), 'http://[fd77:0:0:1::11]:8080/ipxe.efi');
+  assert.equal(bootUrl('http://${server}/x.efi', true, CTX), 'http://[fd77:0:0:1::11]:8080/x.efi');
+  assert.equal(bootUrl('http://${server}/x.efi', true, { ...CTX, httpPort: 80 }), 'http://[fd77:0:0:1::11]/x.efi');
+});
