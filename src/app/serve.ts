@@ -3,7 +3,9 @@
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { hostname } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
+import { startProxy6, type Proxy6Server } from '../dhcp6/server.ts';
+import { duidLl } from '../dhcp6/respond.ts';
 import type { Config } from '../config/schema.ts';
 import { loadConfig, formatErrors } from '../config/load.ts';
 import { compilePolicy, decide, withAssignments, type Policy } from '../policy/policy.ts';
@@ -38,6 +40,8 @@ export interface ServeOptions {
   /** re-read on reload; undefined = embedded default (reload keeps it) */
   configPath?: string;
   logger?: Logger;
+  /** test hook: DHCPv6 ports instead of 547 and 4011 */
+  ports6?: { dhcp?: number; pxe?: number };
   /** test hooks: listen on these addresses / ports instead of the standard ones */
   listen?: string[];
   ports?: { dhcp?: number; pxe?: number; client?: number };
@@ -50,6 +54,8 @@ export interface App {
   metrics: Metrics;
   logger: Logger;
   proxy?: ProxyServer;
+  /** ProxyDHCPv6 (server.address6) */
+  proxy6?: Proxy6Server;
   pool?: Pool;
   tftp?: TftpServer;
   http?: HttpServer;
@@ -271,6 +277,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
         uptimeSeconds: Math.round((Date.now() - started) / 1000),
         config: config.source,
         proxyDhcp: { mode: config.server.proxyDhcp, addresses: app.proxy?.addresses ?? [] },
+        ...(app.proxy6 !== undefined ? { proxyDhcp6: { address: config.server.address6, interfaces: app.proxy6.interfaces, ports: app.proxy6.ports } } : {}),
         tftp: app.tftp?.stats(),
         http: app.http ? { port: app.http.port, active: app.http.active() } : undefined,
         pool: app.pool?.status(),
@@ -281,7 +288,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
       // Leave the pool first: the others take over this peer's clients at once.
       await app.pool?.close();
       dashboard?.close();
-      await Promise.all([app.proxy?.close(), app.tftp?.close(), app.http?.close()]);
+      await Promise.all([app.proxy?.close(), app.proxy6?.close(), app.tftp?.close(), app.http?.close()]);
       await deployments?.close();
     },
   };
@@ -332,6 +339,27 @@ export async function serve(opts: ServeOptions): Promise<App> {
       if (app.pool) Object.assign(p, app.pool.proxyHooks());
       app.proxy = await startProxyServer(p);
       logger.info({ event: 'listen', service: 'proxydhcp', mode: config.server.proxyDhcp, addresses: app.proxy.addresses, ports: app.proxy.ports }, 'ProxyDHCP listening');
+    }
+    if (config.server.proxyDhcp === 'proxy' && config.server.address6 !== undefined) {
+      const address6 = config.server.address6;
+      const mac = Object.values(networkInterfaces()).flat().find((a) => a?.family === 'IPv6' && a.address.toLowerCase() === address6)?.mac;
+      app.proxy6 = await startProxy6({
+        serverAddress: address6,
+        // A DUID-LL from the MAC of the interface holding the address (a fixed one if none does).
+        serverDuid: duidLl(mac !== undefined && mac !== '00:00:00:00:00:00' ? mac : '02:00:00:00:00:01'),
+        httpPort: config.http.port,
+        decide: (f) => decideNow(f),
+        ...(config.server.interface !== undefined ? { interfaces: [config.server.interface] } : {}),
+        ...(opts.ports6 !== undefined ? { ports: opts.ports6 } : {}),
+        onError: (err) => logger.warn({ err }, 'proxydhcp6 error'),
+        onOutcome: (o, via) => {
+          const port = via === 'dhcp6' ? 547 : 4011;
+          if (o.kind === 'reply') logger.info({ event: 'answer', port, mac: o.facts.mac, arch: o.facts.arch, firmware: o.facts.firmware, rule: o.decision.rule, profile: o.decision.profile, action: 'boot', file: o.url, to: o.facts.source }, 'answered PXE client (IPv6)');
+          else if (o.kind === 'drop' && o.reason === 'policy') logger.info({ event: 'ignore', port, mac: o.facts?.mac, reason: o.detail }, 'ignored PXE client (IPv6)');
+          else logger.debug({ event: 'dhcp6-drop', port, reason: o.kind === 'malformed' ? `malformed: ${o.reason}` : o.reason }, 'dropped DHCPv6 message');
+        },
+      });
+      logger.info({ event: 'listen', service: 'proxydhcp6', address: address6, interfaces: app.proxy6.interfaces, ports: app.proxy6.ports }, 'ProxyDHCPv6 listening');
     }
     if (config.tftp.enabled) {
       app.tftp = await startTftpServer({

@@ -67,6 +67,8 @@ const text = (allowed = 'text') => leaf<string>(allowed, (v) => (typeof v === 's
 
 const ipv4 = () => leaf<string>('an IPv4 address like 192.168.1.10', (v) => (typeof v === 'string' && isIpv4(v) ? ok(v.trim()) : bad()));
 
+const ipv6 = () => leaf<string>('a global or ULA IPv6 address like fd00::20', (v) => (typeof v === 'string' && /^[0-9a-fA-F:]+$/.test(v.trim()) && v.includes(':') && !/^fe80:/i.test(v.trim()) ? ok(v.trim().toLowerCase()) : bad()));
+
 const ipAny = () =>
   leaf<string>('an IP address like 192.168.1.10 or ::', (v) => (typeof v === 'string' && (isIpv4(v) || /^[0-9a-fA-F:.]+$/.test(v) && v.includes(':')) ? ok(v.trim()) : bad()));
 
@@ -195,6 +197,11 @@ export const configSchema = z.strictObject({
     interface: text('a network interface name like eth0').optional(),
     address: ipv4().optional(),
     proxyDhcp: oneOf(PROXY_DHCP_MODES).optional().default('proxy'),
+    /**
+     * ProxyDHCPv6 (PXE and HTTP boot over IPv6, docs/firmware.md): this server's global or ULA
+     * IPv6 address, which goes into boot file URLs. Unset: no DHCPv6 at all.
+     */
+    address6: ipv6().optional(),
   }).prefault({}),
   root: text('a directory path').optional().default(DEFAULT_ROOT),
   tftp: z.strictObject({

@@ -59,11 +59,15 @@ function vendorClass(text: string): Uint8Array {
   return d;
 }
 
-/** Client facts in the shape the policy decides on (MAC from the EUI-64 source address). */
-export function facts6(m: Dhcp6Message, source: string): ClientFacts | undefined {
+/**
+ * Client facts in the shape the policy decides on. The MAC comes from the EUI-64 source
+ * address, or, for a source that has none (a DHCPv6 or static address on 4011), from what
+ * the client's DUID was seen with in its Solicit (`macOfDuid`).
+ */
+export function facts6(m: Dhcp6Message, source: string, macOfDuid?: (duid: string) => string | undefined): ClientFacts | undefined {
   const f = pxe6Facts(m);
   if (f === undefined) return undefined;
-  const mac = macFromEui64(source);
+  const mac = macFromEui64(source) ?? (f.duid !== undefined ? macOfDuid?.(f.duid) : undefined);
   if (mac === undefined) return undefined;
   const vc = f.vendorClass[0];
   return {
@@ -85,7 +89,7 @@ export function bootUrl(bootFile: string, httpClient: boolean, ctx: Responder6Co
 
 const equal = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
-export function respond6(m: Dhcp6Message, via: Via6, source: string, ctx: Responder6Context, decide: (f: ClientFacts) => Decision): Outcome6 {
+export function respond6(m: Dhcp6Message, via: Via6, source: string, ctx: Responder6Context, decide: (f: ClientFacts) => Decision, macOfDuid?: (duid: string) => string | undefined): Outcome6 {
   if (m.kind !== 'client') return { kind: 'drop', reason: 'not-client' };
   const wanted = via === 'dhcp6' ? MSG.SOLICIT : MSG.REQUEST;
   if (m.type !== wanted) return { kind: 'drop', reason: 'message-type', detail: `type ${m.type} on ${via === 'dhcp6' ? 547 : 4011}` };
@@ -93,7 +97,7 @@ export function respond6(m: Dhcp6Message, via: Via6, source: string, ctx: Respon
     const sid = m.options.find((o) => o.code === OPT.SERVERID);
     if (sid === undefined || !equal(sid.data, ctx.serverDuid)) return { kind: 'drop', reason: 'not-for-us' };
   }
-  const facts = facts6(m, source);
+  const facts = facts6(m, source, macOfDuid);
   if (facts === undefined) return { kind: 'drop', reason: 'no-mac', detail: `source ${source} has no EUI-64 interface id` };
   if (!facts.pxeClient && !facts.httpClient) return { kind: 'drop', reason: 'not-pxe', facts };
   const decision = decide(facts);

@@ -74,3 +74,11 @@ test('boot file URLs: a name by TFTP, HTTP boot by HTTP, ${server} is the bracke
   assert.equal(bootUrl('http://${server}/x.efi', true, CTX), 'http://[fd77:0:0:1::11]:8080/x.efi');
   assert.equal(bootUrl('http://${server}/x.efi', true, { ...CTX, httpPort: 80 }), 'http://[fd77:0:0:1::11]/x.efi');
 });
+
+test('a 4011 Request from an address without a MAC in it: the MAC its DUID came with in the Solicit', () => {
+  const duid = '0004dfde4ec573818742aa2db9148e2e1de2';
+  assert.equal(respond6(REQUEST, 'pxe6', 'fd77:0:0:1::100', CTX, d).kind, 'drop');
+  const known = respond6(REQUEST, 'pxe6', 'fd77:0:0:1::100', CTX, d, (x) => (x === duid ? undefined : '52:54:00:66:00:01'));
+  assert.equal(known.kind, 'reply', 'the Request fixture carries another DUID than the Solicit: looked up by its own');
+  if (known.kind === 'reply') assert.equal(known.facts.mac, '52:54:00:66:00:01');
+});
