@@ -47,6 +47,9 @@ export async function openPostgresStore(o: PostgresOptions): Promise<Store> {
     },
     async see(reports, maxRows) {
       const c = await pool.connect();
+      // Between two statements the server may go away; unheard, that 'error' would end the process.
+      const quiet = (err: Error) => o.onError?.(err);
+      c.on('error', quiet);
       try {
         await c.query('BEGIN');
         const full = Number((await c.query(SQL.count)).rows[0].n) >= maxRows;
@@ -56,6 +59,7 @@ export async function openPostgresStore(o: PostgresOptions): Promise<Store> {
         await c.query('ROLLBACK').catch(() => undefined);
         throw err;
       } finally {
+        c.off('error', quiet);
         c.release();
       }
     },
@@ -65,6 +69,8 @@ export async function openPostgresStore(o: PostgresOptions): Promise<Store> {
 
 async function migrate(pool: pg.Pool): Promise<void> {
   const c = await pool.connect();
+  const quiet = () => undefined;
+  c.on('error', quiet);
   try {
     await c.query('BEGIN');
     await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
@@ -80,6 +86,7 @@ async function migrate(pool: pg.Pool): Promise<void> {
     await c.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
+    c.off('error', quiet);
     c.release();
   }
 }
