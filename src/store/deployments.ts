@@ -73,6 +73,11 @@ export class Deployments {
       this.#store ??= await this.#o.open();
       await this.#flushConsumes(this.#store);
       await this.#flushSeen(this.#store);
+      if (this.#store.unchanged?.() === true) {
+        this.lastSync = Date.now();
+        this.lastError = undefined;
+        return;
+      }
       const fresh = await this.#store.assignments(this.#o.maxClients);
       // A consume the store has not taken yet still holds here: this peer stays quiet for it.
       for (const [mac, p] of this.#pendingConsume) {

@@ -11,6 +11,11 @@ export interface Store {
   list(limit: number): Promise<ClientRecord[]>;
   /** every client with an assignment (the peers' last-known copy is refreshed from this) */
   assignments(limit: number): Promise<Map<string, Assignment>>;
+  /**
+   * true when no other connection wrote since the last assignments(): the caller's copy (which
+   * its own writes keep current) is still right and need not be read again. Absent: unknown.
+   */
+  unchanged?(): boolean;
   /** replaces the assignment, not consumed, generation + 1 */
   put(mac: string, input: { profile: string; mode: Assignment['mode']; expiresAt?: number; uuid?: string }, now: number): Promise<ClientRecord>;
   /** removes the assignment (what the pool saw stays); false when there was none */

@@ -4,7 +4,8 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DatabaseSync } from 'node:sqlite';
-import { MIGRATIONS } from '../../src/store/store.ts';
+import { MIGRATIONS, type Store } from '../../src/store/store.ts';
+import { Deployments } from '../../src/store/deployments.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +31,34 @@ test('a store written by an older pxepool (schema 2) is migrated to the current 
   const check = new DatabaseSync(file);
   assert.deepEqual(check.prepare('SELECT version FROM pxepool_schema ORDER BY version').all().map((r) => Number((r as { version: number }).version)), MIGRATIONS.map((_, i) => i + 1));
   check.close();
+});
+
+test('a peer re-reads the assignments only when another connection wrote (the read is synchronous)', async () => {
+  const file = join(dir, 'shared.db');
+  const mine = openSqliteStore(file);
+  const theirs = openSqliteStore(file);
+  let reads = 0;
+  const counted: Store = { ...mine, unchanged: mine.unchanged!, assignments: (n) => { reads++; return mine.assignments(n); } };
+  const d = new Deployments({ open: async () => counted, peer: 'pxe-a' });
+  try {
+    await d.sync();
+    assert.equal(reads, 1);
+    await d.put('52:54:00:00:0a:01', { profile: 'debian', mode: 'once' }, 1);
+    await d.sync();
+    await d.sync();
+    assert.equal(reads, 1, 'its own writes are in its copy already: no re-read');
+    assert.equal(d.lookup('52:54:00:00:0a:01', 2)?.state, 'active');
+    await theirs.put('52:54:00:00:0a:02', { profile: 'debian', mode: 'persistent' }, 1);
+    await d.sync();
+    assert.equal(reads, 2, 'another connection wrote: read again');
+    assert.equal(d.lookup('52:54:00:00:0a:02', 2)?.profile, 'debian');
+    await theirs.consume('52:54:00:00:0a:01', undefined, 3, 'pxe-b');
+    await d.sync();
+    assert.equal(d.lookup('52:54:00:00:0a:01', 4)?.state, 'consumed');
+  } finally {
+    await d.close();
+    await theirs.close();
+  }
 });
 
 test('a store from a newer pxepool is refused, not guessed at', () => {
