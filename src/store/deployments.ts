@@ -73,7 +73,7 @@ export class Deployments {
       this.#store ??= await this.#o.open();
       await this.#flushConsumes(this.#store);
       await this.#flushSeen(this.#store);
-      if (this.#store.unchanged?.() === true) {
+      if ((await this.#store.unchanged?.()) === true) {
         this.lastSync = Date.now();
         this.lastError = undefined;
         return;

@@ -3,7 +3,7 @@
 // see view.ts).
 
 import pg from 'pg';
-import { MIGRATIONS, SQL, recordOf, whyNotConsumed, type Store } from './store.ts';
+import { BUMP, MIGRATIONS, SQL, recordOf, whyNotConsumed, type Store } from './store.ts';
 import type { Assignment } from './model.ts';
 
 export interface PostgresOptions {
@@ -23,25 +23,31 @@ export async function openPostgresStore(o: PostgresOptions): Promise<Store> {
   pool.on('error', (err) => o.onError?.(err));
   await migrate(pool);
   const one = async (sql: string, args: unknown[]) => (await pool.query(sql, args)).rows as Record<string, unknown>[];
+  const revision = async () => String((await one('SELECT n FROM pxepool_revision WHERE id = 1', []))[0]?.n);
+  let readAt: string | undefined;
   return {
     kind: 'postgres',
+    async unchanged() { return readAt !== undefined && (await revision()) === readAt; },
     async get(mac) {
       const r = await one(SQL.get, [mac]);
       return r[0] === undefined ? undefined : recordOf(r[0]);
     },
     async list(limit) { return (await one(SQL.list, [limit])).map(recordOf); },
     async assignments(limit) {
+      // Read before the rows: a change made while they are read moves it again.
+      const at = await revision();
       const out = new Map<string, Assignment>();
       for (const r of await one(SQL.assignments, [limit])) {
         const rec = recordOf(r);
         if (rec.assignment !== undefined) out.set(rec.mac, rec.assignment);
       }
+      readAt = at;
       return out;
     },
-    async put(mac, a, now) { return recordOf((await one(SQL.put, [mac, a.profile, a.mode, a.expiresAt ?? null, now, a.uuid ?? null]))[0]!); },
-    async clear(mac) { return (await one(SQL.clear, [mac])).length > 0; },
+    async put(mac, a, now) { return recordOf((await one(BUMP + SQL.put, [mac, a.profile, a.mode, a.expiresAt ?? null, now, a.uuid ?? null]))[0]!); },
+    async clear(mac) { return (await one(BUMP + SQL.clear, [mac])).length > 0; },
     async consume(mac, generation, now, by) {
-      if ((await one(SQL.consume, [mac, now, by, generation ?? -1])).length > 0) return 'consumed';
+      if ((await one(BUMP + SQL.consume, [mac, now, by, generation ?? -1])).length > 0) return 'consumed';
       const r = await one(SQL.get, [mac]);
       return whyNotConsumed(r[0] === undefined ? undefined : recordOf(r[0]), generation, now);
     },

@@ -15,7 +15,7 @@ export interface Store {
    * true when no other connection wrote since the last assignments(): the caller's copy (which
    * its own writes keep current) is still right and need not be read again. Absent: unknown.
    */
-  unchanged?(): boolean;
+  unchanged?(): boolean | Promise<boolean>;
   /** replaces the assignment, not consumed, generation + 1 */
   put(mac: string, input: { profile: string; mode: Assignment['mode']; expiresAt?: number; uuid?: string }, now: number): Promise<ClientRecord>;
   /** removes the assignment (what the pool saw stays); false when there was none */
@@ -50,7 +50,14 @@ export const MIGRATIONS: readonly string[] = [
    )`,
   `CREATE INDEX clients_assigned ON clients (mac) WHERE profile IS NOT NULL`,
   `ALTER TABLE clients ADD COLUMN uuid TEXT`,
+  // Bumped by every change to an assignment (PostgreSQL): a peer reads one number each refresh
+  // and every assignment only when it moved. SQLite has PRAGMA data_version for the same.
+  `CREATE TABLE pxepool_revision (id INTEGER PRIMARY KEY, n BIGINT NOT NULL)`,
+  `INSERT INTO pxepool_revision (id, n) VALUES (1, 0)`,
 ];
+
+/** PostgreSQL runs a data-modifying WITH exactly once, with the statement it prefixes. */
+export const BUMP = `WITH bump AS (UPDATE pxepool_revision SET n = n + 1 WHERE id = 1) `;
 
 export const SQL = {
   get: `SELECT * FROM clients WHERE mac = $1`,

@@ -99,6 +99,24 @@ export function storeSuite(name: string, open: () => Promise<Store>, skip: strin
     } finally { await s.close(); }
   });
 
+  test(`${name}: unchanged() says whether another connection changed an assignment since the last read`, { skip }, async () => {
+    const a = await open();
+    const b = await open();
+    try {
+      await a.assignments(100_000);
+      assert.equal(await a.unchanged!(), true);
+      await b.put('52:54:00:00:07:01', { profile: 'debian', mode: 'once' }, T0);
+      assert.equal(await a.unchanged!(), false, 'a put by another connection');
+      await a.assignments(100_000);
+      assert.equal(await a.unchanged!(), true);
+      await b.consume('52:54:00:00:07:01', undefined, T0 + 1, 'pxe-b');
+      assert.equal(await a.unchanged!(), false, 'a consume by another connection');
+      await a.assignments(100_000);
+      await b.clear('52:54:00:00:07:01');
+      assert.equal(await a.unchanged!(), false, 'a clear by another connection');
+    } finally { await a.close(); await b.close(); }
+  });
+
   test(`${name}: opening an existing store again migrates nothing twice`, { skip }, async () => {
     const a = await open();
     await a.put('52:54:00:00:04:01', { profile: 'debian', mode: 'persistent' }, T0);
