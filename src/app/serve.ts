@@ -58,7 +58,11 @@ export interface App {
   proxy6?: Proxy6Server;
   pool?: Pool;
   tftp?: TftpServer;
+  /** TFTP on server.address6 */
+  tftp6?: TftpServer;
   http?: HttpServer;
+  /** HTTP on server.address6 */
+  http6?: HttpServer;
   /** what this peer saw of each client lately (explain, the dashboard) */
   clientEvents: ClientEventLog;
   /** per-client assignments (config store:); undefined without a store */
@@ -288,7 +292,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
       // Leave the pool first: the others take over this peer's clients at once.
       await app.pool?.close();
       dashboard?.close();
-      await Promise.all([app.proxy?.close(), app.proxy6?.close(), app.tftp?.close(), app.http?.close()]);
+      await Promise.all([app.proxy?.close(), app.proxy6?.close(), app.tftp?.close(), app.tftp6?.close(), app.http?.close(), app.http6?.close()]);
       await deployments?.close();
     },
   };
@@ -362,8 +366,8 @@ export async function serve(opts: ServeOptions): Promise<App> {
       logger.info({ event: 'listen', service: 'proxydhcp6', address: address6, interfaces: app.proxy6.interfaces, ports: app.proxy6.ports }, 'ProxyDHCPv6 listening');
     }
     if (config.tftp.enabled) {
-      app.tftp = await startTftpServer({
-        host: opts.listen?.[0] ?? '0.0.0.0', port: config.tftp.port, root: config.root, mounts, cache,
+      const tftpOptions: Omit<Parameters<typeof startTftpServer>[0], 'host'> = {
+        port: config.tftp.port, root: config.root, mounts, cache,
         maxBlksize: config.tftp.maxBlksize, maxWindowsize: config.tftp.maxWindowsize,
         maxTransfers: config.tftp.maxTransfers, maxPerClient: config.tftp.maxPerClient,
         ...(config.tftp.maxUnconfirmed !== undefined ? { maxUnconfirmed: config.tftp.maxUnconfirmed } : {}),
@@ -389,14 +393,20 @@ export async function serve(opts: ServeOptions): Promise<App> {
           metrics.tftpTransfers.inc({ result: t.ok ? 'ok' : (t.reason ?? 'failed') });
           if (t.ok) metrics.tftpBytes.inc(t.bytes);
         },
-      });
+      };
+      app.tftp = await startTftpServer({ ...tftpOptions, host: opts.listen?.[0] ?? '0.0.0.0' });
       logger.info({ event: 'listen', service: 'tftp', port: app.tftp.port, root: config.root, sendPath: app.tftp.stats().sendPath }, 'TFTP listening');
+      if (config.server.address6 !== undefined && opts.listen === undefined) {
+        // The same tree and cache over IPv6, for the URLs ProxyDHCPv6 hands out.
+        app.tftp6 = await startTftpServer({ ...tftpOptions, host: config.server.address6, warmUp: false });
+        logger.info({ event: 'listen', service: 'tftp6', address: config.server.address6, port: app.tftp6.port }, 'TFTP listening on IPv6');
+      }
     }
     if (config.http.enabled) {
       dashboard = createDashboard({ snapshot: () => app.snapshot(), explain: (mac) => app.explain(mac) });
       const board = dashboard;
       const clientsApi = deployments === undefined ? undefined : createClientsApi({ deployments, token: apiToken, publicRead: config.api?.publicRead === true, profiles: () => Object.keys(app.config.profiles) });
-      app.http = await startHttpServer({
+      const httpOptions: Parameters<typeof startHttpServer>[0] = {
         routes: async (req, res, url) => (clientsApi !== undefined && (await clientsApi.routes(req, res, url))) || board.routes(req, res, url), isOperatorPath,
         host: config.http.address ?? opts.listen?.[0] ?? '0.0.0.0', port: config.http.port, metrics,
         status: () => app.status(),
@@ -419,8 +429,13 @@ export async function serve(opts: ServeOptions): Promise<App> {
         },
         maxConnections: config.http.maxConnections, maxPerAddress: config.http.maxPerAddress, headersTimeoutMs: config.http.headersTimeoutMs,
         ...(logger.isLevelEnabled('debug') ? { onRequest: (r: { method: string; path: string; client: string; local: string }) => logger.debug({ event: 'http-request', ...r }, `HTTP ${r.method} ${r.path}`) } : {}),
-      });
+      };
+      app.http = await startHttpServer(httpOptions);
       logger.info({ event: 'listen', service: 'http', port: app.http.port }, 'HTTP listening');
+      if (config.server.address6 !== undefined && opts.listen === undefined && config.http.address === undefined) {
+        app.http6 = await startHttpServer({ ...httpOptions, host: config.server.address6 });
+        logger.info({ event: 'listen', service: 'http6', address: config.server.address6, port: app.http6.port }, 'HTTP listening on IPv6');
+      }
     }
   } catch (err) {
     await app.close();

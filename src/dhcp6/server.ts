@@ -39,18 +39,21 @@ function v6Interfaces(): string[] {
 export async function startProxy6(o: Proxy6Options): Promise<Proxy6Server> {
   let decide = o.decide;
   const ifaces = o.interfaces ?? v6Interfaces();
-  const open = async (port: number): Promise<dgram.Socket> => {
+  const open = async (port: number, address: string): Promise<dgram.Socket> => {
     const s = dgram.createSocket({ type: 'udp6', reuseAddr: true, ipv6Only: true });
     try {
-      await bindSocket(s, { port, address: '::' });
+      await bindSocket(s, { port, address });
     } catch (e) {
       s.close();
-      throw new Proxy6StartError(`cannot listen on UDP [::]:${port}: ${(e as Error).message}`);
+      throw new Proxy6StartError(`cannot listen on UDP [${address}]:${port}: ${(e as Error).message}`);
     }
     return s;
   };
-  const s547 = await open(o.ports?.dhcp ?? 547);
-  const s4011 = await open(o.ports?.pxe ?? 4011);
+  // 547 takes multicast, so the wildcard; 4011 is asked at the boot file URL's host, and bound
+  // to it so that the Reply comes from the very address the client asked (the kernel would
+  // otherwise pick one of the host's addresses in the prefix, a different one per host).
+  const s547 = await open(o.ports?.dhcp ?? 547, '::');
+  const s4011 = await open(o.ports?.pxe ?? 4011, o.serverAddress);
   for (const name of ifaces) {
     try {
       s547.addMembership(ALL_DHCP_SERVERS, `::%${name}`);

@@ -5,13 +5,14 @@
 // policy ignores gets no answer at all.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Lab, runOk } from '../lib/netns.ts';
 import { startServe } from '../lib/serve-proc.ts';
-import { needs, root } from '../lib/require.ts';
+import { bin, needs, root } from '../lib/require.ts';
 
-const skip = needs(root());
+const skip = needs(root(), bin('/usr/bin/tftp', 'tftp-hpa'), bin('/usr/bin/curl', 'curl'));
 const PROBE = join(import.meta.dirname, '../lib/dhcp6-probe.ts');
 
 test('ProxyDHCPv6: Advertise without IA_NA to a Solicit, Reply to the 4011 Request; an ignored MAC gets nothing', { skip, timeout: 90_000 }, async (t) => {
@@ -35,6 +36,8 @@ test('ProxyDHCPv6: Advertise without IA_NA to a Solicit, Reply to the 4011 Reque
   const ignoredMac = await macOf(ignored.ns, ignored.iface.name);
   const dir = join(lab.tmpDir, 'root');
   mkdirSync(dir);
+  const nbp = randomBytes(300_000);
+  writeFileSync(join(dir, 'snponly.efi'), nbp);
   const cfg = join(lab.tmpDir, 'p.yaml');
   writeFileSync(cfg, `server: { name: bs, address6: fd77:0:0:2::11 }\nroot: ${dir}\nprofiles:\n  lab: { efiX64: snponly.efi }\nrules:\n  - { match: { mac: "${ignoredMac}" }, action: ignore }\ndefault: lab\n`);
   const srv = await startServe(['--config', cfg], { ns: bs.ns });
@@ -54,6 +57,14 @@ test('ProxyDHCPv6: Advertise without IA_NA to a Solicit, Reply to the 4011 Reque
   const cliMac = await macOf(cli.ns, cli.iface.name);
   assert.ok(srv.logs.some((l) => l.event === 'answer' && l.port === 547 && l.mac === cliMac), 'logged the answer with the MAC from the EUI-64 address');
   assert.ok(srv.logs.some((l) => l.event === 'answer' && l.port === 4011 && l.mac === cliMac));
+
+  // The URL works: the same tree over TFTP and HTTP on address6 (tftp-hpa and curl, IPv6).
+  const got = join(lab.tmpDir, 'got.efi');
+  await runOk('tftp', ['-6', 'fd77:0:0:2::11', '-m', 'binary', '-c', 'get', 'snponly.efi', got], { ns: cli.ns });
+  assert.ok(readFileSync(got).equals(nbp), 'TFTP over IPv6 gave the file');
+  const got2 = join(lab.tmpDir, 'got2.efi');
+  await runOk('curl', ['-sf', '-g', '-o', got2, 'http://[fd77:0:0:2::11]:8080/snponly.efi'], { ns: cli.ns });
+  assert.ok(readFileSync(got2).equals(nbp), 'HTTP over IPv6 gave the file');
 
   const none = await probe(ignored.ns, ignored.iface.name, []);
   assert.equal(none.advertise, undefined, 'the policy ignores this MAC: no Advertise');

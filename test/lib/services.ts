@@ -59,6 +59,31 @@ export async function startKea(lab: Lab, host: Host, poolOrPools: DhcpPool | rea
   return p;
 }
 
+/**
+ * Kea DHCPv6 on the host's first interface, handing out addresses from `pool` in `subnet` and no
+ * boot options: the site DHCPv6 server that knows nothing of PXE. The host needs an address in
+ * the subnet (Kea picks the subnet by it).
+ */
+export async function startKea6(lab: Lab, host: Host, subnet: string, pool: string, opts: { timeoutMs?: number } = {}): Promise<Proc> {
+  const dir = serviceDir(lab, 'kea6');
+  const conf = {
+    Dhcp6: {
+      'interfaces-config': { interfaces: [host.iface.name] },
+      'lease-database': { type: 'memfile', persist: false },
+      // No server-id file under /var/lib/kea: a test must not write outside its directory.
+      'server-id': { type: 'LL', persist: false },
+      'preferred-lifetime': 3000, 'valid-lifetime': 4000,
+      subnet6: [{ id: 1, subnet, interface: host.iface.name, pools: [{ pool }] }],
+      loggers: [{ name: 'kea-dhcp6', output_options: [{ output: 'stdout' }], severity: 'INFO' }],
+    },
+  };
+  const file = join(dir, 'kea-dhcp6.conf');
+  writeFileSync(file, JSON.stringify(conf, null, 2));
+  const p = lab.spawn(host.ns, 'kea-dhcp6', ['-c', file], { name: `kea6@${host.name}`, env: { KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir, KEA_LOGGER_DESTINATION: 'stdout' } });
+  await p.waitForLine(/DHCP6_STARTED/, opts.timeoutMs ?? 10_000);
+  return p;
+}
+
 /** ISC dhcpd on the host's first interface. `pingCheck` (default true, as shipped) delays offers ~1 s. */
 export async function startDhcpd(lab: Lab, host: Host, pool: DhcpPool, opts: { pingCheck?: boolean; timeoutMs?: number } = {}): Promise<Proc> {
   const dir = serviceDir(lab, 'dhcpd');
