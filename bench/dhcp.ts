@@ -4,6 +4,8 @@
 // DISCOVERs to 67 and boot-server REQUESTs to 4011, with 1 and 64 outstanding (closed loop) and
 // an open-loop rate sweep; answers/s, p50/p99 latency, server CPU per 1,000 answers.
 // Run as root: node bench/dhcp.ts [--rounds 3] [--ms 3000] [--out results.json]
+//   [--log-level info|warn|…] (pxepool's; info logs a line per answer, as deployed)
+//   [--only discover-64] (one of discover-1, discover-64, request-1, request-64) [--rates 5000,20000]
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,7 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Lab } from '../test/lib/netns.ts';
 
-const { values: a } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, ms: { type: 'string', default: '3000' }, out: { type: 'string' }, rates: { type: 'string', default: '2000,5000,10000,20000,40000' } } });
+const { values: a } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, ms: { type: 'string', default: '3000' }, out: { type: 'string' }, 'log-level': { type: 'string', default: 'info' }, only: { type: 'string' }, rates: { type: 'string', default: '2000,5000,10000,20000,40000' } } });
 const ROUNDS = Math.min(Number(a.rounds), 10);
 const MS = Math.min(Number(a.ms), 20_000);
 const RATES = a.rates!.split(',').map(Number).filter((r) => r > 0 && r <= 200_000);
@@ -46,7 +48,7 @@ try {
   mkdirSync(root);
   const cfg = join(lab.tmpDir, 'pxepool.yaml');
   // The same answer from both: a UEFI x64 client gets snponly.efi from this server.
-  writeFileSync(cfg, `server: { name: bench }\nroot: ${root}\nprofiles:\n  lab: { efiX64: snponly.efi, bios: pxelinux.0 }\ndefault: lab\n`);
+  writeFileSync(cfg, `server: { name: bench }\nroot: ${root}\nlog: { level: ${a['log-level']} }\nprofiles:\n  lab: { efiX64: snponly.efi, bios: pxelinux.0 }\ndefault: lab\n`);
   // Logs go where a service's go when no one reads them; both servers log every answer.
   const pxepool = spawn('ip', ['netns', 'exec', px.ns, process.execPath, MAIN, 'serve', '--config', cfg, '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const dnsmasq = spawn('ip', ['netns', 'exec', dm.ns, 'dnsmasq', '--no-daemon', '--conf-file=/dev/null', '--port=0', `--interface=${dm.iface.name}`, '--bind-interfaces',
@@ -71,6 +73,7 @@ try {
   const closed: Record<string, unknown>[] = [];
   for (const kind of ['discover', 'request'] as const) {
     for (const outstanding of [1, 64]) {
+      if (a.only !== undefined && a.only !== `${kind}-${outstanding}`) continue;
       for (let r = 0; r < ROUNDS; r++) {
         for (const s of (r % 2 === 0 ? ['pxepool', 'dnsmasq'] : ['dnsmasq', 'pxepool']) as Server[]) {
           const m = load(s, ['--kind', kind, '--outstanding', String(outstanding), '--ms', String(MS)]);
@@ -92,6 +95,7 @@ try {
   console.log('\nmedians (answers/s, p99 ms):');
   for (const kind of ['discover', 'request']) {
     for (const outstanding of [1, 64]) {
+      if (a.only !== undefined && a.only !== `${kind}-${outstanding}`) continue;
       const of = (s: Server) => closed.filter((c) => c.server === s && c.kind === kind && c.outstanding === outstanding);
       const [p, d] = [of('pxepool'), of('dnsmasq')];
       const rp = median(p.map((c) => c.answersPerSec as number));
