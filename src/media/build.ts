@@ -112,15 +112,15 @@ export function buildMedia(plan: MediaPlan, out: string, format: MediaFormat, o:
     const grubConfig = grubMediaConfig(plan);
 
     // UEFI: GRUB with media.cfg in its memdisk, as \EFI\BOOT\BOOTX64.EFI on a FAT image.
-    const md = join(work, 'memdisk');
-    mkdirSync(join(md, 'boot', 'grub'), { recursive: true });
-    writeFileSync(join(md, 'boot', 'grub', 'grub.cfg'), grubConfig);
-    touchTree(md, epoch);
-    run('tar', ['--sort=name', `--mtime=@${epoch}`, '--owner=0', '--group=0', '--numeric-owner', '--format=ustar', '-cf', join(work, 'memdisk.tar'), '-C', md, 'boot'], env);
-    // The embedded config only hands over to normal mode, which reads the memdisk's grub.cfg.
-    writeFileSync(join(work, 'early.cfg'), 'set root=(memdisk)\nset prefix=(memdisk)/boot/grub\nnormal\n');
     const efiApp = join(work, 'BOOTX64.EFI');
     if (!secureBoot) {
+      const md = join(work, 'memdisk');
+      mkdirSync(join(md, 'boot', 'grub'), { recursive: true });
+      writeFileSync(join(md, 'boot', 'grub', 'grub.cfg'), grubConfig);
+      touchTree(md, epoch);
+      run('tar', ['--sort=name', `--mtime=@${epoch}`, '--owner=0', '--group=0', '--numeric-owner', '--format=ustar', '-cf', join(work, 'memdisk.tar'), '-C', md, 'boot'], env);
+      // The embedded config only hands over to normal mode, which reads the memdisk's grub.cfg.
+      writeFileSync(join(work, 'early.cfg'), 'set root=(memdisk)\nset prefix=(memdisk)/boot/grub\nnormal\n');
       run('grub-mkimage', ['-O', 'x86_64-efi', '-o', efiApp, '-p', '(memdisk)/boot/grub', '-c', join(work, 'early.cfg'), '-m', join(work, 'memdisk.tar'), ...GRUB_MODULES], env);
       utimesSync(efiApp, epoch, epoch);
     }

@@ -10,6 +10,8 @@
 // follow the pool's present configuration and keep working while any listed server lives.
 
 import type { Config } from '../config/schema.ts';
+import { ipv4ToNumber, isIpv4 } from '../config/values.ts';
+import { grubQuote as q } from '../app/grub-script.ts';
 
 /** More than this and a machine whose first servers are gone waits minutes (one connect timeout each). */
 export const MAX_MEDIA_PEERS = 16;
@@ -53,11 +55,10 @@ export interface MediaRequest {
 
 export type PlanResult = { ok: true; plan: MediaPlan } | { ok: false; error: string };
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 function isHost(s: string): boolean {
-  return IPV4.test(s) || (HOSTNAME.test(s) && !/^[\d.]+$/.test(s));
+  return isIpv4(s) || (HOSTNAME.test(s) && !/^[\d.]+$/.test(s));
 }
 
 /** The plan for `pxepool media`, or what to write instead. `file` names the config in errors. */
@@ -102,17 +103,17 @@ export function planMedia(config: Config, req: MediaRequest, file: string): Plan
   const plan: MediaPlan = { servers, network: { kind: 'dhcp' }, uefiFetch: req.secureBoot === true ? 'tftp' : 'http', tftpPort: config.tftp.port };
   if (req.ip !== undefined) {
     const m = /^([\d.]+)\/(\d{1,2})$/.exec(req.ip);
-    if (m === null || !IPV4.test(m[1]!) || Number(m[2]) < 1 || Number(m[2]) > 32) {
+    if (m === null || !isIpv4(m[1]!) || Number(m[2]) < 1 || Number(m[2]) > 32) {
       return { ok: false, error: `--ip "${req.ip}" is not an address with its prefix length: write e.g. --ip 10.0.0.50/24` };
     }
     for (const [flag, v] of [['--gateway', req.gateway], ['--dns', req.dns]] as const) {
-      if (v !== undefined && !IPV4.test(v)) return { ok: false, error: `${flag} "${v}" is not an IPv4 address: write e.g. ${flag} 10.0.0.1` };
+      if (v !== undefined && !isIpv4(v)) return { ok: false, error: `${flag} "${v}" is not an IPv4 address: write e.g. ${flag} 10.0.0.1` };
     }
     plan.network = { kind: 'static', address: m[1]!, prefix: Number(m[2]), ...(req.gateway !== undefined ? { gateway: req.gateway } : {}), ...(req.dns !== undefined ? { dns: req.dns } : {}) };
   } else if (req.gateway !== undefined || req.dns !== undefined) {
     return { ok: false, error: '--gateway and --dns go with a static address: add --ip 10.0.0.50/24, or leave them out (DHCP gives them)' };
   }
-  if (servers.some((s) => !IPV4.test(s.host)) && plan.network.kind === 'static' && plan.network.dns === undefined) {
+  if (servers.some((s) => !isIpv4(s.host)) && plan.network.kind === 'static' && plan.network.dns === undefined) {
     return { ok: false, error: 'a boot server is named by DNS name, and a static address gets no DNS server: add --dns 10.0.0.1, or list the servers by address' };
   }
   if (req.vlan !== undefined) {
@@ -129,7 +130,7 @@ export function netmaskOf(prefix: number): string {
 }
 
 function networkOf(address: string, prefix: number): string {
-  const n = address.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+  const n = ipv4ToNumber(address) ?? 0;
   const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
   const net = (n & mask) >>> 0;
   return `${[24, 16, 8, 0].map((s) => (net >>> s) & 0xff).join('.')}/${prefix}`;
@@ -171,7 +172,6 @@ export function ipxeMediaScript(plan: MediaPlan): string {
 
 /** GRUB's config (UEFI): the same steps in GRUB's language (no `||`: loops that break). */
 export function grubMediaConfig(plan: MediaPlan): string {
-  const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
   const l = [`# pxepool boot media: ${plan.servers.map((s) => `${s.name}=${base(s)}`).join(' ')}`];
   l.push("echo 'pxepool media: getting onto the network'");
   if (plan.vlan !== undefined) {

@@ -52,33 +52,37 @@ export async function openPostgresStore(o: PostgresOptions): Promise<Store> {
       return whyNotConsumed(r[0] === undefined ? undefined : recordOf(r[0]), generation, now);
     },
     async see(reports, maxRows) {
-      const c = await pool.connect();
-      // Between two statements the server may go away; unheard, that 'error' would end the process.
-      const quiet = (err: Error) => o.onError?.(err);
-      c.on('error', quiet);
-      try {
-        await c.query('BEGIN');
+      await inTransaction(pool, (err) => o.onError?.(err), async (c) => {
         const full = Number((await c.query(SQL.count)).rows[0].n) >= maxRows;
         for (const { mac, seen } of reports) await c.query(full ? SQL.seeKnown : SQL.see, [mac, seen.firstSeen, seen.lastSeen, JSON.stringify(seen)]);
-        await c.query('COMMIT');
-      } catch (err) {
-        await c.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        c.off('error', quiet);
-        c.release();
-      }
+      });
     },
     async close() { await pool.end(); },
   };
 }
 
-async function migrate(pool: pg.Pool): Promise<void> {
+/**
+ * `body` in one transaction on one connection, rolled back if it throws. Between two statements
+ * the server may go away; unheard, that connection's 'error' would end the process.
+ */
+async function inTransaction(pool: pg.Pool, onError: (err: Error) => void, body: (c: pg.PoolClient) => Promise<void>): Promise<void> {
   const c = await pool.connect();
-  const quiet = () => undefined;
-  c.on('error', quiet);
+  c.on('error', onError);
   try {
     await c.query('BEGIN');
+    await body(c);
+    await c.query('COMMIT');
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    c.off('error', onError);
+    c.release();
+  }
+}
+
+async function migrate(pool: pg.Pool): Promise<void> {
+  await inTransaction(pool, () => undefined, async (c) => {
     await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
     await c.query('CREATE TABLE IF NOT EXISTS pxepool_schema (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
     const have = Number((await c.query('SELECT COALESCE(MAX(version), 0) AS v FROM pxepool_schema')).rows[0].v);
@@ -87,12 +91,5 @@ async function migrate(pool: pg.Pool): Promise<void> {
       await c.query(MIGRATIONS[v - 1]!);
       await c.query('INSERT INTO pxepool_schema (version, applied_at) VALUES ($1, $2)', [v, Date.now()]);
     }
-    await c.query('COMMIT');
-  } catch (err) {
-    await c.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    c.off('error', quiet);
-    c.release();
-  }
+  });
 }
