@@ -124,6 +124,8 @@ export interface Pxe6Facts {
   requested: number[];
   /** relay agents passed (0 when direct) */
   hops: number;
+  /** OPTION_ELAPSED_TIME in whole seconds (it counts hundredths), 0 without it */
+  elapsedSecs: number;
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -154,6 +156,7 @@ export function pxe6Facts(m: Dhcp6Message): Pxe6Facts | undefined {
   const user = get(OPT.USER_CLASS);
   const oro = get(OPT.ORO);
   const duid = get(OPT.CLIENTID);
+  const elapsed = get(OPT.ELAPSED_TIME);
   return {
     type: msg.type,
     xid: msg.xid,
@@ -164,5 +167,6 @@ export function pxe6Facts(m: Dhcp6Message): Pxe6Facts | undefined {
     userClass: user === undefined ? [] : items(user),
     requested: oro === undefined ? [] : Array.from({ length: oro.length >> 1 }, (_, i) => (oro[2 * i]! << 8) | oro[2 * i + 1]!),
     hops,
+    elapsedSecs: elapsed !== undefined && elapsed.length === 2 ? Math.floor(((elapsed[0]! << 8) | elapsed[1]!) / 100) : 0,
   };
 }

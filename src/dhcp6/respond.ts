@@ -24,7 +24,7 @@ export interface Responder6Context {
 
 export type Outcome6 =
   | { kind: 'reply'; message: Dhcp6Message; facts: ClientFacts; decision: Extract<Decision, { action: 'boot' }>; url: string }
-  | { kind: 'drop'; reason: 'not-client' | 'not-pxe' | 'message-type' | 'not-for-us' | 'no-mac' | 'policy' | 'no-url'; detail?: string; facts?: ClientFacts };
+  | { kind: 'drop'; reason: 'not-client' | 'not-pxe' | 'message-type' | 'not-for-us' | 'no-mac' | 'policy' | 'no-url' | 'pool'; detail?: string; facts?: ClientFacts };
 
 /** The MAC inside an EUI-64 interface id (fe80::5254:00ff:fe66:0001 → 52:54:00:66:00:01). */
 export function macFromEui64(address: string): string | undefined {
@@ -75,7 +75,7 @@ export function facts6(m: Dhcp6Message, source: string, macOfDuid?: (duid: strin
     uuid: undefined, uuidSwapped: undefined, vendorClass: vc, userClass: f.userClass,
     pxeClient: vc?.startsWith('PXEClient') === true, httpClient: vc?.startsWith('HTTPClient') === true,
     isIpxe: f.userClass.includes('iPXE'), relayed: false, giaddr: '0.0.0.0', source: source.split('%')[0]!,
-    ciaddr: '0.0.0.0', secs: 0, broadcast: false, bootItem: undefined, maxMessageSize: undefined,
+    ciaddr: '0.0.0.0', secs: f.elapsedSecs, broadcast: false, bootItem: undefined, maxMessageSize: undefined,
   };
 }
 

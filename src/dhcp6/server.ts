@@ -17,6 +17,11 @@ export interface Proxy6Options extends Responder6Context {
   interfaces?: string[];
   ports?: { dhcp?: number; pxe?: number };
   decide: (f: ClientFacts) => Decision;
+  /**
+   * The pool's say for an answer we would send (Pool.gate6): 0 = now, ms = later, null = not at
+   * all (a better-ranked peer answers). Without it every answer leaves at once.
+   */
+  gate?: (facts: ClientFacts, decision: Extract<Decision, { action: 'boot' }>, solicit: boolean) => number | null;
   onOutcome?: (o: Outcome6 | { kind: 'malformed'; reason: string }, via: Via6) => void;
   onError?: (err: Error) => void;
 }
@@ -65,14 +70,20 @@ export async function startProxy6(o: Proxy6Options): Promise<Proxy6Server> {
   // bounded: the oldest entry leaves first.
   const macs = new Map<string, string>();
   const MAX_MACS = 4096;
+  // Answers waiting for their turn (a backup's late Advertise); bounded, cleared on close.
+  const timers = new Set<NodeJS.Timeout>();
+  const MAX_TIMERS = 4096;
   const handle = (sock: dgram.Socket, via: Via6) => (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
     const r = parseDhcp6(msg);
     if (!r.ok) {
       o.onOutcome?.({ kind: 'malformed', reason: r.reason }, via);
       return;
     }
-    const out = respond6(r.message, via, rinfo.address, o, decide, (duid) => macs.get(duid));
-    if (out.kind === 'reply') {
+    let out: Outcome6 = respond6(r.message, via, rinfo.address, o, decide, (duid) => macs.get(duid));
+    const delay = out.kind === 'reply' && o.gate !== undefined ? o.gate(out.facts, out.decision, via === 'dhcp6') : 0;
+    if (out.kind === 'reply' && delay === null) {
+      out = { kind: 'drop', reason: 'pool', detail: 'held back: another pool peer owns this client', facts: out.facts };
+    } else if (out.kind === 'reply') {
       const duid = via === 'dhcp6' ? pxe6Facts(r.message)?.duid : undefined;
       if (duid !== undefined) {
         macs.delete(duid);
@@ -80,7 +91,14 @@ export async function startProxy6(o: Proxy6Options): Promise<Proxy6Server> {
         if (macs.size > MAX_MACS) macs.delete(macs.keys().next().value!);
       }
       // A link-local source carries its scope (fe80::…%eth0): the reply leaves by that interface.
-      sock.send(encodeDhcp6(out.message), rinfo.port, rinfo.address, (err) => { if (err) o.onError?.(err); });
+      const bytes = encodeDhcp6(out.message);
+      const send = (): void => sock.send(bytes, rinfo.port, rinfo.address, (err) => { if (err) o.onError?.(err); });
+      if (delay !== null && delay > 0) {
+        if (timers.size < MAX_TIMERS) {
+          const t = setTimeout(() => { timers.delete(t); send(); }, delay);
+          timers.add(t);
+        }
+      } else send();
     }
     o.onOutcome?.(out, via);
   };
@@ -91,6 +109,10 @@ export async function startProxy6(o: Proxy6Options): Promise<Proxy6Server> {
     ports: { dhcp: s547.address().port, pxe: s4011.address().port },
     interfaces: ifaces,
     setDecide(d) { decide = d; },
-    close: () => Promise.all([s547, s4011].map((s) => new Promise<void>((res) => s.close(() => res())))).then(() => undefined),
+    close: () => {
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      return Promise.all([s547, s4011].map((s) => new Promise<void>((res) => s.close(() => res())))).then(() => undefined);
+    },
   };
 }

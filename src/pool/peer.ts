@@ -117,6 +117,8 @@ export interface Pool {
   readonly listen: { address: string; port: number };
   /** ProxyServerOptions.gate: 0 = send now, ms = later, null = hold back */
   gate(o: Reply, via: Via): number | null;
+  /** ProxyDHCPv6's gate for a Solicit (`solicit`) or a 4011 Request that names us: as gate() */
+  gate6(facts: ClientFacts, decision: BootDecision, solicit: boolean): number | null;
   /** ProxyServerOptions.ipxePriority: 175.1 priority for this client's offer from us */
   ipxePriority(facts: ClientFacts, decision: BootDecision): number | undefined;
   /** ProxyServerOptions.nextServer: the peer to fetch files from, undefined = us */
@@ -534,12 +536,26 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
 
   const isDiscover = (f: ClientFacts, via: Via): boolean => via === 'dhcp' && f.messageType === MessageType.Discover;
 
-  const verdictFor = (f: ClientFacts, d: BootDecision, via: Via, record: boolean) => {
+  const verdictFor = (f: ClientFacts, d: BootDecision, discover: boolean, record: boolean, kind = clientKind(f)) => {
     const order = orderFor(f.mac, d.pin);
-    const discover = isDiscover(f, via);
     const attempt = discover ? (record ? attempts.record(f.mac, f.xid, f.secs, clock.mono()) : attempts.peek(f.mac, f.xid)) : undefined;
-    const v = gateDecision({ order, self: cfg.name, live: membership.live(), kind: clientKind(f), discover, attempt }, gateParams);
+    const v = gateDecision({ order, self: cfg.name, live: membership.live(), kind, discover, attempt }, gateParams);
     return { v, order };
+  };
+
+  const counted = (v: GateVerdict, mac: string, xid: number): number | null => {
+    metrics.gate.inc({ action: v.action, reason: v.reason });
+    if (v.reason !== 'direct') {
+      counts.discovers++;
+      if (v.rank === 0) counts.owned++;
+    }
+    if (v.action === 'hold') return null;
+    if (isTakeover(v)) {
+      counts.takeovers[v.reason] = (counts.takeovers[v.reason] ?? 0) + 1;
+      metrics.takeovers.inc({ reason: v.reason });
+      emit({ type: 'takeover', mac, xid, reason: v.reason, rank: v.rank, delayMs: v.delayMs });
+    }
+    return v.delayMs;
   };
 
   const pool: Pool = {
@@ -548,23 +564,23 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
     listen: { address: bound.address, port: bound.port },
 
     gate(o, via) {
-      const { v } = verdictFor(o.facts, o.decision, via, true);
-      metrics.gate.inc({ action: v.action, reason: v.reason });
-      if (v.reason !== 'direct') {
-        counts.discovers++;
-        if (v.rank === 0) counts.owned++;
-      }
-      if (v.action === 'hold') return null;
-      if (isTakeover(v)) {
-        counts.takeovers[v.reason] = (counts.takeovers[v.reason] ?? 0) + 1;
-        metrics.takeovers.inc({ reason: v.reason });
-        emit({ type: 'takeover', mac: o.facts.mac, xid: o.facts.xid, reason: v.reason, rank: v.rank, delayMs: v.delayMs });
-      }
-      if (v.reason !== 'direct') {
+      const { v } = verdictFor(o.facts, o.decision, isDiscover(o.facts, via), true);
+      const delay = counted(v, o.facts.mac, o.facts.xid);
+      if (delay !== null && v.reason !== 'direct') {
         const placed = byBootAddress.get(o.reply.siaddr);
         recent.add(placed ?? cfg.name, clock.mono());
       }
-      return v.delayMs;
+      return delay;
+    },
+
+    gate6(facts, decision, solicit) {
+      // EDK2 takes the Advertises of its first retransmission interval and no later one, so a
+      // backup's delayed Advertise is no ordered fallback as a delayed DHCPv4 offer is: over
+      // IPv6 a backup answers only on evidence (the owner is down, or the client asks again).
+      const { v } = verdictFor(facts, decision, solicit, true, 'other');
+      const delay = counted(v, facts.mac, facts.xid);
+      if (delay !== null && v.reason !== 'direct') recent.add(cfg.name, clock.mono());
+      return delay;
     },
 
     ipxePriority(facts, decision) {
@@ -625,7 +641,7 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
     },
 
     explain(facts, decision, via) {
-      const { v, order } = verdictFor(facts, decision, via, false);
+      const { v, order } = verdictFor(facts, decision, isDiscover(facts, via), false);
       return { ...v, order, priority: ipxePriorityForRank(v.rank) };
     },
 

@@ -99,6 +99,29 @@ test('a retransmitted DISCOVER brings the backups in, staggered by rank', () => 
   });
 });
 
+/** What the ProxyDHCPv6 edge asks the pool for a client's Solicit (facts as respond6 makes them). */
+function solicitGate(pool: Pool, mac: string, xid: number, elapsedSecs = 0) {
+  const facts = { mac, xid, messageType: 1, arch: 7, firmware: 'efi-x64', isIpxe: false, secs: elapsedSecs } as unknown as Parameters<Pool['gate6']>[0];
+  return pool.gate6(facts, { action: 'boot', rule: 'test', profile: 'lab', firmware: 'efi-x64', bootFile: 'snponly.efi' }, true);
+}
+
+test('IPv6: each Solicit is answered by its owner alone, with no delayed fallback from the backups; a second transmission brings them in', () => {
+  let xid = 0x300000;
+  for (const mac of MACS) {
+    const r = NAMES.map((n) => solicitGate(pools.get(n)!, mac, xid));
+    assert.deepEqual(r.filter((d) => d === 0).length, 1, `${mac}: one answer at once`);
+    assert.deepEqual(r.filter((d) => d === null).length, 2, `${mac}: the backups hold back (an EDK2 DHCPv6 client takes no late Advertise)`);
+    xid++;
+  }
+  const mac = MACS[1]!;
+  const more = NAMES.map((n) => solicitGate(pools.get(n)!, mac, 0x3fffff, 0));
+  assert.equal(more.filter((d) => d === null).length, 2);
+  const late = NAMES.map((n) => solicitGate(pools.get(n)!, mac, 0x3ffffe, 30));
+  assert.deepEqual([...late].sort(), [0, 40, 80], 'elapsed time of 30 s is evidence: backups come in staggered by rank');
+  const direct = NAMES.map((n) => pools.get(n)!.gate6({ mac, xid: 9, secs: 0, isIpxe: false, firmware: 'efi-x64' } as unknown as Parameters<Pool['gate6']>[0], { action: 'boot', rule: 'test', profile: 'lab', firmware: 'efi-x64', bootFile: 'snponly.efi' }, false));
+  assert.deepEqual(direct, [0, 0, 0], 'a 4011 Request naming us is ours');
+});
+
 test('file traffic follows spare capacity; an overloaded peer steps back and loses ownership', async () => {
   const a = pools.get('pxe-a')!;
   const b = pools.get('pxe-b')!;
@@ -169,6 +192,8 @@ test('a peer killed without a goodbye is seen down within 2 s; its clients move 
   assert.ok(heirPool.status().takeovers.total >= 1);
   const other = pools.get(heir === 'pxe-a' ? 'pxe-b' : 'pxe-a')!;
   assert.equal(offerFrom(other, owned, 5000).delay, null);
+  assert.equal(solicitGate(heirPool, owned, 0x123456), 0, 'over IPv6 too, the heir answers at once');
+  assert.equal(solicitGate(other, owned, 0x123456), null);
 });
 
 test('a peer that leaves with a goodbye is down at once', async () => {

@@ -27,7 +27,13 @@ test('EDK2 PXE-over-IPv6 Solicit: type, transaction id, and the facts a boot dec
   assert.deepEqual(f.requested, [OPT.BOOTFILE_URL, OPT.BOOTFILE_PARAM, OPT.DNS_SERVERS, OPT.VENDOR_CLASS]);
   assert.equal(f.duid, '0004dfde4ec573818742aa2db9148e2e1de2');
   assert.equal(f.hops, 0);
+  const elapsed = m.options.find((o) => o.code === OPT.ELAPSED_TIME)!.data;
+  assert.equal(f.elapsedSecs, Math.floor(((elapsed[0]! << 8) | elapsed[1]!) / 100), 'elapsed time counts hundredths');
   assert.deepEqual(encodeDhcp6(m), SOLICIT, 'encodes back to the same bytes');
+  const later = pxe6Facts({ ...m, options: m.options.map((o) => (o.code === OPT.ELAPSED_TIME ? { code: o.code, data: Uint8Array.from([0x0b, 0xb8]) } : o)) })!;
+  assert.equal(later.elapsedSecs, 30, '3000 hundredths are 30 s (the pool gate reads it as DHCPv4 secs)');
+  const odd = pxe6Facts({ ...m, options: m.options.map((o) => (o.code === OPT.ELAPSED_TIME ? { code: o.code, data: Uint8Array.from([1]) } : o)) })!;
+  assert.equal(odd.elapsedSecs, 0, 'an elapsed time of the wrong length counts as none');
 });
 
 const relay = (inner: Dhcp6Message, hopCount: number): Dhcp6Message => ({
