@@ -1,6 +1,7 @@
 // The long fuzz run (issue 13): 100,000 cases per format by default through the pure decoders and
 // decisions — respond() for DHCPv4 on 67 and 4011, the TFTP packet parser, option negotiation and
-// admission, the heartbeat and announcement verifiers — then the same number over real sockets
+// admission, the heartbeat and announcement verifiers, the DHCPv6 codec and respond6() on 547 and
+// 4011 (pure only: the DHCPv6 edge counts no drops in /metrics yet) — then the same number over real sockets
 // against a running server (test/integration/fuzz.test.ts with PXEPOOL_FUZZ_CASES), which checks
 // that every datagram is counted once in /metrics. Nothing may throw. Not part of CI (CI runs
 // 10,000 per format over sockets).
@@ -15,7 +16,9 @@ import { negotiate } from '../src/tftp/options.ts';
 import { admit } from '../src/tftp/admission.ts';
 import { HeartbeatVerifier } from '../src/pool/heartbeat.ts';
 import { AnnounceVerifier, isAnnouncement } from '../src/pool/announce.ts';
-import { dhcpCase, FUZZ_SECRET, poolCase, rng, tftpCase } from '../test/lib/fuzz.ts';
+import { encodeDhcp6, parseDhcp6 } from '../src/dhcp6/packet.ts';
+import { duidLl, respond6, type Responder6Context } from '../src/dhcp6/respond.ts';
+import { dhcp6Case, dhcpCase, FUZZ_SECRET, poolCase, rng, tftpCase } from '../test/lib/fuzz.ts';
 
 const args = process.argv.slice(2);
 const arg = (name: string, dflt: number): number => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : dflt);
@@ -82,6 +85,24 @@ const decide = (f: ClientFacts): Decision => (f.mac.startsWith('02:')
     const v = hb.verify(bytes, now);
     return v.ok ? 'ok' : v.reason;
   });
+}
+{
+  const r = rng(SEED * 1000 + 4);
+  const ctx6: Responder6Context = { serverDuid: duidLl('52:54:00:aa:bb:cc'), serverAddress: 'fd77:0:0:1::11', httpPort: 8080 };
+  // EUI-64 sources carry a MAC (one of them one the policy ignores); the last carries none.
+  const sources = ['fe80::5054:ff:fe65:1%eth0', 'fd77::1:5054:ff:fe66:1', 'fe80::ff:fe00:1%eth0', 'fd77::1:1234:5678:9abc:def0'];
+  let largest = { reply: 0, request: 0 };
+  run('dhcp6 (parse, respond6)', () => {
+    const c = dhcp6Case(r, ctx6.serverDuid);
+    const p = parseDhcp6(c.bytes);
+    if (!p.ok) return `malformed-${p.reason}`;
+    const o = respond6(p.message, c.via, sources[Math.floor(r() * sources.length)]!, ctx6, decide, () => undefined);
+    if (o.kind !== 'reply') return o.reason;
+    const n = encodeDhcp6(o.message).length;
+    if (n > largest.reply) largest = { reply: n, request: c.bytes.length };
+    return 'reply';
+  });
+  console.log(`dhcp6: largest reply ${largest.reply} bytes (to a ${largest.request}-byte request)`);
 }
 
 if (!args.includes('--no-sockets') && process.exitCode !== 1) {

@@ -1,5 +1,6 @@
-// Our own fuzzer for the three wire formats anyone on the segment can send us: DHCPv4 (ports 67
-// and 4011), TFTP (69) and the pool's heartbeats and transfer announcements. Seeded and
+// Our own fuzzer for the wire formats anyone on the segment can send us: DHCPv4 (ports 67 and
+// 4011), TFTP (69), the pool's heartbeats and transfer announcements, and DHCPv6 (547 and 4011,
+// pure only: bench/fuzz.ts). Seeded and
 // deterministic, so a failing case can be replayed by its number. Each case is a well-formed
 // packet of the kind real peers send, then mutated: bit flips, byte overwrites, truncation,
 // extension, spliced copies, and structure-aware edits (option lengths, addresses, opcodes,
@@ -13,6 +14,9 @@ import { bootServerRequest, type ClientKind, discover, encode } from '../../src/
 import { encodeAck, encodeError, encodeRequest } from '../../src/tftp/packet.ts';
 import { encodeHeartbeat, NO_ECHO } from '../../src/pool/heartbeat.ts';
 import { encodeSnapshot } from '../../src/pool/announce.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { encodeDhcp6, MSG, OPT, parseDhcp6, type Dhcp6Message } from '../../src/dhcp6/packet.ts';
 
 export type Rand = () => number;
 export { rng };
@@ -129,4 +133,45 @@ export function poolCase(r: Rand, now: number): Uint8Array {
     }, secret);
   }
   return r() < 0.75 ? mutate(bytes, r) : bytes;
+}
+
+const fixture6 = (name: string): Dhcp6Message => {
+  const r = parseDhcp6(Uint8Array.from(Buffer.from(readFileSync(join(import.meta.dirname, '../fixtures/firmware6', `${name}.hex`), 'utf8').replace(/\s+/g, ''), 'hex')));
+  if (!r.ok) throw new Error(`fixture ${name}: ${r.reason}`);
+  return r.message;
+};
+let seeds6: Dhcp6Message[] | undefined;
+
+/**
+ * A DHCPv6 case: EDK2's captured Solicit or 4011 Request (test/fixtures/firmware6), sometimes with
+ * our server id, odd or huge options (client id, vendor class, arch, ORO, user class) or wrapped
+ * in relay messages, then mutated. `serverDuid` is the responder's, so some Requests are for us.
+ */
+export function dhcp6Case(r: Rand, serverDuid: Uint8Array): { via: 'dhcp6' | 'pxe6'; bytes: Uint8Array } {
+  seeds6 ??= [fixture6('ovmf-pxe6-solicit'), fixture6('ovmf-pxe6-request-4011')];
+  const via = r() < 0.6 ? 'dhcp6' : 'pxe6';
+  const seed = seeds6[via === 'dhcp6' ? 0 : 1]!;
+  let m: Dhcp6Message = seed.kind === 'client' ? { ...seed, xid: int(r, 2 ** 24), options: [...seed.options] } : seed;
+  if (m.kind === 'client') {
+    if (via === 'pxe6' && r() < 0.7) m.options = [...m.options.filter((o) => o.code !== OPT.SERVERID), { code: OPT.SERVERID, data: serverDuid }];
+    if (r() < 0.4) {
+      for (let k = 0; k < 1 + int(r, 4); k++) {
+        const code = pick(r, [OPT.CLIENTID, OPT.SERVERID, OPT.IA_NA, OPT.ORO, OPT.ELAPSED_TIME, OPT.USER_CLASS, OPT.VENDOR_CLASS, OPT.BOOTFILE_URL, OPT.CLIENT_ARCH_TYPE, OPT.NII, int(r, 256)]);
+        const len = pick(r, [0, 1, 2, 3, 4, 14, 130, 255, 1400, int(r, 256)]);
+        if (r() < 0.5) m.options = m.options.filter((o) => o.code !== code); // replace, or add a second
+        m.options.push({ code, data: new Uint8Array(randomBytes(r, len)) });
+      }
+    }
+    if (r() < 0.1) m.type = int(r, 16);
+  }
+  for (let depth = r() < 0.2 ? 1 + int(r, 3) : 0; depth > 0; depth--) {
+    m = { kind: 'relay', type: MSG.RELAY_FORW, hopCount: int(r, 40), linkAddress: new Uint8Array(randomBytes(r, 16)), peerAddress: new Uint8Array(randomBytes(r, 16)), options: [], inner: m };
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = encodeDhcp6(m);
+  } catch {
+    bytes = encodeDhcp6(seed);
+  }
+  return { via, bytes: r() < 0.8 ? mutate(bytes, r) : bytes };
 }
