@@ -166,6 +166,26 @@ export type SubOptionsResult =
  */
 export function decodeSubOptions(d: Uint8Array, padEnd: boolean): SubOptionsResult {
   const out: SubOption[] = [];
+  const bad = walkSubOptions(d, padEnd, (code, data) => { out.push({ code, data }); return false; });
+  if (bad !== undefined) {
+    return {
+      ok: false,
+      reason: 'sub-option-overrun',
+      detail: bad.len === undefined
+        ? `sub-option ${bad.code} at ${bad.at} has no length byte`
+        : `sub-option ${bad.code} at ${bad.at} needs ${bad.len} bytes, ${d.length - bad.at - 2} left`,
+    };
+  }
+  return { ok: true, value: out };
+}
+
+/**
+ * The one walk over sub-options: each is handed to `visit` in order until it returns true; with
+ * padEnd, pad bytes are skipped and an end byte stops the walk. Returns the sub-option that
+ * overruns the data (its code, offset and the length it claims, if it has a length byte), or
+ * undefined when the walk ended cleanly or was stopped.
+ */
+function walkSubOptions(d: Uint8Array, padEnd: boolean, visit: (code: number, data: Uint8Array) => boolean): { code: number; at: number; len: number | undefined } | undefined {
   let i = 0;
   while (i < d.length) {
     const code = d[i]!;
@@ -174,44 +194,26 @@ export function decodeSubOptions(d: Uint8Array, padEnd: boolean): SubOptionsResu
         i++;
         continue;
       }
-      if (code === 255) break;
+      if (code === 255) return undefined;
     }
-    if (i + 1 >= d.length) {
-      return { ok: false, reason: 'sub-option-overrun', detail: `sub-option ${code} at ${i} has no length byte` };
-    }
+    if (i + 1 >= d.length) return { code, at: i, len: undefined };
     const len = d[i + 1]!;
-    if (i + 2 + len > d.length) {
-      return {
-        ok: false,
-        reason: 'sub-option-overrun',
-        detail: `sub-option ${code} at ${i} needs ${len} bytes, ${d.length - i - 2} left`,
-      };
-    }
-    out.push({ code, data: d.subarray(i + 2, i + 2 + len) });
+    if (i + 2 + len > d.length) return { code, at: i, len };
+    if (visit(code, d.subarray(i + 2, i + 2 + len))) return undefined;
     i += 2 + len;
   }
-  return { ok: true, value: out };
+  return undefined;
 }
 
 /** Data of the first sub-option with this code, without building the whole list. */
 export function findSubOption(d: Uint8Array, code: number, padEnd: boolean): Uint8Array | undefined {
-  let i = 0;
-  while (i < d.length) {
-    const c = d[i]!;
-    if (padEnd) {
-      if (c === 0) {
-        i++;
-        continue;
-      }
-      if (c === 255) return undefined;
-    }
-    if (i + 1 >= d.length) return undefined;
-    const len = d[i + 1]!;
-    if (i + 2 + len > d.length) return undefined;
-    if (c === code) return d.subarray(i + 2, i + 2 + len);
-    i += 2 + len;
-  }
-  return undefined;
+  let found: Uint8Array | undefined;
+  walkSubOptions(d, padEnd, (c, data) => {
+    if (c !== code) return false;
+    found = data;
+    return true;
+  });
+  return found;
 }
 
 /** Encodes sub-options; with padEnd, codes 0/255 are refused and an end byte is appended. */

@@ -74,31 +74,28 @@ export function isPxeClient(p: DhcpPacket): boolean {
 }
 
 /**
- * Index of the end option of the main option area, or the buffer length if it has none. Only
- * called on packets parseDhcp accepted, so every length byte is in range.
+ * Offset in the main option area of the first option `hit` accepts, or of the end option, or the
+ * buffer length when there is neither. Only called on packets parseDhcp accepted, so every length
+ * byte is in range.
  */
-function mainEnd(buf: Uint8Array): number {
+function scanMain(buf: Uint8Array, hit: (code: number) => boolean): number {
   let i = OPTIONS_START;
   while (i < buf.length) {
     const c = buf[i]!;
-    if (c === 255) return i;
+    if (c === 255 || (c !== 0 && hit(c))) return i;
     if (c === 0) { i++; continue; }
     i += 2 + buf[i + 1]!;
   }
   return buf.length;
 }
 
+/** Index of the end option of the main option area, or the buffer length if it has none. */
+const mainEnd = (buf: Uint8Array): number => scanMain(buf, () => false);
+
 /** Whether the main option area (where relays put it) holds option 82. */
 function hasMain82(buf: Uint8Array): boolean {
-  let i = OPTIONS_START;
-  while (i < buf.length) {
-    const c = buf[i]!;
-    if (c === 255) return false;
-    if (c === 0) { i++; continue; }
-    if (c === Opt.RelayAgentInfo) return true;
-    i += 2 + buf[i + 1]!;
-  }
-  return false;
+  const i = scanMain(buf, (c) => c === Opt.RelayAgentInfo);
+  return i < buf.length && buf[i] === Opt.RelayAgentInfo;
 }
 
 /** The largest request we grow by adding option 82: the RFC 2131 minimum every server takes. */
