@@ -4,6 +4,7 @@
 import dgram from 'node:dgram';
 import http from 'node:http';
 import { networkInterfaces } from 'node:os';
+import { bindSocket } from '../net/udp.ts';
 import { parseDhcp, parseIpv4 } from '../dhcp/packet.ts';
 import {
   FAMILIES, firmwareModel, pxelinuxFiles, StormClient,
@@ -237,11 +238,7 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
   // ---- the shared DHCP socket ------------------------------------------------------------------
   const shared = dgram.createSocket({ type: 'udp4', reuseAddr: tr.mode === 'relay' });
   shared.on('error', () => { /* per-send errors are counted where they happen */ });
-  await new Promise<void>((resolve, reject) => {
-    shared.once('error', reject);
-    if (tr.mode === 'segment') shared.bind(tr.clientPort ?? 68, '0.0.0.0', () => resolve());
-    else shared.bind(tr.relayPort ?? serverPort, tr.relay, () => resolve());
-  });
+  await bindSocket(shared, tr.mode === 'segment' ? { port: tr.clientPort ?? 68, address: '0.0.0.0' } : { port: tr.relayPort ?? serverPort, address: tr.relay });
   if (tr.mode === 'segment') shared.setBroadcast(true);
   shared.setRecvBufferSize?.(8 << 20);
 
