@@ -104,3 +104,11 @@ export function checkDuplicateMacs(file: ConfigFile, hosts: HostEntry[], loc: Lo
     } else firstSeen.set(h.mac.value, `${h.file}:${h.line}`);
   }
 }
+
+/** IPv6 service addresses move the IPv6 service, which needs this peer's own IPv6 address. */
+export function checkServiceAddresses6(file: ConfigFile, loc: Locator, errors: ConfigError[]): void {
+  const i = file.pool?.peers.findIndex((p) => p.serviceAddress6 !== undefined) ?? -1;
+  if (i >= 0 && file.server.address6 === undefined) {
+    errors.push(loc.error(['pool', 'peers', i, 'serviceAddress6'], 'IPv6 service addresses serve IPv6 clients: set server.address6 to this peer\'s own IPv6 address too, or remove serviceAddress6'));
+  }
+}

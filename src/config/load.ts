@@ -11,7 +11,7 @@ import { parseHostFile } from './host-file.ts';
 import { type ConfigError, formatError, formatErrors, formatPath, sortErrors } from './errors.ts';
 import { issueToErrors } from './issues.ts';
 import { Locator } from './locate.ts';
-import { checkDuplicateMacs, checkHostFileProfile, checkProfiles, checkRules, PROFILE_NAME, resolveDefault } from './checks.ts';
+import { checkDuplicateMacs, checkHostFileProfile, checkProfiles, checkRules, checkServiceAddresses6, PROFILE_NAME, resolveDefault } from './checks.ts';
 
 export { type ConfigError, formatError, formatErrors, formatPath, parseHostFile, PROFILE_NAME };
 
@@ -93,6 +93,7 @@ export function parseConfigText(text: string, fileName: string, options: ParseOp
 
   checkProfiles(profiles, explicitProfiles, loc, errors, warnings);
   checkRules(file, profiles, loc, errors);
+  checkServiceAddresses6(file, loc, errors);
   const dflt = resolveDefault(file, profiles, loc, errors, warnings);
 
   const hostEntries: HostEntry[] = [];

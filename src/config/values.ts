@@ -91,6 +91,69 @@ export function isIpv4(text: string): boolean {
   return ipv4ToNumber(text) !== undefined;
 }
 
+/**
+ * An IPv6 address in text (no zone, no embedded IPv4) as 16 bytes, or undefined. Written by hand
+ * rather than with node:net so config and codecs stay pure.
+ */
+export function parseIpv6(text: string): Uint8Array | undefined {
+  const a = text.trim().toLowerCase();
+  if (!/^[0-9a-f:]{2,39}$/.test(a)) return undefined;
+  const halves = a.split('::');
+  if (halves.length > 2) return undefined;
+  const groups = (s: string): number[] | undefined => {
+    if (s === '') return [];
+    const out: number[] = [];
+    for (const g of s.split(':')) {
+      if (!/^[0-9a-f]{1,4}$/.test(g)) return undefined;
+      out.push(parseInt(g, 16));
+    }
+    return out;
+  };
+  const head = groups(halves[0]!);
+  const tail = halves.length === 2 ? groups(halves[1]!) : [];
+  if (head === undefined || tail === undefined) return undefined;
+  const fill = halves.length === 2 ? 8 - head.length - tail.length : 0;
+  if (halves.length === 2 ? fill < 1 : head.length !== 8) return undefined;
+  const all = [...head, ...Array<number>(fill).fill(0), ...tail];
+  const out = new Uint8Array(16);
+  all.forEach((g, i) => { out[2 * i] = g >> 8; out[2 * i + 1] = g & 0xff; });
+  return out;
+}
+
+/** 16 bytes as RFC 5952 text: lower case, no leading zeros, the longest run of 2+ zero groups as `::`. */
+export function formatIpv6(b: Uint8Array): string {
+  const g = Array.from({ length: 8 }, (_, i) => (b[2 * i]! << 8) | b[2 * i + 1]!);
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8;) {
+    if (g[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) { best = i; bestLen = j - i; }
+    i = j;
+  }
+  const hex = (xs: number[]) => xs.map((x) => x.toString(16)).join(':');
+  return best < 0 ? hex(g) : `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
+}
+
+/** One spelling per IPv6 address (RFC 5952), so addresses compare as strings; undefined if not one. */
+export function canonicalIpv6(text: string): string | undefined {
+  const b = parseIpv6(text);
+  return b === undefined ? undefined : formatIpv6(b);
+}
+
+/** Whether `a` lies in `net`/`prefixlen` (both IPv6 text). */
+export function ipv6InPrefix(a: string, net: string, prefixlen: number): boolean {
+  const x = parseIpv6(a);
+  const y = parseIpv6(net);
+  if (x === undefined || y === undefined) return false;
+  for (let bit = 0; bit < Math.min(128, prefixlen); bit++) {
+    const m = 0x80 >> (bit & 7);
+    if ((x[bit >> 3]! & m) !== (y[bit >> 3]! & m)) return false;
+  }
+  return true;
+}
+
 export interface Cidr { network: number; prefix: number; text: string }
 
 export function cidrContains(c: Cidr, ip: number): boolean {

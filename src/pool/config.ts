@@ -5,6 +5,7 @@
 
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { canonicalIpv6 } from '../config/values.ts';
 
 export const DEFAULT_POOL_PORT = 4012;
 
@@ -21,7 +22,19 @@ export const poolPeerSchema = z.strictObject({
    * An address on the clients' segment that no host owns: this peer adds it to its interface
    * and names it to clients; when the peer dies a survivor takes it over (docs/pool.md).
    */
-  serviceAddress: z.ipv4({ message: 'an unused IPv4 address on the clients\' segment (IPv6 service addresses will come with IPv6 netboot)' }).optional(),
+  serviceAddress: z.ipv4({ message: 'an unused IPv4 address on the clients\' segment (an IPv6 one goes in serviceAddress6)' }).optional(),
+  /**
+   * The same for IPv6 clients (ProxyDHCPv6, TFTP and HTTP over IPv6; needs server.address6):
+   * an unused global or ULA address in the clients' prefix.
+   */
+  serviceAddress6: z.string().transform((v, ctx) => {
+    const c = canonicalIpv6(v);
+    if (c === undefined || /^(fe[89ab]|ff)/.test(c) || c === '::' || c === '::1') {
+      ctx.addIssue({ code: 'custom', message: 'an unused global or ULA IPv6 address in the clients\' prefix, like fd00::20 (not link-local, multicast or loopback)' });
+      return z.NEVER;
+    }
+    return c;
+  }).optional(),
 });
 
 export const poolSchema = z
@@ -84,10 +97,21 @@ export const poolSchema = z
       const own = p.peers.findIndex((q) => q.address === peer.serviceAddress || q.bootAddress === peer.serviceAddress);
       if (own >= 0) ctx.addIssue({ code: 'custom', message: `serviceAddress ${peer.serviceAddress} is a peer's own address; pick an unused address on the clients' segment`, path: ['peers', i, 'serviceAddress'] });
     });
-    if (withService > 0 && !p.peers.some((peer) => peer.name === p.name)) {
+    const withService6 = p.peers.filter((peer) => peer.serviceAddress6 !== undefined).length;
+    const services6 = new Map<string, number>();
+    p.peers.forEach((peer, i) => {
+      if (peer.serviceAddress6 === undefined) {
+        if (withService6 > 0) ctx.addIssue({ code: 'custom', message: `give every peer a serviceAddress6, or none (${withService6} of ${p.peers.length} have one)`, path: ['peers', i] });
+        return;
+      }
+      const clash = services6.get(peer.serviceAddress6);
+      if (clash !== undefined) ctx.addIssue({ code: 'custom', message: `serviceAddress6 ${peer.serviceAddress6} is also peer ${clash}'s: each peer needs its own`, path: ['peers', i, 'serviceAddress6'] });
+      services6.set(peer.serviceAddress6, i);
+    });
+    if ((withService > 0 || withService6 > 0) && !p.peers.some((peer) => peer.name === p.name)) {
       ctx.addIssue({ code: 'custom', message: `with service addresses, this peer ("${p.name}") must be listed in peers with its own serviceAddress`, path: ['name'] });
     }
-    if (withService > 0 && p.leaseMs < 4 * p.heartbeatMs) {
+    if ((withService > 0 || withService6 > 0) && p.leaseMs < 4 * p.heartbeatMs) {
       ctx.addIssue({ code: 'custom', message: `leaseMs must be at least 4 heartbeats (${4 * p.heartbeatMs}): an address is renewed every heartbeat`, path: ['leaseMs'] });
     }
     if (p.fallbackOffers > 0 && p.fallbackOffers * p.fallbackStaggerMs >= 3_500) {
@@ -113,7 +137,7 @@ export function poolMembers(cfg: PoolConfig): PoolPeerConfig[] {
 export function poolConfigHash(cfg: PoolConfig, extra = ''): Uint8Array {
   const peers = [...cfg.peers]
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    .map((p) => [p.name, p.address, p.port, p.weight, p.bootAddress ?? null, p.serviceAddress ?? null]);
+    .map((p) => [p.name, p.address, p.port, p.weight, p.bootAddress ?? null, p.serviceAddress ?? null, p.serviceAddress6 ?? null]);
   const agreed = {
     peers,
     heartbeatMs: cfg.heartbeatMs, deadAfter: cfg.deadAfter, staggerMs: cfg.staggerMs, maxTransfers: cfg.maxTransfers,

@@ -248,3 +248,12 @@ test('a pool serviceAddress given to one peer only points at the peer without on
   assert.equal(errs.length, 1);
   assert.match(errs[0]!, /^\/etc\/pxepool\/pxepool\.yaml:6:7: pool\.peers\[1\]: give every peer a serviceAddress, or none \(1 of 2 have one\)$/);
 });
+
+test('IPv6 service addresses without server.address6 are refused where the first one is written', () => {
+  const pool = (server: string) => `server: { name: a${server} }\npool:\n  name: a\n  secret: 0123456789abcdef0123\n  peers:\n    - { name: a, address: 10.0.0.1, serviceAddress6: "fd00::21" }\n    - { name: b, address: 10.0.0.2, serviceAddress6: "fd00::22" }\ndefault: ignore\n`;
+  assert.deepEqual(errorsOf(pool('')), [
+    `${F}:6:54: pool.peers[0].serviceAddress6: IPv6 service addresses serve IPv6 clients: set server.address6 to this peer's own IPv6 address too, or remove serviceAddress6`,
+  ]);
+  const r = parseConfigText(pool(', address6: "fd00::11"'), F);
+  assert.ok(r.ok, r.ok ? '' : formatErrors(r.errors));
+});

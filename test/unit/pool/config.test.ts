@@ -61,8 +61,20 @@ test('serviceAddress: every peer or none, each its own, not a peer address; leas
   assert.notDeepEqual(poolConfigHash(ok), poolConfigHash(poolSchema.parse({ ...sa('10.0.0.101', '10.0.0.102'), leaseMs: 4000 })));
 });
 
-test('an IPv6 serviceAddress is refused with the reason (IPv4 only until IPv6 netboot)', () => {
+test('an IPv6 serviceAddress is refused, pointing to serviceAddress6', () => {
   const r = poolSchema.safeParse({ ...base, peers: [{ name: 'pxe-a', address: '10.0.0.1', serviceAddress: 'fd00::1' }, { name: 'pxe-b', address: '10.0.0.2', serviceAddress: '10.0.0.102' }] });
   assert.equal(r.success, false);
-  assert.match(r.success ? '' : r.error.issues[0]!.message, /IPv6 service addresses will come with IPv6 netboot/);
+  assert.match(r.success ? '' : r.error.issues[0]!.message, /an IPv6 one goes in serviceAddress6/);
+});
+
+test('serviceAddress6: canonical spelling, every peer or none, each its own, no link-local or multicast', () => {
+  const msgs = (input: unknown) => { const r = poolSchema.safeParse(input); return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`); };
+  const sa6 = (a?: string, b?: string) => ({ ...base, peers: [{ name: 'pxe-a', address: '10.0.0.1', ...(a !== undefined ? { serviceAddress6: a } : {}) }, { name: 'pxe-b', address: '10.0.0.2', ...(b !== undefined ? { serviceAddress6: b } : {}) }] });
+  const ok = poolSchema.parse(sa6('FD77:0:0:3:0:0:0:21', 'fd77:0:0:3::22'));
+  assert.deepEqual(ok.peers.map((p) => p.serviceAddress6), ['fd77:0:0:3::21', 'fd77:0:0:3::22'], 'one spelling, as heartbeats compare them');
+  assert.deepEqual(msgs(sa6('fd77::21')), ['peers.1: give every peer a serviceAddress6, or none (1 of 2 have one)']);
+  assert.deepEqual(msgs(sa6('fd77::21', 'fd77:0::21')), ["peers.1.serviceAddress6: serviceAddress6 fd77::21 is also peer 0's: each peer needs its own"]);
+  for (const bad of ['fe80::1', 'ff02::1', '::1', '10.0.0.9', 'fd77::zz']) assert.match(msgs(sa6(bad, 'fd77::22'))[0]!, /global or ULA IPv6 address/, bad);
+  assert.match(msgs({ ...sa6('fd77::21', 'fd77::22'), heartbeatMs: 1000 })[0]!, /leaseMs must be at least 4 heartbeats/);
+  assert.notDeepEqual(poolConfigHash(ok), poolConfigHash(poolSchema.parse(sa6('fd77::21', 'fd77::23'))), 'in the config hash');
 });
