@@ -3,12 +3,13 @@
 // address over to go on with each transfer from the client's next (retransmitted) ACK. Pure:
 // codec, verifier and the bounded table a peer keeps of what the others announced.
 //
-// Layout (big-endian), version 1, one datagram ≤ MAX_DATAGRAM:
-//   0  "PXPT"  magic            4  u8 version (1)        5  u8 name length n    6  name
+// Layout (big-endian), version 2, one datagram ≤ MAX_DATAGRAM:
+//   0  "PXPT"  magic            4  u8 version (2)        5  u8 name length n    6  name
 //   +  16 instance   + u32 seq   + u64 timestamp (sender wall ms)
 //   +  u32 snapshot id   + u8 part   + u8 parts   + u8 count
 //   +  count × entry:
-//        4 client IPv4, u16 client port, u16 our TID port, 4 local (service) IPv4,
+//        u8 family (4 or 6; a = 4 or 16 bytes per address),
+//        a client address, u16 client port, u16 our TID port, a local (service) address,
 //        u16 blksize, u16 windowsize, u16 timer ceiling (ms), u32 acked (absolute block),
 //        u64 file size, 16 digest (SHA-256 of the content, first 16 bytes), u8 path length, path
 //   +  32 HMAC-SHA256(secret, all bytes above)
@@ -19,11 +20,13 @@
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { ResumableTransfer } from '../tftp/server.ts';
+import { formatIpv6, parseIpv6 } from '../config/values.ts';
 
 export const ANNOUNCE_MAGIC = [0x50, 0x58, 0x50, 0x54]; // "PXPT"
-const VERSION = 1;
+const VERSION = 2;
 const TAG = 32;
-const ENTRY_FIXED = 4 + 2 + 2 + 4 + 2 + 2 + 2 + 4 + 8 + 16 + 1;
+/** an entry without its two addresses and path */
+const ENTRY_FIXED = 1 + 2 + 2 + 2 + 2 + 2 + 4 + 8 + 16 + 1;
 export const MAX_DATAGRAM = 1400;
 export const MAX_PATH = 255;
 /** entries a peer may have in our table: a flood of announcements stays this big */
@@ -54,18 +57,28 @@ function ip4(buf: Uint8Array, o: number, a: string): void {
   buf.set(p, o);
 }
 const readIp4 = (b: Uint8Array, o: number): string => `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
+const IPV4 = /^\d+\.\d+\.\d+\.\d+$/;
+/** bytes per address of an entry: 4 when both ends are IPv4, 16 when both are IPv6, else 0 (not announceable) */
+function addrBytes(e: AnnouncedTransfer): number {
+  if (IPV4.test(e.client) && IPV4.test(e.local)) return 4;
+  return parseIpv6(e.client) !== undefined && parseIpv6(e.local) !== undefined ? 16 : 0;
+}
+function putAddr(buf: Uint8Array, o: number, a: string, len: number): void {
+  if (len === 4) ip4(buf, o, a);
+  else buf.set(parseIpv6(a)!, o);
+}
 
 export function isAnnouncement(bytes: Uint8Array): boolean {
   return bytes.length >= 4 && ANNOUNCE_MAGIC.every((m, i) => bytes[i] === m);
 }
 
 function entryBytes(e: AnnouncedTransfer): number {
-  return ENTRY_FIXED + enc.encode(e.path).length;
+  return ENTRY_FIXED + 2 * addrBytes(e) + enc.encode(e.path).length;
 }
 
-/** Whether a transfer can be announced at all (path length, IPv4, sizes). */
+/** Whether a transfer can be announced at all (path length, both addresses of one family, sizes). */
 export function announceable(e: AnnouncedTransfer): boolean {
-  return enc.encode(e.path).length <= MAX_PATH && HEX32.test(e.digest) && /^\d+\.\d+\.\d+\.\d+$/.test(e.client) && /^\d+\.\d+\.\d+\.\d+$/.test(e.local)
+  return enc.encode(e.path).length <= MAX_PATH && HEX32.test(e.digest) && addrBytes(e) !== 0
     && e.blksize <= 65535 && e.windowsize <= 65535 && Number.isSafeInteger(e.size) && e.size >= 0 && e.acked >= 0 && e.acked <= 0xffffffff;
 }
 
@@ -111,10 +124,12 @@ export function encodeSnapshot(
     buf[o++] = groups.length;
     buf[o++] = g.length;
     for (const e of g) {
-      ip4(buf, o, e.client); o += 4;
+      const a = addrBytes(e);
+      buf[o++] = a === 4 ? 4 : 6;
+      putAddr(buf, o, e.client, a); o += a;
       dv.setUint16(o, e.clientPort); o += 2;
       dv.setUint16(o, e.tid); o += 2;
-      ip4(buf, o, e.local); o += 4;
+      putAddr(buf, o, e.local, a); o += a;
       dv.setUint16(o, e.blksize); o += 2;
       dv.setUint16(o, e.windowsize); o += 2;
       dv.setUint16(o, Math.min(65535, Math.max(1, Math.round(e.maxRtoMs)))); o += 2;
@@ -159,11 +174,16 @@ export function decodeAnnouncement(bytes: Uint8Array, secret: string | Uint8Arra
   if (parts < 1 || parts > MAX_PARTS || part >= parts) return bad(`part ${part} of ${parts}`);
   const entries: AnnouncedTransfer[] = [];
   for (let i = 0; i < count; i++) {
-    if (o + ENTRY_FIXED > bodyLen) return bad('entry runs past the end');
-    const client = readIp4(bytes, o); o += 4;
+    if (o + 1 > bodyLen) return bad('entry runs past the end');
+    const family = bytes[o++]!;
+    if (family !== 4 && family !== 6) return bad(`address family ${family}`);
+    const a = family === 4 ? 4 : 16;
+    if (o + ENTRY_FIXED - 1 + 2 * a > bodyLen) return bad('entry runs past the end');
+    const readAddr = (at: number): string => (a === 4 ? readIp4(bytes, at) : formatIpv6(bytes.subarray(at, at + 16)));
+    const client = readAddr(o); o += a;
     const clientPort = dv.getUint16(o); o += 2;
     const tid = dv.getUint16(o); o += 2;
-    const local = readIp4(bytes, o); o += 4;
+    const local = readAddr(o); o += a;
     const blksize = dv.getUint16(o); o += 2;
     const windowsize = dv.getUint16(o); o += 2;
     const maxRtoMs = dv.getUint16(o); o += 2;

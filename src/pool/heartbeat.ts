@@ -2,9 +2,9 @@
 // every byte before the tag. Binary rather than JSON so a datagram has exactly one valid
 // reading and the length check alone rejects most noise before any parsing.
 //
-// Layout (big-endian), version 2:
+// Layout (big-endian), version 3:
 //   0  "PXPH"            magic
-//   4  u8  version        (2)
+//   4  u8  version        (3)
 //   5  u8  health         (0 ok, 1 busy = stepped back, 2 draining, 3 leaving)
 //   6  u8  name length n  (1..64)
 //   7  name               (UTF-8, n bytes)
@@ -18,20 +18,23 @@
 //   +  f64 weight
 //   +  16  config hash
 //   +  u8  held count h   (0..16)
-//   +  4×h service addresses the sender holds now (IPv4)
+//   +  4×h IPv4 service addresses the sender holds now
+//   +  u8  held count h6  (0..16)
+//   +  16×h6 IPv6 service addresses the sender holds now
 //   +  32  HMAC-SHA256(secret, all bytes above)
 //
-// Version 1 (no epoch, echo or held addresses; a bytes-per-second field nothing read) is
-// refused as malformed: mixed versions in one pool are reported, not half-understood.
+// Versions 1 (no epoch, echo or held addresses) and 2 (no IPv6 held addresses) are refused as
+// malformed: mixed versions in one pool are reported, not half-understood.
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { formatIpv6, parseIpv6 } from '../config/values.ts';
 
-export const HEARTBEAT_VERSION = 2;
+export const HEARTBEAT_VERSION = 3;
 const MAGIC = [0x50, 0x58, 0x50, 0x48]; // "PXPH"
 const TAG = 32;
 const INSTANCE = 16;
 const HASH = 16;
-const FIXED = 4 + 1 + 1 + 1 + INSTANCE + 8 + INSTANCE + 4 + 8 + 4 + 4 + 8 + HASH + 1 + TAG;
+const FIXED = 4 + 1 + 1 + 1 + INSTANCE + 8 + INSTANCE + 4 + 8 + 4 + 4 + 8 + HASH + 1 + 1 + TAG;
 const MAX_NAME = 64;
 export const MAX_HELD = 16;
 /** the echo of a peer whose instance the sender has not heard yet */
@@ -58,7 +61,7 @@ export interface Heartbeat {
   weight: number;
   /** hex, 32 chars */
   configHash: string;
-  /** service addresses the sender holds now, dotted IPv4 */
+  /** service addresses the sender holds now: dotted IPv4, RFC 5952 IPv6 */
   held: string[];
 }
 
@@ -82,9 +85,14 @@ export function encodeHeartbeat(hb: Omit<Heartbeat, 'version'>, secret: string |
   if (!HEX32.test(hb.instance)) throw new RangeError('instance must be 32 hex digits');
   if (!HEX32.test(hb.echo)) throw new RangeError('echo must be 32 hex digits');
   if (!HEX32.test(hb.configHash)) throw new RangeError('configHash must be 32 hex digits');
-  if (hb.held.length > MAX_HELD) throw new RangeError(`at most ${MAX_HELD} held addresses`);
-  for (const a of hb.held) if (!IPV4.test(a)) throw new RangeError(`held address ${a} is not IPv4`);
-  const buf = new Uint8Array(FIXED + name.length + 4 * hb.held.length);
+  const held4 = hb.held.filter((a) => IPV4.test(a));
+  const held6 = hb.held.filter((a) => !IPV4.test(a)).map((a) => {
+    const b = parseIpv6(a);
+    if (b === undefined) throw new RangeError(`held address ${a} is neither IPv4 nor IPv6`);
+    return b;
+  });
+  if (held4.length > MAX_HELD || held6.length > MAX_HELD) throw new RangeError(`at most ${MAX_HELD} held addresses of each family`);
+  const buf = new Uint8Array(FIXED + name.length + 4 * held4.length + 16 * held6.length);
   const dv = new DataView(buf.buffer);
   buf.set(MAGIC, 0);
   buf[4] = HEARTBEAT_VERSION;
@@ -101,8 +109,10 @@ export function encodeHeartbeat(hb: Omit<Heartbeat, 'version'>, secret: string |
   dv.setUint32(o, clampU32(hb.http)); o += 4;
   dv.setFloat64(o, hb.weight); o += 8;
   buf.set(Buffer.from(hb.configHash, 'hex'), o); o += HASH;
-  buf[o++] = hb.held.length;
-  for (const a of hb.held) for (const part of a.split('.')) buf[o++] = Number(part);
+  buf[o++] = held4.length;
+  for (const a of held4) for (const part of a.split('.')) buf[o++] = Number(part);
+  buf[o++] = held6.length;
+  for (const b of held6) { buf.set(b, o); o += 16; }
   buf.set(mac(secret, buf.subarray(0, o)), o);
   return buf;
 }
@@ -118,8 +128,10 @@ export function decodeHeartbeat(bytes: Uint8Array, secret: string | Uint8Array):
   const n = bytes[6]!;
   const heldAt = 7 + n + INSTANCE + 8 + INSTANCE + 4 + 8 + 4 + 4 + 8 + HASH;
   const h = bytes.length > heldAt ? bytes[heldAt]! : 0;
-  if (n < 1 || n > MAX_NAME || h > MAX_HELD || bytes.length !== FIXED + n + 4 * h) {
-    return { ok: false, reason: 'malformed', detail: `length ${bytes.length} does not fit name length ${n} and ${h} held addresses` };
+  const held6At = heldAt + 1 + 4 * h;
+  const h6 = bytes.length > held6At ? bytes[held6At]! : 0;
+  if (n < 1 || n > MAX_NAME || h > MAX_HELD || h6 > MAX_HELD || bytes.length !== FIXED + n + 4 * h + 16 * h6) {
+    return { ok: false, reason: 'malformed', detail: `length ${bytes.length} does not fit name length ${n} and ${h} + ${h6} held addresses${bytes[4] !== HEARTBEAT_VERSION ? ` (version ${bytes[4]}; this peer speaks ${HEARTBEAT_VERSION}: run one pxepool release across the pool)` : ''}` };
   }
   // The tag is checked before any field is believed, so a forger learns nothing past this point.
   const bodyLen = bytes.length - TAG;
@@ -151,6 +163,8 @@ export function decodeHeartbeat(bytes: Uint8Array, secret: string | Uint8Array):
   o += 1;
   const held: string[] = [];
   for (let i = 0; i < h; i++, o += 4) held.push(`${bytes[o]}.${bytes[o + 1]}.${bytes[o + 2]}.${bytes[o + 3]}`);
+  o += 1;
+  for (let i = 0; i < h6; i++, o += 16) held.push(formatIpv6(bytes.subarray(o, o + 16)));
   return {
     ok: true,
     hb: { version: HEARTBEAT_VERSION, peer, instance, epoch: Number(epochBig), echo, seq, ts: Number(tsBig), health, tftp, http, weight, configHash, held },

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { formatIpv6 } from '../../../src/config/values.ts';
 import { AnnouncedTable, type AnnouncedTransfer, AnnounceVerifier, decodeAnnouncement, encodeSnapshot, MAX_DATAGRAM, MAX_PER_PEER } from '../../../src/pool/announce.ts';
 
 const SECRET = 'announce-test-secret-0123456789';
@@ -34,17 +35,24 @@ test('round trip: every field, several parts under the datagram limit', () => {
   assert.equal(snap([]).length, 1, 'an empty snapshot is one datagram');
 });
 
+test('IPv6 transfers are announced too; an entry mixing families is left out', () => {
+  const v6 = entry(1, { client: 'fd77:0:0:3::1a2', local: 'fd77:0:0:3::21' });
+  const got = snap([entry(0), v6, entry(2, { client: 'fd77::5' })]).flatMap((d) => { const r = decodeAnnouncement(d, SECRET); assert.ok(r.ok); return r.ann.entries; });
+  assert.deepEqual(got, [entry(0), v6]);
+});
+
 test('property: random entries round-trip', () => {
+  const v4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((t) => t.join('.'));
+  const v6 = fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => formatIpv6(b));
   const arb = fc.record({
-    client: fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((t) => t.join('.')),
+    ends: fc.oneof(fc.tuple(v4, v4), fc.tuple(v6, v6)),
     clientPort: fc.integer({ min: 1, max: 65535 }), tid: fc.integer({ min: 1, max: 65535 }),
-    local: fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((t) => t.join('.')),
     blksize: fc.integer({ min: 8, max: 65464 }), windowsize: fc.integer({ min: 1, max: 65535 }), maxRtoMs: fc.integer({ min: 1, max: 65535 }),
     acked: fc.nat({ max: 0xffffffff }), size: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
     digest: fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => Buffer.from(b).toString('hex')),
     path: fc.stringMatching(/^[ -~é]{0,60}$/),
   });
-  fc.assert(fc.property(fc.array(arb, { maxLength: 40 }), (es) => {
+  fc.assert(fc.property(fc.array(arb.map(({ ends: [client, local], ...rest }) => ({ client, local, ...rest })), { maxLength: 40 }), (es) => {
     const got = snap(es).flatMap((d) => { const r = decodeAnnouncement(d, SECRET); assert.ok(r.ok); return r.ann.entries; });
     assert.deepEqual(got, es.map((e) => ({ ...e })));
   }), { numRuns: 200 });

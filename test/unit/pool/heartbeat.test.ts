@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { decodeHeartbeat, encodeHeartbeat, type Heartbeat, HeartbeatVerifier, NO_ECHO } from '../../../src/pool/heartbeat.ts';
+import { formatIpv6 } from '../../../src/config/values.ts';
 
 const SECRET = 'correct horse battery staple';
 const T0 = 1_700_000_000_000;
@@ -24,7 +25,7 @@ test('round trip keeps every field', () => {
   const bytes = encodeHeartbeat(hb(), SECRET);
   const r = decodeHeartbeat(bytes, SECRET);
   assert.ok(r.ok);
-  assert.deepEqual(r.hb, { version: 2, ...hb() });
+  assert.deepEqual(r.hb, { version: 3, ...hb() });
   assert.ok(bytes.length < 200, `${bytes.length} bytes`);
 });
 
@@ -39,14 +40,18 @@ test('round trip on random heartbeats', () => {
     http: fc.nat({ max: 0xffffffff }),
     epoch: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
     echo: fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => Buffer.from(b).toString('hex')),
-    held: fc.array(fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((t) => t.join('.')), { maxLength: 16 }),
+    // IPv4 first, then IPv6 (RFC 5952 text), as the codec lists them back
+    held: fc.tuple(
+      fc.array(fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((t) => t.join('.')), { maxLength: 16 }),
+      fc.array(fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => formatIpv6(b)), { maxLength: 16 }),
+    ).map(([a, b]) => [...a, ...b]),
     weight: fc.double({ min: 0.001, max: 1000, noNaN: true }),
     configHash: fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => Buffer.from(b).toString('hex')),
   });
   fc.assert(fc.property(arb, (h) => {
     const r = decodeHeartbeat(encodeHeartbeat(h, SECRET), SECRET);
     assert.ok(r.ok);
-    assert.deepEqual(r.hb, { version: 2, ...h });
+    assert.deepEqual(r.hb, { version: 3, ...h });
   }), { numRuns: 300 });
 });
 
@@ -130,13 +135,27 @@ test('malformed: short, wrong magic, wrong length, random bytes never throw', ()
   }), { numRuns: 500 });
 });
 
-test('more than 16 held addresses, or a non-IPv4 one, is refused at encode; a v1 datagram is malformed', () => {
+test('more than 16 held addresses of a family, or one that is no address, is refused at encode; v1 and v2 datagrams are malformed', () => {
   assert.throws(() => encodeHeartbeat(hb({ held: Array.from({ length: 17 }, (_, i) => `10.0.0.${i}`) }), SECRET), /at most 16/);
-  assert.throws(() => encodeHeartbeat(hb({ held: ['fe80::1'] }), SECRET), /not IPv4/);
-  const bytes = new Uint8Array(encodeHeartbeat(hb({ held: [] }), SECRET));
-  bytes[4] = 1;
-  const r = decodeHeartbeat(bytes, SECRET);
-  assert.ok(!r.ok && ['bad-mac', 'malformed'].includes(r.reason));
+  assert.throws(() => encodeHeartbeat(hb({ held: Array.from({ length: 17 }, (_, i) => `fd00::${i + 1}`) }), SECRET), /at most 16/);
+  assert.throws(() => encodeHeartbeat(hb({ held: ['fd00::1::2'] }), SECRET), /neither IPv4 nor IPv6/);
+  const both = decodeHeartbeat(encodeHeartbeat(hb({ held: ['10.0.0.9', 'fd77:0:0:3::21'] }), SECRET), SECRET);
+  assert.ok(both.ok);
+  assert.deepEqual(both.hb.held, ['10.0.0.9', 'fd77:0:0:3::21']);
+  for (const version of [1, 2]) {
+    const bytes = new Uint8Array(encodeHeartbeat(hb({ held: [] }), SECRET));
+    bytes[4] = version;
+    const r = decodeHeartbeat(bytes, SECRET);
+    assert.ok(!r.ok && ['bad-mac', 'malformed'].includes(r.reason));
+  }
+  // A version-2 datagram as an earlier release sent it: one byte shorter (no IPv6 count).
+  const v3 = encodeHeartbeat(hb({ held: [] }), SECRET);
+  const v2 = new Uint8Array(v3.length - 1);
+  v2.set(v3.subarray(0, v3.length - 33));
+  v2.set(v3.subarray(v3.length - 32), v3.length - 33);
+  v2[4] = 2;
+  const r2 = decodeHeartbeat(v2, SECRET);
+  assert.ok(!r2.ok && r2.reason === 'malformed' && /run one pxepool release/.test(r2.detail ?? ''), JSON.stringify(r2));
 });
 
 // Issue 13, defect 1: datagrams recorded from a peer's earlier run, replayed to us.

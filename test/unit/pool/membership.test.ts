@@ -8,7 +8,7 @@ const members = [{ name: 'a', weight: 1 }, { name: 'b', weight: 1 }, { name: 'c'
 const mk = () => new Membership({ self: 'a', members, heartbeatMs: 500, deadAfter: 3, configHash: HASH });
 let seq = 0;
 const hb = (peer: string, over: Partial<Heartbeat> = {}): Heartbeat => ({
-  version: 2, peer, instance: '1'.repeat(32), epoch: 0, echo: '0'.repeat(32), seq: ++seq, ts: 0, health: 'ok', tftp: 0, http: 0, weight: 1, configHash: HASH, held: [], ...over,
+  version: 3, peer, instance: '1'.repeat(32), epoch: 0, echo: '0'.repeat(32), seq: ++seq, ts: 0, health: 'ok', tftp: 0, http: 0, weight: 1, configHash: HASH, held: [], ...over,
 });
 
 test('only self is live before any heartbeat', () => {
