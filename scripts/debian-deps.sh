@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the integration and end-to-end tests use as real peers:
 # site DHCP servers (Kea, ISC dhcpd), a relay (isc-dhcp-relay), TFTP clients and servers,
-# dnsmasq, QEMU with iPXE/OVMF firmware, pxelinux, busybox, capture tools, and systemd-analyze
+# dnsmasq, QEMU with iPXE/OVMF firmware (and qemu-system-aarch64 with AAVMF), pxelinux, busybox, capture tools, and systemd-analyze
 # (checks the example units), arping and nft (pool service addresses), Chromium (the dashboard's
 # browser tests), PostgreSQL (the shared store's tests), and the C toolchain for the native helper.
 # Services are never started by the install (policy-rc.d), tests start their own copies.
@@ -10,6 +10,7 @@ pkgs=(iproute2 iputils-ping iputils-arping nftables procps psmisc tcpdump tshark
       kea-dhcp4-server isc-dhcp-server isc-dhcp-relay dnsmasq-base radvd
       tftp-hpa atftp tftpd-hpa
       qemu-system-x86 ipxe-qemu ipxe ovmf pxelinux syslinux-common busybox-static cpio xz-utils
+      qemu-system-arm qemu-efi-aarch64  # ARM64 UEFI (AAVMF); its arm64 kernel, busybox and GRUB are fetched by test/e2e/arm64-artifacts.ts
       xorriso mtools isolinux grub-efi-amd64-bin grub-common shim-signed grub-efi-amd64-signed  # pxepool media (docs/media.md)
       chromium  # the dashboard's browser tests, driven by puppeteer-core
       postgresql  # the store's tests start their own server (test/lib/postgres.ts)

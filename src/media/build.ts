@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { grubMediaConfig, ipxeMediaScript, isolinuxConfig, type MediaPlan } from './plan.ts';
 
-export const MEDIA_FORMATS = ['iso', 'usb', 'efi-img'] as const;
+export const MEDIA_FORMATS = ['iso', 'usb', 'efi-img', 'nbp'] as const;
 export type MediaFormat = (typeof MEDIA_FORMATS)[number];
 
 /** Debian's files and tools the media are made of, each with the package that ships it. */
@@ -47,6 +47,13 @@ export const SECURE_BOOT_INPUTS = {
  */
 const GRUB_MODULES = ['memdisk', 'tar', 'normal', 'configfile', 'echo', 'test', 'eval', 'sleep', 'minicmd', 'true',
   'efinet', 'net', 'http', 'linux', 'chain', 'gzio'];
+
+/** UEFI architectures a network boot file (`--format nbp`) is made for, with GRUB's name for each. */
+export const NBP_ARCHES = {
+  x64: { target: 'x86_64-efi', pkg: 'grub-efi-amd64-bin', file: 'grubx64.efi', profileField: 'efiX64' },
+  arm64: { target: 'arm64-efi', pkg: 'grub-efi-arm64-bin', file: 'grubaa64.efi', profileField: 'efiArm64' },
+} as const;
+export type NbpArch = keyof typeof NBP_ARCHES;
 
 /** 2026-01-01T00:00:00Z: the date on every file when SOURCE_DATE_EPOCH is not set. */
 export const DEFAULT_EPOCH = 1767225600;
@@ -99,8 +106,55 @@ export interface BuildResult {
   grubConfig: string;
 }
 
+/**
+ * The GRUB network boot file (`--format nbp`): GRUB for `arch` with the plan's config in its
+ * memdisk, the bare EFI application a profile names as efiX64 / efiArm64 (and behind a URL as
+ * efiX64Http / efiArm64Http). `grubModules` is grub-mkimage's module directory for that
+ * architecture (default /usr/lib/grub/<target>; Debian ships arm64-efi's in an arm64 package).
+ */
+export function buildNbp(plan: MediaPlan, out: string, o: { arch: NbpArch; grubModules?: string; epoch?: number }): BuildResult {
+  const epoch = o.epoch ?? Number(process.env.SOURCE_DATE_EPOCH ?? DEFAULT_EPOCH);
+  const a = NBP_ARCHES[o.arch];
+  const dir = o.grubModules ?? `/usr/lib/grub/${a.target}`;
+  if (!existsSync(MEDIA_INPUTS.grubMkimage.path)) {
+    throw new MediaBuildError(`cannot build a network boot file without ${MEDIA_INPUTS.grubMkimage.path} (Debian package grub-common): apt-get install grub-common`);
+  }
+  if (!existsSync(join(dir, 'http.mod')) || !existsSync(join(dir, 'efinet.mod'))) {
+    const how = o.arch === 'arm64'
+      ? `on an arm64 machine apt-get install ${a.pkg}; on another, fetch the arm64 package and unpack it (dpkg --add-architecture arm64; apt-get update; apt-get download ${a.pkg}:arm64; dpkg-deb -x ${a.pkg}_*_arm64.deb /tmp/grub-arm64) and give --grub-modules /tmp/grub-arm64/usr/lib/grub/${a.target}`
+      : `apt-get install ${a.pkg}, or give --grub-modules with GRUB's ${a.target} directory`;
+    throw new MediaBuildError(`no GRUB ${a.target} modules in ${dir} (Debian package ${a.pkg}): ${how}`);
+  }
+  const env: NodeJS.ProcessEnv = { ...process.env, SOURCE_DATE_EPOCH: String(epoch), TZ: 'UTC', LC_ALL: 'C' };
+  const work = mkdtempSync(join(tmpdir(), 'pxepool-nbp-'));
+  try {
+    const grubConfig = grubMediaConfig(plan);
+    const app = join(work, a.file);
+    grubWithMemdisk(work, app, grubConfig, epoch, env, a.target, dir);
+    mkdirSync(dirname(out), { recursive: true });
+    copyFileSync(app, out);
+    utimesSync(out, epoch, epoch);
+    return { out, bytes: statSync(out).size, ipxeScript: '', grubConfig };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** GRUB as an EFI application whose memdisk holds `grubConfig` as its grub.cfg. */
+function grubWithMemdisk(work: string, out: string, grubConfig: string, epoch: number, env: NodeJS.ProcessEnv, target = 'x86_64-efi', moduleDir?: string): void {
+  const md = join(work, 'memdisk');
+  mkdirSync(join(md, 'boot', 'grub'), { recursive: true });
+  writeFileSync(join(md, 'boot', 'grub', 'grub.cfg'), grubConfig);
+  touchTree(md, epoch);
+  run('tar', ['--sort=name', `--mtime=@${epoch}`, '--owner=0', '--group=0', '--numeric-owner', '--format=ustar', '-cf', join(work, 'memdisk.tar'), '-C', md, 'boot'], env);
+  // The embedded config only hands over to normal mode, which reads the memdisk's grub.cfg.
+  writeFileSync(join(work, 'early.cfg'), 'set root=(memdisk)\nset prefix=(memdisk)/boot/grub\nnormal\n');
+  run('grub-mkimage', ['-O', target, ...(moduleDir === undefined ? [] : ['-d', moduleDir]), '-o', out, '-p', '(memdisk)/boot/grub', '-c', join(work, 'early.cfg'), '-m', join(work, 'memdisk.tar'), ...GRUB_MODULES], env);
+  utimesSync(out, epoch, epoch);
+}
+
 /** Build `format` from `plan` into `out`. Throws MediaBuildError with the tool's own words. */
-export function buildMedia(plan: MediaPlan, out: string, format: MediaFormat, o: BuildOptions = {}): BuildResult {
+export function buildMedia(plan: MediaPlan, out: string, format: Exclude<MediaFormat, 'nbp'>, o: BuildOptions = {}): BuildResult {
   const epoch = o.epoch ?? Number(process.env.SOURCE_DATE_EPOCH ?? DEFAULT_EPOCH);
   const secureBoot = o.secureBoot === true;
   const missing = missingInputs(secureBoot);
@@ -113,17 +167,7 @@ export function buildMedia(plan: MediaPlan, out: string, format: MediaFormat, o:
 
     // UEFI: GRUB with media.cfg in its memdisk, as \EFI\BOOT\BOOTX64.EFI on a FAT image.
     const efiApp = join(work, 'BOOTX64.EFI');
-    if (!secureBoot) {
-      const md = join(work, 'memdisk');
-      mkdirSync(join(md, 'boot', 'grub'), { recursive: true });
-      writeFileSync(join(md, 'boot', 'grub', 'grub.cfg'), grubConfig);
-      touchTree(md, epoch);
-      run('tar', ['--sort=name', `--mtime=@${epoch}`, '--owner=0', '--group=0', '--numeric-owner', '--format=ustar', '-cf', join(work, 'memdisk.tar'), '-C', md, 'boot'], env);
-      // The embedded config only hands over to normal mode, which reads the memdisk's grub.cfg.
-      writeFileSync(join(work, 'early.cfg'), 'set root=(memdisk)\nset prefix=(memdisk)/boot/grub\nnormal\n');
-      run('grub-mkimage', ['-O', 'x86_64-efi', '-o', efiApp, '-p', '(memdisk)/boot/grub', '-c', join(work, 'early.cfg'), '-m', join(work, 'memdisk.tar'), ...GRUB_MODULES], env);
-      utimesSync(efiApp, epoch, epoch);
-    }
+    if (!secureBoot) grubWithMemdisk(work, efiApp, grubConfig, epoch, env);
     const fat = join(work, 'efiboot.img');
     // Sized to what goes in (the signed GRUB alone is ~4 MiB), in whole 1 MiB cylinders.
     const payload = secureBoot ? statSync(SECURE_BOOT_INPUTS.shim.path).size + statSync(SECURE_BOOT_INPUTS.signedGrub.path).size : statSync(efiApp).size;

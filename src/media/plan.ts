@@ -4,6 +4,8 @@
 //
 //   BIOS:  ISOLINUX → iPXE (ipxe.lkrn) with media.ipxe as its initrd, which iPXE runs as its script
 //   UEFI:  GRUB (an EFI image made by grub-mkimage) with media.cfg in its memdisk
+//   nbp:   the same GRUB alone, as a PXE / HTTP boot file (`--format nbp`, any UEFI arch): the
+//          firmware's DHCP configured the card it came from, so it only asks the servers
 //
 // Both then ask the listed servers in order for this machine's own script (/boot.ipxe or
 // /boot.grub, decided by today's policy) and run the first they get, so media made long ago
@@ -26,6 +28,12 @@ export interface MediaServer {
 
 export type MediaNetwork =
   | { kind: 'dhcp' }
+  /**
+   * A network boot file (`--format nbp`): the firmware loaded GRUB by PXE or HTTP boot and GRUB
+   * took that address from it (`$net_default_mac` set); DHCP only when it was not (the file
+   * copied to a disk).
+   */
+  | { kind: 'firmware' }
   | { kind: 'static'; address: string; prefix: number; gateway?: string; dns?: string };
 
 export interface MediaPlan {
@@ -51,6 +59,8 @@ export interface MediaRequest {
   vlan?: string;
   /** the UEFI loader is Debian's signed shim + GRUB (build.ts), which fetches over TFTP */
   secureBoot?: boolean;
+  /** `--format nbp`: a GRUB network boot file, on the network the firmware configured */
+  nbp?: boolean;
 }
 
 export type PlanResult = { ok: true; plan: MediaPlan } | { ok: false; error: string };
@@ -100,6 +110,17 @@ export function planMedia(config: Config, req: MediaRequest, file: string): Plan
   if (req.secureBoot === true && !config.tftp.enabled) {
     return { ok: false, error: `${file}: tftp.enabled is false, but the Secure Boot loader (Debian's signed GRUB) fetches over TFTP only: remove "enabled: false" from tftp, or build without --secure-boot` };
   }
+  if (req.nbp === true) {
+    // The firmware that loaded the file by PXE or HTTP boot has the address, the VLAN and the
+    // boot server's path already; a signed GRUB cannot be given this config at all.
+    if (req.secureBoot === true) {
+      return { ok: false, error: '--format nbp makes an unsigned GRUB: with Secure Boot, name Debian\'s shim and signed network GRUB in the profile instead (docs/firmware.md, "Secure Boot in proxy mode": the site DHCP server must then give next-server)' };
+    }
+    for (const [flag, v] of [['--ip', req.ip], ['--gateway', req.gateway], ['--dns', req.dns], ['--vlan', req.vlan]] as const) {
+      if (v !== undefined) return { ok: false, error: `${flag} does not go with --format nbp: a network boot file uses the address and VLAN the firmware got when it loaded it (leave ${flag} out)` };
+    }
+    return { ok: true, plan: { servers, network: { kind: 'firmware' }, uefiFetch: 'http', tftpPort: config.tftp.port } };
+  }
   const plan: MediaPlan = { servers, network: { kind: 'dhcp' }, uefiFetch: req.secureBoot === true ? 'tftp' : 'http', tftpPort: config.tftp.port };
   if (req.ip !== undefined) {
     const m = /^([\d.]+)\/(\d{1,2})$/.exec(req.ip);
@@ -145,10 +166,11 @@ const base = (s: MediaServer): string => (s.port === 80 ? `http://${s.host}` : `
  */
 export function ipxeMediaScript(plan: MediaPlan): string {
   const nic = plan.vlan !== undefined ? `net0-${plan.vlan}` : plan.network.kind === 'static' ? 'net0' : 'netX';
+  // (iPXE has no use for kind 'firmware', a GRUB boot file's; it would DHCP as for 'dhcp'.)
   const l = ['#!ipxe', `# pxepool boot media: ${plan.servers.map((s) => `${s.name}=${base(s)}`).join(' ')}`];
   l.push('echo pxepool media: getting onto the network');
   if (plan.vlan !== undefined) l.push(`vcreate --tag ${plan.vlan} net0 || goto nonet`);
-  if (plan.network.kind === 'dhcp') {
+  if (plan.network.kind !== 'static') {
     // -c dhcp: iPXE 2019 would otherwise also wait ~16 s for IPv6 autoconfiguration.
     l.push(`ifconf -c dhcp${plan.vlan !== undefined ? ` ${nic}` : ''} || goto nonet`);
   } else {
@@ -178,12 +200,16 @@ export function grubMediaConfig(plan: MediaPlan): string {
     // GRUB 2.06 cannot tag frames itself; a VLAN set up in the firmware appears as its own card.
     l.push(`echo ${q(`pxepool media: VLAN ${plan.vlan} must be set in the firmware's network setup (GRUB uses the card it gives)`)}`);
   }
+  // Interfaces net_dhcp configures are named <card>:dhcp, so their variables are
+  // net_<card>_dhcp_*; the first card that got an address is the one to name. Spelled out, not a
+  // loop with eval: Debian's signed GRUB (the Secure Boot loader) has no eval module.
+  const dhcp = (indent: string) => [`${indent}net_dhcp`, ...[7, 6, 5, 4, 3, 2, 1, 0].map((i) => `${indent}if [ -n "$net_efinet${i}_dhcp_ip" ]; then set pxepool_mac="$net_efinet${i}_dhcp_mac"; fi`)];
   if (plan.network.kind === 'dhcp') {
-    l.push('net_dhcp');
-    // Interfaces are named <card>:dhcp, so their variables are net_<card>_dhcp_*; the first card
-    // that got an address is the one to name. Spelled out, not a loop with eval: Debian's signed
-    // GRUB (the Secure Boot loader) has no eval module and cannot load one.
-    for (let i = 7; i >= 0; i--) l.push(`if [ -n "$net_efinet${i}_dhcp_ip" ]; then set pxepool_mac="$net_efinet${i}_dhcp_mac"; fi`);
+    l.push(...dhcp(''));
+  } else if (plan.network.kind === 'firmware') {
+    // Loaded by PXE or HTTP boot, GRUB configured the card from the firmware's DHCP answer (the
+    // site server's address) and names it the default; from a disk it has none and asks DHCP.
+    l.push('set pxepool_mac="$net_default_mac"', 'if [ -z "$pxepool_mac" ]; then', ...dhcp('  '), 'fi');
   } else {
     const n = plan.network;
     l.push(`net_add_addr pxepool efinet0 ${n.address}`);

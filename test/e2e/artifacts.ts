@@ -88,7 +88,7 @@ function kernelDeb(): string {
 
 // --- cpio newc writer (enough for an initramfs: dirs, files, symlinks, char devices) ---
 
-interface CpioEntry {
+export interface CpioEntry {
   name: string;
   mode: number;
   data?: Uint8Array;
@@ -96,7 +96,7 @@ interface CpioEntry {
   rdevMinor?: number;
 }
 
-function cpioNewc(entries: readonly CpioEntry[]): Buffer {
+export function cpioNewc(entries: readonly CpioEntry[]): Buffer {
   const parts: Buffer[] = [];
   let ino = 1;
   const pad4 = (n: number) => (4 - (n % 4)) % 4;
@@ -112,16 +112,16 @@ function cpioNewc(entries: readonly CpioEntry[]): Buffer {
   return Buffer.concat(parts);
 }
 
-const S_IFDIR = 0o040000;
-const S_IFREG = 0o100000;
-const S_IFLNK = 0o120000;
-const S_IFCHR = 0o020000;
+export const S_IFDIR = 0o040000;
+export const S_IFREG = 0o100000;
+export const S_IFLNK = 0o120000;
+export const S_IFCHR = 0o020000;
 
 // Load order of the modules the NIC needs (the cloud kernel builds virtio-net as a module).
 // efivarfs: the init reads the firmware's SecureBoot variable for the marker.
-const NET_MODULES = ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'failover', 'net_failover', 'virtio_net', 'efivarfs'];
+export const NET_MODULES = ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'failover', 'net_failover', 'virtio_net', 'efivarfs'];
 
-const INIT_SCRIPT = `#!/bin/busybox sh
+export const INIT_SCRIPT = `#!/bin/busybox sh
 B=/bin/busybox
 $B mount -t proc proc /proc
 $B mount -t sysfs sysfs /sys

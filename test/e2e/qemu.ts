@@ -2,6 +2,7 @@
 //
 //   bios: -machine pc, SeaBIOS runs the iPXE option ROM of QEMU's virtio-net-pci (ipxe-qemu)
 //   uefi: -machine q35, OVMF with its own EDK2 PXE stack (NIC romfile= empty)
+//   aavmf: qemu-system-aarch64 -machine virt, AAVMF (EDK2 for ARM64), its own PXE stack
 //
 // QEMU runs inside the lab's switch namespace (where the tap lives). The serial console goes to
 // a file which is tailed with timestamps, so boot phases can be timed.
@@ -11,11 +12,12 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Lab, Proc } from '../lib/netns.ts';
 import { FIRMWARE_FILES, MARKER_RE } from './artifacts.ts';
+import { AAVMF } from './arm64-artifacts.ts';
 
 /** What the firmware prints when it stops trying to boot from the network. */
 export const FIRMWARE_GAVE_UP = /Nothing to boot|PXE-E\d\d|No bootable device/;
 
-export type Firmware = 'bios' | 'uefi';
+export type Firmware = 'bios' | 'uefi' | 'aavmf';
 
 export interface QemuClientOptions {
   firmware: Firmware;
@@ -216,6 +218,16 @@ export function startClient(lab: Lab, opts: QemuClientOptions): QemuClient {
   }
   if (opts.firmware === 'bios') {
     args.push('-machine', 'pc,graphics=off', '-device', `virtio-net-pci,netdev=net0,mac=${mac}${nicBoot}`);
+  } else if (opts.firmware === 'aavmf') {
+    // TCG: a Cortex-A57 (no pointer authentication to emulate); AAVMF's two 64 MiB flashes.
+    const vars = join(opts.workDir, `${name}.AAVMF_VARS.fd`);
+    copyFileSync(AAVMF.vars, vars);
+    args.push(
+      '-machine', 'virt', '-cpu', 'cortex-a57',
+      '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${AAVMF.code}`,
+      '-drive', `if=pflash,format=raw,unit=1,file=${vars}`,
+      '-device', `virtio-net-pci,netdev=net0,mac=${mac},romfile=${nicBoot}`,
+    );
   } else {
     const vars = join(opts.workDir, `${name}.OVMF_VARS.fd`);
     const sb = opts.secureBoot === true;
@@ -233,6 +245,6 @@ export function startClient(lab: Lab, opts: QemuClientOptions): QemuClient {
     );
   }
   args.push(...(opts.extraArgs ?? []));
-  const proc = lab.spawn(lab.switchNs, 'qemu-system-x86_64', args, { name: `qemu:${name}` });
+  const proc = lab.spawn(lab.switchNs, opts.firmware === 'aavmf' ? 'qemu-system-aarch64' : 'qemu-system-x86_64', args, { name: `qemu:${name}` });
   return new QemuClient(name, opts.firmware, mac, uuid, serialLog, proc);
 }

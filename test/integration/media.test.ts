@@ -115,13 +115,42 @@ test('--secure-boot: Debian\'s signed shim as the default loader, the signed net
   assert.equal(readFileSync(join(dir, 'iso.cfg'), 'utf8'), readFileSync(join(dir, 'grub.cfg'), 'utf8'));
 });
 
+test('pxepool media --format nbp writes GRUB alone as a network boot file, the same bytes every time; an arm64 one needs arm64 modules', { skip, timeout: 120_000 }, (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pxepool-nbp-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const cfg = join(dir, 'pxepool.yaml');
+  writeFileSync(cfg, CONFIG);
+  const a = media(['--config', cfg, '--format', 'nbp', '--out', join(dir, 'a.efi'), '--print-scripts']);
+  assert.equal(a.status, 0, a.stderr);
+  assert.match(a.stdout, /wrote .*a\.efi \(nbp, GRUB for x86_64-efi: name it in a profile's efiX64, \d+ bytes\): boot servers peer-a 10\.77\.40\.11:8080, peer-b 10\.77\.40\.12:8080/);
+  assert.match(a.stdout, /^set pxepool_mac="\$net_default_mac"$/m);
+  const b = media(['--config', cfg, '--format', 'nbp', '--arch', 'x64', '--out', join(dir, 'b.efi')]);
+  assert.equal(b.status, 0, b.stderr);
+  assert.equal(sha(join(dir, 'a.efi')), sha(join(dir, 'b.efi')));
+  const img = readFileSync(join(dir, 'a.efi'));
+  assert.equal(img.subarray(0, 2).toString('latin1'), 'MZ', 'a PE image');
+  const pe = img.readUInt32LE(0x3c);
+  assert.equal(img.subarray(pe, pe + 4).toString('latin1'), 'PE\0\0');
+  assert.equal(img.readUInt16LE(pe + 4), 0x8664, 'machine x86-64');
+  assert.equal(img.readUInt16LE(pe + 24 + 68), 10, 'subsystem: EFI application');
+  // The memdisk is an uncompressed tar in the image: the config is there as written.
+  assert.ok(img.includes(Buffer.from('source "(http,10.77.40.12:8080)/boot.grub?mac=$pxepool_mac')), 'the config is in the image');
+  // No arm64 modules on this (amd64) machine unless given: the error says where to get them.
+  const arm = media(['--config', cfg, '--format', 'nbp', '--arch', 'arm64', '--grub-modules', join(dir, 'none'), '--out', join(dir, 'c.efi')]);
+  assert.equal(arm.status, 1);
+  assert.match(arm.stderr, /no GRUB arm64-efi modules in .*none \(Debian package grub-efi-arm64-bin\): .*apt-get download grub-efi-arm64-bin:arm64/);
+  const iso = media(['--config', cfg, '--arch', 'arm64', '--out', join(dir, 'd.iso')]);
+  assert.equal(iso.status, 1);
+  assert.match(iso.stderr, /--arch and --grub-modules go with --format nbp/);
+});
+
 test('every GRUB config pxepool writes parses with grub-script-check', { skip, timeout: 60_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'pxepool-grub-check-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const { grubMediaConfig, planMedia } = await import('../../src/media/plan.ts');
   const c = config(CONFIG);
   const texts: Record<string, string> = {};
-  for (const [name, req] of [['dhcp', {}], ['static', { ip: '10.0.0.5/24', gateway: '10.0.0.1', dns: '10.0.0.2', vlan: '7' }], ['secure-boot', { secureBoot: true }]] as const) {
+  for (const [name, req] of [['dhcp', {}], ['static', { ip: '10.0.0.5/24', gateway: '10.0.0.1', dns: '10.0.0.2', vlan: '7' }], ['secure-boot', { secureBoot: true }], ['nbp', { nbp: true }]] as const) {
     const p = planMedia(c, req, 'x.yaml');
     assert.ok(p.ok);
     texts[`media-${name}`] = grubMediaConfig(p.plan);

@@ -111,6 +111,34 @@ test('Secure Boot media fetch by TFTP (Debian\'s signed GRUB has no http), and n
   assert.equal(plan(config(`tftp: { enabled: false }\n${POOL}`)).uefiFetch, 'http', 'without --secure-boot TFTP may be off');
 });
 
+test('a network boot file (--format nbp) uses the network the firmware configured, DHCP only without one', () => {
+  const p = plan(pooled, { nbp: true });
+  assert.deepEqual(p.network, { kind: 'firmware' });
+  assert.equal(p.uefiFetch, 'http');
+  const s = grubMediaConfig(p);
+  const lines = s.split('\n');
+  // Loaded by PXE or HTTP boot, GRUB names the card it came from the default: its MAC first.
+  assert.ok(lines.indexOf('set pxepool_mac="$net_default_mac"') < lines.indexOf('  net_dhcp'));
+  assert.deepEqual(lines.slice(lines.indexOf('set pxepool_mac="$net_default_mac"'), lines.indexOf('  net_dhcp') + 1), ['set pxepool_mac="$net_default_mac"', 'if [ -z "$pxepool_mac" ]; then', '  net_dhcp']);
+  assert.ok(!lines.includes('net_dhcp'), 'no DHCP of its own when the firmware gave an address');
+  assert.deepEqual(lines.filter((l) => l.startsWith('source')), [
+    'source "(http,10.0.0.21:8080)/boot.grub?mac=$pxepool_mac&platform=efi&buildarch=$grub_cpu"',
+    'source "(http,10.0.0.22:8080)/boot.grub?mac=$pxepool_mac&platform=efi&buildarch=$grub_cpu"',
+  ]);
+  // The media's own config is unchanged by the boot file's.
+  assert.match(grubMediaConfig(plan()), /^# pxepool boot media: a=http:\/\/10\.0\.0\.21:8080 b=http:\/\/10\.0\.0\.22:8080\necho 'pxepool media: getting onto the network'\nnet_dhcp\nif \[ -n "\$net_efinet7_dhcp_ip" \]/);
+});
+
+test('refused with --format nbp: a static address, a VLAN, Secure Boot', () => {
+  for (const [req, re] of [
+    [{ nbp: true, ip: '10.0.0.5/24' }, /--ip does not go with --format nbp/],
+    [{ nbp: true, vlan: '20' }, /--vlan does not go with --format nbp/],
+    [{ nbp: true, gateway: '10.0.0.1' }, /--gateway does not go with --format nbp/],
+    [{ nbp: true, secureBoot: true }, /unsigned GRUB: with Secure Boot, name Debian's shim and signed network GRUB/],
+  ] as const) refused(pooled, req, re);
+  refused(config('http: { enabled: false }\n' + POOL), { nbp: true }, /http\.enabled is false/);
+});
+
 test('netmaskOf', () => {
   assert.equal(netmaskOf(24), '255.255.255.0');
   assert.equal(netmaskOf(23), '255.255.254.0');
