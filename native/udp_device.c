@@ -73,6 +73,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "openUdpOnDevice", fn);
   register_udp_send(env, exports);
   register_tftp_socket(env, exports);
+  register_neighbour_advert(env, exports);
   return exports;
 }
 

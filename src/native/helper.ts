@@ -22,6 +22,11 @@ export interface NativeHelper {
    * never wait for it to grow (see native/tftp_socket.c). Returns the highest fd it holds, or -errno.
    */
   growFdTable?: (n: number) => number;
+  /**
+   * One unsolicited neighbour advertisement for `address` (ours, on `device`) to all nodes, with
+   * the override flag and this device's MAC (native/neighbour_advert.c). Throws with errno text.
+   */
+  sendNeighbourAdvert?: (device: string, address: string) => void;
 }
 
 /** A UDP socket read by the helper on Node's loop; `socket` is an opaque handle. */
