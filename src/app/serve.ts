@@ -3,6 +3,7 @@
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { isIPv6 } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import { startProxy6, type Proxy6Server } from '../dhcp6/server.ts';
 import { duidLl } from '../dhcp6/respond.ts';
@@ -197,6 +198,13 @@ export async function serve(opts: ServeOptions): Promise<App> {
     } catch { /* the operator's view must not break serving */ }
   };
 
+  // Service addresses, taken over or our own: ProxyDHCP 4011 (and 67) and TFTP of their family.
+  const service6 = config.pool?.peers.some((p) => p.serviceAddress6 !== undefined) === true;
+  const tftpFor = (a: string) => (isIPv6(a) ? app.tftp6 : app.tftp);
+  const serveOn = async (a: string): Promise<void> => {
+    await (isIPv6(a) ? app.proxy6 : app.proxy)?.addAddress(a);
+    await tftpFor(a)?.addAddress(a);
+  };
   const app: App = {
     config, metrics, logger, clientEvents, ...(deployments !== undefined ? { deployments } : {}),
     explain(mac) {
@@ -319,16 +327,15 @@ export async function serve(opts: ServeOptions): Promise<App> {
         // A service address this peer takes is served like its own: ProxyDHCP 4011 (and 67),
         // TFTP from that address; HTTP listens on every address already.
         addresses: {
-          busy: (a) => (app.tftp?.activeOn(a) ?? 0) > 0,
+          busy: (a) => (tftpFor(a)?.activeOn(a) ?? 0) > 0,
           // A taken address comes with the transfers its last holder announced: go on with them
           // from each client's next ACK.
           onAdd: async (a) => {
-            await app.proxy?.addAddress(a);
-            await app.tftp?.addAddress(a);
-            await app.tftp?.resume(a, app.pool?.announcedFor(a) ?? []);
+            await serveOn(a);
+            await tftpFor(a)?.resume(a, app.pool?.announcedFor(a) ?? []);
           },
-          transfers: (held) => app.tftp?.announce(held) ?? [],
-          onRemove: async (a) => { await app.tftp?.removeAddress(a); await app.proxy?.removeAddress(a); },
+          transfers: (held) => [...(app.tftp?.announce(held) ?? []), ...(app.tftp6?.announce(held) ?? [])],
+          onRemove: async (a) => { await tftpFor(a)?.removeAddress(a); await (isIPv6(a) ? app.proxy6 : app.proxy)?.removeAddress(a); },
         },
       });
       logger.info({ event: 'listen', service: 'pool', name: app.pool.name, listen: app.pool.listen }, 'pool heartbeats listening');
@@ -351,6 +358,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
         serverAddress: address6,
         // A DUID-LL from the MAC of the interface holding the address (a fixed one if none does).
         serverDuid: duidLl(mac !== undefined && mac !== '00:00:00:00:00:00' ? mac : '02:00:00:00:00:01'),
+        ...(app.pool !== undefined ? { serverAddressNow: () => app.pool!.serverAddress6(address6) } : {}),
         httpPort: config.http.port,
         decide: (f) => decideNow(f),
         ...(app.pool !== undefined ? { gate: app.pool.gate6 } : {}),
@@ -435,7 +443,8 @@ export async function serve(opts: ServeOptions): Promise<App> {
       app.http = await startHttpServer(httpOptions);
       logger.info({ event: 'listen', service: 'http', port: app.http.port }, 'HTTP listening');
       if (config.server.address6 !== undefined && opts.listen === undefined && config.http.address === undefined) {
-        app.http6 = await startHttpServer({ ...httpOptions, host: config.server.address6 });
+        // With IPv6 service addresses, on every IPv6 address: one taken over is served at once.
+        app.http6 = await startHttpServer({ ...httpOptions, ...(service6 ? { host: '::', ipv6Only: true } : { host: config.server.address6 }) });
         logger.info({ event: 'listen', service: 'http6', address: config.server.address6, port: app.http6.port }, 'HTTP listening on IPv6');
       }
     }
@@ -447,10 +456,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
   metrics.sources.dashboardStreams = () => dashboard?.subscribers() ?? 0;
   metrics.sources.clientMacs = () => clientEvents.macs;
   // Addresses taken while the servers were still starting.
-  for (const a of app.pool?.held() ?? []) {
-    await app.proxy?.addAddress(a);
-    await app.tftp?.addAddress(a);
-  }
+  for (const a of app.pool?.held() ?? []) await serveOn(a);
   return app;
 }
 

@@ -4,6 +4,7 @@
 // 343 "PXEClient"/"HTTPClient"; to its Request on 4011 naming our server id, a Reply with the
 // same. Pure: the socket edge (server.ts) only sends what this returns.
 
+import { createHash } from 'node:crypto';
 import type { ClientFacts } from '../dhcp/facts-types.ts';
 import { firmwareForArch } from '../dhcp/pxe.ts';
 import type { Decision } from '../policy/decision.ts';
@@ -112,6 +113,19 @@ export function respond6(m: Dhcp6Message, via: Via6, source: string, ctx: Respon
     { code: OPT.VENDOR_CLASS, data: vendorClass(facts.httpClient ? 'HTTPClient' : 'PXEClient') },
   ];
   return { kind: 'reply', message: { kind: 'client', type: via === 'dhcp6' ? MSG.ADVERTISE : MSG.REPLY, xid: m.xid, options }, facts, decision, url };
+}
+
+/**
+ * The server DUID that goes with a pool service address (RFC 6355 DUID-UUID, type 4, the UUID
+ * from a digest of the address): every peer derives the same one, so a survivor that took the
+ * address over recognises the 4011 Requests its dead holder's Advertise invited.
+ */
+export function serviceDuid(address: string): Uint8Array {
+  const d = createHash('sha256').update(`pxepool service address ${address}`).digest();
+  const uuid = Uint8Array.from(d.subarray(0, 16));
+  uuid[6] = (uuid[6]! & 0x0f) | 0x50; // version 5 (name-based)
+  uuid[8] = (uuid[8]! & 0x3f) | 0x80; // RFC 4122 variant
+  return Uint8Array.from([0, 4, ...uuid]);
 }
 
 /** DUID-LL (type 3, hardware type 1) from a MAC. */

@@ -8,7 +8,7 @@ import { bindSocket } from '../net/udp.ts';
 import type { Decision } from '../policy/decision.ts';
 import type { ClientFacts } from '../dhcp/facts-types.ts';
 import { encodeDhcp6, parseDhcp6, pxe6Facts } from './packet.ts';
-import { respond6, type Outcome6, type Responder6Context, type Via6 } from './respond.ts';
+import { respond6, serviceDuid, type Outcome6, type Responder6Context, type Via6 } from './respond.ts';
 
 export const ALL_DHCP_SERVERS = 'ff02::1:2';
 
@@ -22,6 +22,11 @@ export interface Proxy6Options extends Responder6Context {
    * all (a better-ranked peer answers). Without it every answer leaves at once.
    */
   gate?: (facts: ClientFacts, decision: Extract<Decision, { action: 'boot' }>, solicit: boolean) => number | null;
+  /**
+   * The address a Solicit's answer names now (Pool.serverAddress6: our IPv6 service address
+   * while we hold it); default serverAddress. Its DUID is serviceDuid() of it.
+   */
+  serverAddressNow?: () => string;
   onOutcome?: (o: Outcome6 | { kind: 'malformed'; reason: string }, via: Via6) => void;
   onError?: (err: Error) => void;
 }
@@ -30,6 +35,9 @@ export interface Proxy6Server {
   ports: { dhcp: number; pxe: number };
   interfaces: string[];
   setDecide(d: (f: ClientFacts) => Decision): void;
+  /** answers 4011 on a service address taken over too (its DUID: serviceDuid(address)) */
+  addAddress(address: string): Promise<void>;
+  removeAddress(address: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -73,13 +81,18 @@ export async function startProxy6(o: Proxy6Options): Promise<Proxy6Server> {
   // Answers waiting for their turn (a backup's late Advertise); bounded, cleared on close.
   const timers = new Set<NodeJS.Timeout>();
   const MAX_TIMERS = 4096;
-  const handle = (sock: dgram.Socket, via: Via6) => (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
+  // What a reply says of us: the address its URL names and the DUID that goes with it.
+  const contextFor = (address: string): Responder6Context => (address === o.serverAddress
+    ? o
+    : { serverAddress: address, serverDuid: serviceDuid(address), httpPort: o.httpPort });
+  const handle = (sock: dgram.Socket, via: Via6, bound?: string) => (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
     const r = parseDhcp6(msg);
     if (!r.ok) {
       o.onOutcome?.({ kind: 'malformed', reason: r.reason }, via);
       return;
     }
-    let out: Outcome6 = respond6(r.message, via, rinfo.address, o, decide, (duid) => macs.get(duid));
+    const ctx = contextFor(bound ?? o.serverAddressNow?.() ?? o.serverAddress);
+    let out: Outcome6 = respond6(r.message, via, rinfo.address, ctx, decide, (duid) => macs.get(duid));
     const delay = out.kind === 'reply' && o.gate !== undefined ? o.gate(out.facts, out.decision, via === 'dhcp6') : 0;
     if (out.kind === 'reply' && delay === null) {
       out = { kind: 'drop', reason: 'pool', detail: 'held back: another pool peer owns this client', facts: out.facts };
@@ -103,16 +116,32 @@ export async function startProxy6(o: Proxy6Options): Promise<Proxy6Server> {
     o.onOutcome?.(out, via);
   };
   s547.on('message', handle(s547, 'dhcp6'));
-  s4011.on('message', handle(s4011, 'pxe6'));
+  s4011.on('message', handle(s4011, 'pxe6', o.serverAddress));
   for (const s of [s547, s4011]) s.on('error', (e) => o.onError?.(e));
+  const extra = new Map<string, dgram.Socket>();
   return {
     ports: { dhcp: s547.address().port, pxe: s4011.address().port },
     interfaces: ifaces,
     setDecide(d) { decide = d; },
+    async addAddress(address) {
+      if (extra.has(address) || address === o.serverAddress) return;
+      const s = await open(o.ports?.pxe ?? 4011, address);
+      s.on('message', handle(s, 'pxe6', address));
+      s.on('error', (e) => o.onError?.(e));
+      extra.set(address, s);
+    },
+    async removeAddress(address) {
+      const s = extra.get(address);
+      if (s === undefined) return;
+      extra.delete(address);
+      await new Promise<void>((res) => s.close(() => res()));
+    },
     close: () => {
       for (const t of timers) clearTimeout(t);
       timers.clear();
-      return Promise.all([s547, s4011].map((s) => new Promise<void>((res) => s.close(() => res())))).then(() => undefined);
+      const all = [s547, s4011, ...extra.values()];
+      extra.clear();
+      return Promise.all(all.map((s) => new Promise<void>((res) => s.close(() => res())))).then(() => undefined);
     },
   };
 }

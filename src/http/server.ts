@@ -10,6 +10,8 @@ export type FileHandler = (req: http.IncomingMessage, res: http.ServerResponse) 
 
 export interface HttpServerOptions {
   host?: string;
+  /** with host '::': IPv6 only, beside an IPv4 server on the same port */
+  ipv6Only?: boolean;
   port: number;
   metrics: Metrics;
   /** JSON for /status */
@@ -164,7 +166,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host: opts.host ?? '0.0.0.0', port: opts.port }, () => {
+    server.listen({ host: opts.host ?? '0.0.0.0', port: opts.port, ...(opts.ipv6Only === true ? { ipv6Only: true } : {}) }, () => {
       server.off('error', reject);
       resolve();
     });

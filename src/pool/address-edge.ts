@@ -14,6 +14,9 @@
 
 import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { canonicalIpv6, ipv6InPrefix } from '../config/values.ts';
+import { loadNative } from '../native/helper.ts';
 import { leaseTimings, mayRenew, PROBE_WAIT_MS, type ServiceAddress, type TakeoverAction, TakeoverPlanner } from './takeover.ts';
 
 export class AddressEdgeError extends Error {}
@@ -79,25 +82,57 @@ export function arpProbe(dev: string, address: string, waitMs = PROBE_WAIT_MS): 
   });
 }
 
+/**
+ * One neighbour-discovery probe with ndisc6 (Debian package ndisc6): a Neighbor Solicitation for
+ * the address, answered or not within PROBE_WAIT_MS. Exit 0 with a MAC: held; exit 2: nobody
+ * answered (ndisc6's "no response").
+ */
+export function ndProbe(dev: string, address: string, waitMs = PROBE_WAIT_MS): Promise<ProbeResult> {
+  return run('ndisc6', ['-q', '-1', '-n', '-r', '1', '-w', String(waitMs), address, dev], waitMs + 3_000).then((r) => {
+    const mac = /([0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5})/.exec(r.stdout)?.[1];
+    if (r.code === 0) return mac === undefined ? { result: 'held' } : { result: 'held', mac: mac.toLowerCase() };
+    if (r.code === 2 && r.stdout.trim() === '') return { result: 'free' };
+    return { result: 'error', detail: `ndisc6 exit ${r.code}: ${(r.stderr || r.stdout).trim()}` };
+  });
+}
+
+/** Unsolicited neighbour advertisements, three as RFC 4861 §7.2.6 allows, half a second apart. */
+async function advertise6(dev: string, address: string): Promise<void> {
+  const send = loadNative()?.sendNeighbourAdvert;
+  if (send === undefined) throw new AddressEdgeError('IPv6 service addresses need the native helper (scripts/build-native.sh) to send neighbour advertisements');
+  for (let i = 0; i < 3; i++) {
+    if (i > 0) await sleep(500);
+    send(dev, address);
+  }
+}
+
+const isV6 = (a: string): boolean => a.includes(':');
+
+/** `ip addr add|change` arguments: IPv6 without DAD (we probed) and deprecated, so the host never picks it as the source of its own connections. */
+function lifetimeArgs(a: IfaceAddr, s: number): string[] {
+  return isV6(a.address) ? ['valid_lft', String(s), 'preferred_lft', '0', 'nodad'] : ['valid_lft', String(s), 'preferred_lft', String(s)];
+}
+
 export const systemCommands: AddressCommands = {
   async interfaces() {
-    const r = await run('ip', ['-j', '-4', 'addr', 'show']);
+    const r = await run('ip', ['-j', 'addr', 'show']);
     if (r.code !== 0) throw new AddressEdgeError(`ip -j addr show: ${r.stderr.trim()}`);
-    const list = JSON.parse(r.stdout) as { ifname: string; operstate: string; flags: string[]; addr_info?: { family: string; local: string; prefixlen: number }[] }[];
+    const list = JSON.parse(r.stdout) as { ifname: string; operstate: string; flags: string[]; addr_info?: { family: string; local: string; prefixlen: number; scope?: string }[] }[];
     return list.map((i) => ({
       name: i.ifname,
       // Dummy and some virtual devices report UNKNOWN while working; a cable pull reads DOWN or
       // LOWERLAYERDOWN, and the flags lose LOWER_UP.
       up: i.flags.includes('UP') && i.flags.includes('LOWER_UP') && i.operstate !== 'DOWN' && i.operstate !== 'LOWERLAYERDOWN',
-      addrs: (i.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => ({ address: a.local, prefixlen: a.prefixlen })),
+      addrs: (i.addr_info ?? []).filter((a) => a.family === 'inet' || (a.family === 'inet6' && a.scope === 'global'))
+        .map((a) => ({ address: a.family === 'inet6' ? canonicalIpv6(a.local) ?? a.local : a.local, prefixlen: a.prefixlen })),
     }));
   },
   async add(dev, a, s) {
-    const r = await run('ip', ['addr', 'add', `${a.address}/${a.prefixlen}`, 'dev', dev, 'valid_lft', String(s), 'preferred_lft', String(s)]);
+    const r = await run('ip', ['addr', 'add', `${a.address}/${a.prefixlen}`, 'dev', dev, ...lifetimeArgs(a, s)]);
     if (r.code !== 0) throw new AddressEdgeError(`ip addr add ${a.address}/${a.prefixlen} dev ${dev}: ${r.stderr.trim()}`);
   },
   async change(dev, a, s) {
-    const r = await run('ip', ['addr', 'change', `${a.address}/${a.prefixlen}`, 'dev', dev, 'valid_lft', String(s), 'preferred_lft', String(s)]);
+    const r = await run('ip', ['addr', 'change', `${a.address}/${a.prefixlen}`, 'dev', dev, ...lifetimeArgs(a, s)]);
     if (r.code !== 0) throw new AddressEdgeError(`ip addr change ${a.address}/${a.prefixlen} dev ${dev}: ${r.stderr.trim()}`);
   },
   async del(dev, a) {
@@ -106,17 +141,21 @@ export const systemCommands: AddressCommands = {
     if (r.code !== 0 && !/Cannot assign requested address/.test(r.stderr)) throw new AddressEdgeError(`ip addr del ${a.address} dev ${dev}: ${r.stderr.trim()}`);
   },
   async probe(dev, address) {
-    return arpProbe(dev, address);
+    return isV6(address) ? ndProbe(dev, address) : arpProbe(dev, address);
   },
   async announce(dev, address) {
-    await run('arping', ['-U', '-c', '2', '-I', dev, address], 4_000);
+    if (isV6(address)) await advertise6(dev, address);
+    else await run('arping', ['-U', '-c', '2', '-I', dev, address], 4_000);
   },
   async quiet(addresses) {
+    const v4 = addresses.filter((a) => !isV6(a));
+    const v6 = addresses.filter(isV6);
     const rules = [
       'add table inet pxepool',
       'flush table inet pxepool',
       'add chain inet pxepool quiet { type filter hook output priority 0; policy accept; }',
-      `add rule inet pxepool quiet ip saddr { ${addresses.join(', ')} } icmp type destination-unreachable drop`,
+      ...(v4.length > 0 ? [`add rule inet pxepool quiet ip saddr { ${v4.join(', ')} } icmp type destination-unreachable drop`] : []),
+      ...(v6.length > 0 ? [`add rule inet pxepool quiet ip6 saddr { ${v6.join(', ')} } icmpv6 type destination-unreachable drop`] : []),
     ].join('\n') + '\n';
     const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
       const child = execFile('nft', ['-f', '-'], { timeout: 5_000 }, (err, _o, stderr) => resolve({ code: err === null ? 0 : 1, stderr: stderr || (err?.message ?? '') }));
@@ -141,6 +180,8 @@ function ipv4ToInt(a: string): number {
 }
 
 export function inSubnet(address: string, net: IfaceAddr): boolean {
+  if (isV6(address) !== isV6(net.address)) return false;
+  if (isV6(address)) return ipv6InPrefix(address, net.address, net.prefixlen);
   if (net.prefixlen === 0) return true;
   const mask = net.prefixlen >= 32 ? 0xffffffff : (0xffffffff << (32 - net.prefixlen)) >>> 0;
   return ((ipv4ToInt(address) & mask) >>> 0) === ((ipv4ToInt(net.address) & mask) >>> 0);
@@ -158,7 +199,7 @@ export function placeAddresses(addresses: readonly string[], ifaces: readonly If
     let found: { dev: string; prefixlen: number } | undefined;
     for (const i of ifaces) {
       for (const net of i.addrs) {
-        if (service.has(net.address) || net.prefixlen >= 32 || net.address.startsWith('127.')) continue;
+        if (service.has(net.address) || net.prefixlen >= (isV6(net.address) ? 128 : 32) || net.address.startsWith('127.') || net.address === '::1') continue;
         if (inSubnet(a, net) && (found === undefined || net.prefixlen > found.prefixlen)) found = { dev: i.name, prefixlen: net.prefixlen };
       }
     }
@@ -274,6 +315,11 @@ export class AddressEdge {
     if (cmd === systemCommands) {
       const r = await run('arping', ['-V']);
       if (r.code !== 0) throw new AddressEdgeError(`pool serviceAddress needs arping (Debian package iputils-arping): ${r.stderr.trim()}`);
+      if (o.addresses.some((a) => isV6(a.address))) {
+        const n = await run('ndisc6', ['-V']);
+        if (n.code !== 0) throw new AddressEdgeError(`pool serviceAddress6 needs ndisc6 (Debian package ndisc6) to probe an address before taking it: ${n.stderr.trim()}`);
+        if (loadNative()?.sendNeighbourAdvert === undefined) throw new AddressEdgeError('pool serviceAddress6 needs the native helper (run scripts/build-native.sh; Debian packages build-essential python3) to send neighbour advertisements');
+      }
     }
     const ifaces = await cmd.interfaces();
     const where = placeAddresses(o.addresses.map((a) => a.address), ifaces);

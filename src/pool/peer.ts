@@ -17,6 +17,7 @@ import type { Outcome, Via } from '../proxy/responder.ts';
 import { type PoolConfig, type PoolPeerConfig, poolConfigHash, poolMembers } from './config.ts';
 import { AttemptTracker, type ClientKind, gateDecision, type GateReason, type GateVerdict, ipxePriorityForRank, isTakeover, liveRank } from './gate.ts';
 import { type AddressCommands, AddressEdge, AddressEdgeError, type AddressEvent } from './address-edge.ts';
+import type { ServiceAddress } from './takeover.ts';
 import { AnnouncedTable, type AnnouncedTransfer, AnnounceVerifier, encodeSnapshot, isAnnouncement, MAX_DATAGRAM as MAX_ANNOUNCE } from './announce.ts';
 import { encodeHeartbeat, type Health, HeartbeatVerifier, type RejectReason } from './heartbeat.ts';
 import { freshWindowMs, isFresh, nextHealth } from './health.ts';
@@ -125,6 +126,8 @@ export interface Pool {
   nextServer(facts: ClientFacts, decision: BootDecision): string | undefined;
   /** ProxyServerOptions.serverId: our service address while we hold it, else the bound one */
   serverId(bound: string): string;
+  /** ProxyDHCPv6: the address to name in boot file URLs — our IPv6 service address while we hold it, else `own` */
+  serverAddress6(own: string): string;
   /** the hooks above, ready to spread into startProxyServer's options */
   proxyHooks(): { gate: Pool['gate']; ipxePriority: Pool['ipxePriority']; nextServer: Pool['nextServer']; serverId: Pool['serverId'] };
   /** service addresses we hold now */
@@ -223,6 +226,11 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
     return sa !== undefined && holderOf(sa) !== undefined ? sa : plainAddressOf(p);
   };
   const byBootAddress = new Map<string, string>(members.flatMap((p) => [[plainAddressOf(p), p.name], ...(p.serviceAddress !== undefined ? [[p.serviceAddress, p.name] as [string, string]] : [])]));
+  /** a peer's service addresses, IPv4 then IPv6 */
+  const serviceOf = (p: PoolPeerConfig): ServiceAddress[] => [
+    ...(p.serviceAddress !== undefined ? [{ address: p.serviceAddress, home: p.name }] : []),
+    ...(p.serviceAddress6 !== undefined ? [{ address: p.serviceAddress6, home: p.name, ...(p.serviceAddress !== undefined ? { orderKey: p.serviceAddress } : {}) }] : []),
+  ];
   /** the live peer holding a service address (we included), as heartbeats say */
   const holderOf = (address: string): string | undefined => {
     if (held.includes(address)) return cfg.name;
@@ -280,14 +288,14 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
 
   // --- service addresses
   let edge: AddressEdge | undefined;
-  const withService = members.filter((p) => p.serviceAddress !== undefined);
+  const withService = members.filter((p) => serviceOf(p).length > 0);
   if (withService.length > 0) {
     const ao = opts.addresses ?? {};
     try {
       edge = await AddressEdge.open({
         self: cfg.name,
         peers: members.map((p) => ({ name: p.name, weight: p.weight })),
-        addresses: withService.map((p) => ({ address: p.serviceAddress!, home: p.name })),
+        addresses: withService.flatMap(serviceOf),
         leaseMs: cfg.leaseMs, heartbeatMs: cfg.heartbeatMs, deadAfter: cfg.deadAfter,
         mono: clock.mono,
         onEvent: (e) => emit(e),
@@ -609,6 +617,11 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
       return sa !== undefined && held.includes(sa) ? sa : bound;
     },
 
+    serverAddress6(own) {
+      const sa = me.serviceAddress6;
+      return sa !== undefined && held.includes(sa) ? sa : own;
+    },
+
     proxyHooks() {
       return { gate: pool.gate, ipxePriority: pool.ipxePriority, nextServer: pool.nextServer, serverId: pool.serverId };
     },
@@ -676,11 +689,11 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
           };
         }),
         ownership: { expectedShare: shares.get(cfg.name) ?? 0, discovers: counts.discovers, owned: counts.owned },
-        ...(me.serviceAddress !== undefined ? {
+        ...(serviceOf(me).length > 0 ? {
           serviceAddresses: {
-            home: me.serviceAddress,
+            home: serviceOf(me).map((a) => a.address).join(' '),
             held: [...held],
-            holders: Object.fromEntries(withService.map((p) => [p.serviceAddress!, holderOf(p.serviceAddress!) ?? null])),
+            holders: Object.fromEntries(withService.flatMap(serviceOf).map((a) => [a.address, holderOf(a.address) ?? null])),
           },
         } : {}),
         takeovers: { total: Object.values(counts.takeovers).reduce((a, b) => a + b, 0), byReason: { ...counts.takeovers } },

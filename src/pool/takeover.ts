@@ -29,6 +29,11 @@ export interface ServiceAddress {
   address: string;
   /** the peer whose own address this is */
   home: string;
+  /**
+   * ranks successors as if for this address instead: a peer's IPv6 service address names its
+   * IPv4 one, so one survivor takes both and a client's IPv6 and IPv4 stages stay on one peer
+   */
+  orderKey?: string;
 }
 
 export interface TakeoverParams {
@@ -145,7 +150,7 @@ export class TakeoverPlanner {
 
   constructor(p: TakeoverParams) {
     this.#p = p;
-    for (const a of p.addresses) this.#order.set(a.address, successorOrder(a.address, a.home, p.peers));
+    for (const a of p.addresses) this.#order.set(a.address, successorOrder(a.orderKey ?? a.address, a.home, p.peers));
   }
 
   /**
