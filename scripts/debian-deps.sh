@@ -2,11 +2,11 @@
 # Installs the Debian packages the integration and end-to-end tests use as real peers:
 # site DHCP servers (Kea, ISC dhcpd), a relay (isc-dhcp-relay), TFTP clients and servers,
 # dnsmasq, QEMU with iPXE/OVMF firmware (and qemu-system-aarch64 with AAVMF), pxelinux, busybox, capture tools, and systemd-analyze
-# (checks the example units), arping and nft (pool service addresses), Chromium (the dashboard's
+# (checks the example units), arping, ndisc6 and nft (pool service addresses), Chromium (the dashboard's
 # browser tests), PostgreSQL (the shared store's tests), and the C toolchain for the native helper.
 # Services are never started by the install (policy-rc.d), tests start their own copies.
 set -euo pipefail
-pkgs=(iproute2 iputils-ping iputils-arping nftables procps psmisc tcpdump tshark curl
+pkgs=(iproute2 iputils-ping iputils-arping ndisc6 nftables procps psmisc tcpdump tshark curl
       kea-dhcp4-server isc-dhcp-server isc-dhcp-relay dnsmasq-base radvd
       tftp-hpa atftp tftpd-hpa
       qemu-system-x86 ipxe-qemu ipxe ovmf pxelinux syslinux-common busybox-static cpio xz-utils
