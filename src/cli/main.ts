@@ -130,15 +130,15 @@ program
     }
   });
 
-const KINDS: Record<string, ClientKind> = { bios: 'ipxe-bios', 'efi-x64': 'ovmf', 'efi-ia32': 'ovmf', 'efi-arm64': 'ovmf', ipxe: 'ipxe-efi' };
-const ARCH: Record<string, number> = { bios: 0, 'efi-ia32': 6, 'efi-x64': 7, 'efi-arm64': 11, 'efi-x64-http': 16 };
+const KINDS: Record<string, ClientKind> = { bios: 'ipxe-bios', 'efi-x64': 'ovmf', 'efi-ia32': 'ovmf', 'efi-arm64': 'ovmf', 'efi-x64-http': 'ovmf', 'efi-arm64-http': 'ovmf', ipxe: 'ipxe-efi' };
+const ARCH: Record<string, number> = { bios: 0, 'efi-ia32': 6, 'efi-x64': 7, 'efi-arm64': 11, 'efi-x64-http': 16, 'efi-arm64-http': 19 };
 
 program
   .command('explain')
   .description('show which rule a client matches and the exact offer it would get, or why it is ignored')
   .option('-c, --config <file>', 'YAML config file (default: the embedded default config)')
   .requiredOption('--mac <mac>', 'client MAC address')
-  .option('--arch <arch>', 'firmware: bios, efi-x64, efi-ia32, efi-arm64, efi-x64-http, or an arch number', 'bios')
+  .option('--arch <arch>', 'firmware: bios, efi-x64, efi-ia32, efi-arm64, efi-x64-http, efi-arm64-http, or an arch number', 'bios')
   .option('--ipxe', 'the client is already running iPXE (sends user class iPXE)')
   .option('--uuid <uuid>', 'client UUID (option 97)')
   .option('--giaddr <ip>', 'relay agent address (relayed request)')

@@ -44,10 +44,14 @@ function archOf(id: ClientIdentity): number {
   return id.kind === 'ipxe-bios' ? 0 : 7;
 }
 
+/** EDK2's HTTP boot arches (x64 16, ARM64 19): its DISCOVER then says HTTPClient (captured on OVMF and AAVMF). */
+const EDK2_HTTP_ARCHES = new Set([16, 19]);
+
 function vendorClass(id: ClientIdentity): string {
   const arch = String(archOf(id)).padStart(5, '0');
   const undi = id.kind === 'ipxe-bios' ? '002001' : '003000';
-  return `PXEClient:Arch:${arch}:UNDI:${undi}`;
+  const cls = id.kind === 'ovmf' && EDK2_HTTP_ARCHES.has(archOf(id)) ? 'HTTPClient' : 'PXEClient';
+  return `${cls}:Arch:${arch}:UNDI:${undi}`;
 }
 
 function base(id: ClientIdentity, f: RequestFields, type: number): DhcpPacket {

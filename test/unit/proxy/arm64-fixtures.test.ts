@@ -54,3 +54,24 @@ test('AAVMF HTTP boot (arch 19): the offer carries the boot file\'s URL and vend
   assert.equal(offer.p.file, 'http://10.77.92.11:8080/grubaa64.efi');
   assert.equal(decodeString(getOption(offer.p, Opt.VendorClass)), 'HTTPClient');
 });
+
+test('a played EDK2 HTTP boot client (pxepool explain, storm) says HTTPClient as AAVMF did, and gets the same answer', async () => {
+  const { discover, encode } = await import('../../../src/dhcp/pxe-client.ts');
+  const { clientFacts } = await import('../../../src/dhcp/facts.ts');
+  const captured = parseDhcp(fixture('aavmf-http-discover'));
+  assert.ok(captured.ok);
+  const real = clientFacts(captured.packet);
+  for (const arch of [19, 16]) {
+    const played = clientFacts(discover({ kind: 'ovmf', mac: real.mac, arch }, { xid: 1 }));
+    assert.equal(played.vendorClass, `HTTPClient:Arch:000${arch}:UNDI:003000`);
+    assert.equal(played.httpClient, true);
+    assert.equal(played.pxeClient, false);
+  }
+  const played = clientFacts(discover({ kind: 'ovmf', mac: real.mac, arch: 19 }, { xid: 1 }));
+  for (const k of ['arch', 'firmware', 'vendorClass', 'pxeClient', 'httpClient', 'isIpxe', 'broadcast', 'undi', 'maxMessageSize'] as const) assert.deepEqual(played[k], real[k], k);
+  const a = reply(respond(encode(discover({ kind: 'ovmf', mac: real.mac, arch: 19 }, { xid: 1 })), { address: '0.0.0.0', port: 68 }, 'dhcp', ctx, d)).p;
+  assert.equal(a.file, 'http://10.77.92.11:8080/grubaa64.efi');
+  assert.equal(decodeString(getOption(a, Opt.VendorClass)), 'HTTPClient');
+  // EDK2 PXE (arch 11) still says PXEClient.
+  assert.equal(clientFacts(discover({ kind: 'ovmf', mac: real.mac, arch: 11 }, { xid: 1 })).vendorClass, 'PXEClient:Arch:00011:UNDI:003000');
+});
