@@ -93,16 +93,18 @@ export async function startProxy6(o: Proxy6Options): Promise<Proxy6Server> {
     }
     const ctx = contextFor(bound ?? o.serverAddressNow?.() ?? o.serverAddress);
     let out: Outcome6 = respond6(r.message, via, rinfo.address, ctx, decide, (duid) => macs.get(duid));
+    // Remembered also when a backup holds back: should it take the owner's service address
+    // over, the client's next 4011 Request comes from an address that carries no MAC.
+    const duid = via === 'dhcp6' && out.kind === 'reply' ? pxe6Facts(r.message)?.duid : undefined;
+    if (duid !== undefined && out.kind === 'reply') {
+      macs.delete(duid);
+      macs.set(duid, out.facts.mac);
+      if (macs.size > MAX_MACS) macs.delete(macs.keys().next().value!);
+    }
     const delay = out.kind === 'reply' && o.gate !== undefined ? o.gate(out.facts, out.decision, via === 'dhcp6') : 0;
     if (out.kind === 'reply' && delay === null) {
       out = { kind: 'drop', reason: 'pool', detail: 'held back: another pool peer owns this client', facts: out.facts };
     } else if (out.kind === 'reply') {
-      const duid = via === 'dhcp6' ? pxe6Facts(r.message)?.duid : undefined;
-      if (duid !== undefined) {
-        macs.delete(duid);
-        macs.set(duid, out.facts.mac);
-        if (macs.size > MAX_MACS) macs.delete(macs.keys().next().value!);
-      }
       // A link-local source carries its scope (fe80::…%eth0): the reply leaves by that interface.
       const bytes = encodeDhcp6(out.message);
       const send = (): void => sock.send(bytes, rinfo.port, rinfo.address, (err) => { if (err) o.onError?.(err); });

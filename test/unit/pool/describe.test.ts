@@ -21,3 +21,15 @@ test('with service addresses: the takeover, its needs, and a warning when the pe
   assert.match(apart, /warning: the peers' addresses span 2 \/24 networks \(10\.0\.0\.0\/24, 10\.9\.0\.0\/24\)/);
   assert.deepEqual(describeFailover(undefined), []);
 });
+
+test('IPv6 service addresses: which clients are covered and what that needs', () => {
+  const both = describeFailover(poolSchema.parse({ ...base, peers: [{ name: 'a', address: '10.0.0.1', serviceAddress: '10.0.0.101', serviceAddress6: 'fd00::101' }, { name: 'b', address: '10.0.0.2', serviceAddress: '10.0.0.102', serviceAddress6: 'fd00::102' }] })).join('\n');
+  assert.match(both, /covers: IPv4 and IPv6 clients/);
+  assert.match(both, /arping \(iputils-arping\), ndisc6 \(ndisc6\) and the native helper with CAP_NET_RAW/);
+  const six = describeFailover(poolSchema.parse({ ...base, peers: [{ name: 'a', address: '10.0.0.1', serviceAddress6: 'fd00::101' }, { name: 'b', address: '10.0.0.2', serviceAddress6: 'fd00::102' }] })).join('\n');
+  assert.match(six, /covers: IPv6 clients only \(IPv4 clients: give every peer a serviceAddress too\)/);
+  assert.doesNotMatch(six, /arping/);
+  const four = describeFailover(poolSchema.parse({ ...base, peers: [{ name: 'a', address: '10.0.0.1', serviceAddress: '10.0.0.101' }, { name: 'b', address: '10.0.0.2', serviceAddress: '10.0.0.102' }] })).join('\n');
+  assert.match(four, /covers: IPv4 clients only/);
+  assert.doesNotMatch(four, /ndisc6/);
+});
