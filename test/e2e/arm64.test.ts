@@ -8,8 +8,12 @@
 // The boot file is GRUB made by `pxepool media --format nbp --arch arm64` from Debian's
 // grub-efi-arm64-bin: Debian 12 ships no arm64 iPXE, and its signed network GRUB
 // (grubnetaa64.efi) reads its server only from the site DHCP server's ACK, so in proxy mode it
-// stops at `grub>` as on x86 (docs/firmware.md, ARM64). The arm64 packages are fetched at run
-// time into the artifacts' cache (arm64-artifacts.ts). One VM at a time.
+// stops at `grub>` as on x86 (docs/firmware.md, ARM64).
+//   (c) That signed GRUB once Kea's ACK names the server (next-server, the one key docs/dhcp-server.md
+//       adds beside ProxyDHCP): pxepool's 4011 answer names grubnetaa64.efi, GRUB asks pxepool for
+//       grub/grub.cfg, gets the handover to this machine's config, and the kernel comes by TFTP.
+// The arm64 packages are fetched at run time into the artifacts' cache (arm64-artifacts.ts).
+// One VM at a time.
 // Set PXEPOOL_E2E_OUT=<dir> to keep the pcap and the serial logs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -40,10 +44,11 @@ const skip = needs(
 
 const NET = '10.77.92';
 const SERVER = `${NET}.11`;
+const SIGNED_MAC = '52:54:00:92:00:03';
 /** AAVMF's own PXE off: HTTP boot is then its first network boot option (as on OVMF). */
 const PXE_OFF = ['-fw_cfg', 'name=opt/org.tianocore/IPv4PXESupport,string=n', '-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=n'];
 
-test('AAVMF (ARM64 UEFI) boots an arm64 kernel through pxepool in proxy mode beside Kea: PXE (arch 11), then HTTP boot (arch 19)', { skip, timeout: 900_000 }, async (t) => {
+test('AAVMF (ARM64 UEFI) boots an arm64 kernel through pxepool in proxy mode beside Kea: PXE (arch 11), HTTP boot (arch 19), and Debian\'s signed GRUB once Kea gives next-server', { skip, timeout: 900_000 }, async (t) => {
   const a = ensureArm64Artifacts();
   t.diagnostic(`arm64 packages: ${Object.entries(a.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   const lab = await Lab.create();
@@ -54,13 +59,15 @@ test('AAVMF (ARM64 UEFI) boots an arm64 kernel through pxepool in proxy mode bes
   const bs = await lab.addHost('bs1', { address: `${SERVER}/24` });
   const pcap = join(out, 'lan.pcap');
   const cap = await lab.captureSegment('lan', pcap, { filter: 'not ip6' });
-  await startKea(lab, dhcp, { subnet: `${NET}.0/24`, rangeStart: `${NET}.100`, rangeEnd: `${NET}.199`, router: `${NET}.1` });
+  const pool = { subnet: `${NET}.0/24`, rangeStart: `${NET}.100`, rangeEnd: `${NET}.199`, router: `${NET}.1` };
+  const kea = await startKea(lab, dhcp, pool);
   await startRadvd(lab, dhcp);
 
   const bootRoot = join(lab.tmpDir, 'root');
   mkdirSync(bootRoot, { recursive: true });
   copyFileSync(a.kernel, join(bootRoot, 'vmlinuz'));
   copyFileSync(a.initrd, join(bootRoot, 'initrd.gz'));
+  copyFileSync(a.signedGrub, join(bootRoot, 'grubnetaa64.efi'));
   const cfg = join(lab.tmpDir, 'pxepool.yaml');
   writeFileSync(cfg, `server: { name: bs1, address: ${SERVER} }
 root: ${bootRoot}
@@ -72,7 +79,13 @@ profiles:
     kernel: vmlinuz
     initrd: initrd.gz
     cmdline: "${ARM64_CMDLINE} pxepool.server=bs1"
+  arm64-signed:                                    # Debian's signed network GRUB, for (c)
+    efiArm64: grubnetaa64.efi
+    kernel: vmlinuz
+    initrd: initrd.gz
+    cmdline: "${ARM64_CMDLINE} pxepool.server=bs1"
 rules:
+  - { match: { mac: "${SIGNED_MAC}" }, profile: arm64-signed }
   - { match: { arch: [efi-arm64, efi-arm64-http] }, profile: arm64 }
 default: ignore
 `);
@@ -83,8 +96,8 @@ default: ignore
   const srv = await startServe(['--config', cfg], { ns: bs.ns });
   t.after(() => srv.stop());
 
-  const boot = async (name: string, extraArgs: string[]): Promise<QemuClient> => {
-    const vm = startClient(lab, { firmware: 'aavmf', memoryMb: 512, tap: await lab.addTap(), workDir: out, name, extraArgs });
+  const boot = async (name: string, extraArgs: string[], mac?: string): Promise<QemuClient> => {
+    const vm = startClient(lab, { firmware: 'aavmf', memoryMb: 512, tap: await lab.addTap(), workDir: out, name, extraArgs, ...(mac !== undefined ? { mac } : {}) });
     try {
       const r = await vm.waitForMarker(300_000);
       t.diagnostic(`${name}: booted in ${r.seconds.toFixed(1)} s (power-on to the kernel's marker): ${r.line}`);
@@ -142,4 +155,14 @@ default: ignore
   }
   assert.ok(gets.some((r) => r.uri === '/grubaa64.efi'), 'the HTTP boot client fetched GRUB by HTTP');
   assert.ok(srv.logs.some((l) => l.event === 'http-transfer' && l.file === '/grubaa64.efi' && l.result === 'ok'), 'pxepool served it');
+
+  // (c) Debian's signed GRUB, with next-server in Kea's ACK.
+  await kea.stop();
+  await startKea(lab, dhcp, pool, { extra: { 'next-server': SERVER } });
+  const signed = await boot('aavmf-signed-grub', [], SIGNED_MAC);
+  const files = srv.logs.filter((l) => l.event === 'tftp-transfer' && l.result === 'ok' && String(l.client).startsWith(`${NET}.`)).map((l) => String(l.file).replace(/^\//, ''));
+  t.diagnostic(`(c) TFTP: ${files.filter((f) => !f.startsWith('grubaa64')).join(', ')}`);
+  assert.ok(answers(signed.mac).some((l) => l.port === 4011 && l.file === 'grubnetaa64.efi'), 'pxepool\'s 4011 answer named the signed GRUB');
+  for (const f of ['grubnetaa64.efi', 'grub/grub.cfg', 'vmlinuz', 'initrd.gz']) assert.ok(files.includes(f), `(c) fetched ${f} by TFTP`);
+  assert.ok(files.some((f) => f.startsWith(`boot.grub?mac=${signed.mac}&platform=efi&buildarch=arm64&proto=tftp`)), '(c) the handover fetched this machine\'s own config');
 });
