@@ -14,9 +14,11 @@ import { startKea, startKea6, startRadvd } from '../lib/services.ts';
 import { startServe } from '../lib/serve-proc.ts';
 import { makeBootRoot } from './artifacts.ts';
 import { startClient } from './qemu.ts';
+import { A, B, logTail, macOwnedBy, startPeers } from './pool-peers.ts';
 import { bin, E2E, needs } from '../lib/require.ts';
 
-const skip = needs(...E2E, bin('/usr/sbin/kea-dhcp4', 'kea-dhcp4-server'), bin('/usr/sbin/kea-dhcp6', 'kea-dhcp6-server'));
+const skip = needs(...E2E, bin('/usr/sbin/kea-dhcp4', 'kea-dhcp4-server'), bin('/usr/sbin/kea-dhcp6', 'kea-dhcp6-server'),
+  bin('/usr/bin/arping', 'iputils-arping'), bin('/usr/bin/ndisc6', 'ndisc6'), bin('/usr/sbin/nft', 'nftables'));
 const V6 = 'fd77:0:0:3';
 
 test('OVMF PXE over IPv6 beside Kea DHCPv6: the address from Kea, snponly.efi from pxepool by ProxyDHCPv6 and TFTP over IPv6', { skip, timeout: 600_000 }, async (t) => {
@@ -64,4 +66,79 @@ default: uefi
   } finally {
     await vm.stop();
   }
+});
+
+// Issue 17 (d) and issue 12 over IPv6: two pool peers, each with an IPv6 service address. The
+// client's owner answers its Solicit alone, and is SIGKILLed during the NBP download over TFTP
+// over IPv6 that follows its 4011 Reply: the survivor takes the IPv6 service address, tells the
+// segment with neighbour advertisements, goes on with the transfer from the client's next ACK,
+// and (the owner being dead) answers the iPXE stage over IPv4 too.
+test('pool over IPv6: the owner SIGKILLed during the NBP download over TFTP6 — the survivor takes its IPv6 service address and the transfer, and the machine boots', { skip, timeout: 900_000 }, async (t) => {
+  const P6 = 'fd77:0:0:4';
+  const lab = await Lab.create();
+  t.after(() => lab.destroy());
+  const dhcp = await lab.addHost('dhcp', { address: '10.77.69.1/24' });
+  await runOk('sysctl', ['-q', '-w', `net.ipv6.conf.${dhcp.iface.name}.disable_ipv6=0`], { ns: dhcp.ns });
+  await runOk('ip', ['-6', 'addr', 'add', `${P6}::1/64`, 'dev', dhcp.iface.name, 'nodad'], { ns: dhcp.ns });
+  await startRadvd(lab, dhcp, { prefix: `${P6}::/64` });
+  await startKea6(lab, dhcp, `${P6}::/64`, `${P6}::100 - ${P6}::1ff`);
+  await startKea(lab, dhcp, { subnet: '10.77.69.0/24', rangeStart: '10.77.69.100', rangeEnd: '10.77.69.199', router: '10.77.69.1' });
+  const SERVICE6 = { [A]: `${P6}::21`, [B]: `${P6}::22` } as const;
+  const peers = await startPeers(lab, 'lan', { [A]: '10.77.69.11', [B]: '10.77.69.12' }, 24, undefined, {
+    address6: { [A]: `${P6}::11`, [B]: `${P6}::12` }, service6: SERVICE6, configExtra: 'log: { level: debug }',
+    profiles: 'profiles:\n  uefi: { efiX64: snponly.efi, ipxe: "http://${server}/boot.ipxe" }\ndefault: uefi\n',
+  });
+  t.after(async () => { await Promise.all(Object.values(peers).map((p) => p.srv.stop())); });
+  const [pa, pb] = [peers[A]!, peers[B]!];
+  await Promise.all(([A, B] as const).map((n) => peers[n]!.srv.waitForLog((l) => l.event === 'pool-address-added' && l.address === SERVICE6[n], 15_000)));
+  const out = join(lab.tmpDir, 'out');
+  mkdirSync(out, { recursive: true });
+  const boot = async (name: string, mac: string, during?: () => Promise<void>) => {
+    const vm = startClient(lab, { firmware: 'uefi', tap: await lab.addTap(), workDir: out, name, mac, extraArgs: ['-fw_cfg', 'name=opt/org.tianocore/IPv4PXESupport,string=n'] });
+    try {
+      const [r] = await Promise.all([vm.waitForMarker(300_000), during?.()]);
+      return r;
+    } catch (e) {
+      t.diagnostic(`${name} serial:\n${vm.tail(40)}\n${[pa, pb].map((p) => `${p.name} log:\n${logTail(p.srv, 40)}`).join('\n')}`);
+      throw e;
+    } finally {
+      await vm.stop();
+    }
+  };
+
+  const base = macOwnedBy('52:54:00:69:1a', A);
+  const r0 = await boot('pxe6-base', base);
+  t.diagnostic(`undisturbed: ${r0.seconds.toFixed(1)} s from ${r0.server}`);
+  const solicitAnswers = (p: typeof pa, mac: string) => p.srv.logs.filter((l) => l.event === 'answer' && l.port === 547 && l.mac === mac).length;
+  assert.ok(solicitAnswers(pa, base) >= 1, 'the owner answered the Solicit');
+  assert.equal(solicitAnswers(pb, base), 0, 'the backup held back: one Advertise per Solicit');
+  assert.ok(pb.srv.logs.some((l) => l.event === 'hold' && l.port === 547 && l.mac === base));
+  assert.ok(pa.srv.logs.some((l) => l.event === 'answer' && l.mac === base && String(l.file).includes(`[${SERVICE6[A]}]`)), 'its boot file URL names the owner\'s IPv6 service address');
+
+  // The NBP download takes a tenth of a second here: slow the owner's sending side so the kill
+  // lands inside it every time (the survivor is not slowed).
+  await runOk('tc', ['qdisc', 'add', 'dev', pa.host.iface.name, 'root', 'tbf', 'rate', '2mbit', 'burst', '16kb', 'latency', '400ms'], { ns: pa.host.ns });
+  const victim = macOwnedBy('52:54:00:69:1b', A);
+  const before = pa.srv.logs.length;
+  let killedAt = 0;
+  const killInNbp = async (): Promise<void> => {
+    // EDK2 asks twice: a size probe it aborts after the OACK, then the download.
+    const starts = () => pa.srv.logs.filter((l, i) => i >= before && l.msg === 'tftp transfer start' && l.file === 'snponly.efi').length;
+    await pa.srv.waitForLog(() => starts() >= 2, 240_000);
+    await new Promise((r) => setTimeout(r, 300));
+    pa.srv.proc.kill('SIGKILL');
+    killedAt = Date.now();
+  };
+  const r1 = await boot('pxe6-victim', victim, killInNbp);
+  const extra = r1.seconds - r0.seconds;
+  const at = (l: Record<string, unknown> | undefined) => (l === undefined ? '–' : `+${((Date.parse(String(l.time)) - killedAt) / 1000).toFixed(2)} s`);
+  const added = pb.srv.logs.find((l) => l.event === 'pool-address-added' && l.address === SERVICE6[A]);
+  const resumed = pb.srv.logs.find((l) => l.event === 'tftp-resumed' && l.file === 'snponly.efi');
+  t.diagnostic(`owner killed in the NBP download: ${r1.seconds.toFixed(1)} s (undisturbed ${r0.seconds.toFixed(1)} s, +${extra.toFixed(1)} s) from ${r1.server}; address taken ${at(added)}, transfer resumed ${at(resumed)} from block ${String(resumed?.fromBlock)}`);
+  console.log(`# pool over IPv6, owner killed in the NBP download: ${r1.seconds.toFixed(1)} s, +${extra.toFixed(1)} s against an undisturbed boot`);
+  assert.ok(killedAt > 0, 'the owner was killed inside the download');
+  assert.equal(r1.mac, victim);
+  assert.equal(r1.server, B, 'booted from the survivor');
+  assert.ok(added, `${B} took ${SERVICE6[A]}`);
+  assert.ok(resumed && String(resumed.client).startsWith(P6), `${B} went on with the IPv6 NBP transfer`);
 });

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Lab, Host } from '../lib/netns.ts';
+import { type Lab, type Host, runOk } from '../lib/netns.ts';
 import { startServe, type ServeProc } from '../lib/serve-proc.ts';
 import { makeBootRoot } from './artifacts.ts';
 import type { DhcpRecord } from './lab-pcap.ts';
@@ -80,11 +80,15 @@ export interface StartPeersOptions {
   configExtra?: string;
   /** server.proxyDhcp on both peers (boot media: `off`, no ProxyDHCP on the segment) */
   proxyDhcp?: 'proxy' | '4011-only' | 'off';
+  /** each peer's own IPv6 address (/64, added without DAD) as server.address6: ProxyDHCPv6 */
+  address6?: { [A]: string; [B]: string };
+  /** IPv6 service addresses per peer (needs address6) */
+  service6?: { [A]: string; [B]: string };
 }
 
 export async function startPeers(lab: Lab, segment: string, addrs: { [A]: string; [B]: string }, prefixLen: number, gateway?: string, o: StartPeersOptions = {}): Promise<Record<string, Peer>> {
   const peers: Record<string, Peer> = {};
-  const sa = (n: typeof A | typeof B): string => (o.service !== undefined ? `, serviceAddress: ${o.service[n]}` : '');
+  const sa = (n: typeof A | typeof B): string => (o.service !== undefined ? `, serviceAddress: ${o.service[n]}` : '') + (o.service6 !== undefined ? `, serviceAddress6: "${o.service6[n]}"` : '');
   const poolSection = (name: string, addr: string) => `
 pool:
   name: ${name}
@@ -98,9 +102,13 @@ ${o.poolExtra ?? ''}
   for (const name of [A, B] as const) {
     const address = addrs[name];
     const host = await lab.addHost(name, { segment, address: `${address}/${prefixLen}`, ...(gateway !== undefined ? { gateway } : {}) });
+    if (o.address6 !== undefined) {
+      await runOk('sysctl', ['-q', '-w', `net.ipv6.conf.${host.iface.name}.disable_ipv6=0`], { ns: host.ns });
+      await runOk('ip', ['-6', 'addr', 'add', `${o.address6[name]}/64`, 'dev', host.iface.name, 'nodad'], { ns: host.ns });
+    }
     const root = makeBootRoot(join(lab.tmpDir, `root-${name}`), { serverName: name });
     const cfg = join(lab.tmpDir, `${name}.yaml`);
-    writeFileSync(cfg, `server: { name: ${name}${o.proxyDhcp !== undefined ? `, proxyDhcp: ${o.proxyDhcp}` : ''} }\nroot: ${root}\nhttp: { port: 8080 }\n${o.configExtra ?? ''}\n${o.profiles ?? PROFILES}${poolSection(name, address)}`);
+    writeFileSync(cfg, `server: { name: ${name}${o.proxyDhcp !== undefined ? `, proxyDhcp: ${o.proxyDhcp}` : ''}${o.address6 !== undefined ? `, address6: "${o.address6[name]}"` : ''} }\nroot: ${root}\nhttp: { port: 8080 }\n${o.configExtra ?? ''}\n${o.profiles ?? PROFILES}${poolSection(name, address)}`);
     const srv = await startServe(['--config', cfg], { ns: host.ns });
     peers[name] = { name, address, host, srv, config: cfg };
   }
