@@ -13,6 +13,9 @@ import { MSG, OPT, pxe6Facts, type Dhcp6Message, type Dhcp6Option } from './pack
 /** IANA enterprise number in PXE vendor class options (Intel), as EDK2 checks it. */
 export const PXE_ENTERPRISE = 343;
 
+/** RFC 8415 §11.1: a DUID is at most 130 octets, its 2-octet type included. */
+export const MAX_DUID = 130;
+
 export type Via6 = 'dhcp6' | 'pxe6';
 
 export interface Responder6Context {
@@ -25,7 +28,7 @@ export interface Responder6Context {
 
 export type Outcome6 =
   | { kind: 'reply'; message: Dhcp6Message; facts: ClientFacts; decision: Extract<Decision, { action: 'boot' }>; url: string }
-  | { kind: 'drop'; reason: 'not-client' | 'not-pxe' | 'message-type' | 'not-for-us' | 'no-mac' | 'policy' | 'no-url' | 'pool'; detail?: string; facts?: ClientFacts };
+  | { kind: 'drop'; reason: 'not-client' | 'not-pxe' | 'message-type' | 'not-for-us' | 'no-mac' | 'policy' | 'no-url' | 'pool' | 'client-id'; detail?: string; facts?: ClientFacts };
 
 /** The MAC inside an EUI-64 interface id (fe80::5254:00ff:fe66:0001 → 52:54:00:66:00:01). */
 export function macFromEui64(address: string): string | undefined {
@@ -92,6 +95,10 @@ const equal = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length &
 
 export function respond6(m: Dhcp6Message, via: Via6, source: string, ctx: Responder6Context, decide: (f: ClientFacts) => Decision, macOfDuid?: (duid: string) => string | undefined): Outcome6 {
   if (m.kind !== 'client') return { kind: 'drop', reason: 'not-client' };
+  // We echo the client id: a longer one than any DUID (RFC 8415 §11.1: 130 octets with its
+  // type) would make us send back whatever the sender stuffed into it.
+  const cidLen = m.options.find((o) => o.code === OPT.CLIENTID)?.data.length;
+  if (cidLen !== undefined && (cidLen < 3 || cidLen > MAX_DUID)) return { kind: 'drop', reason: 'client-id', detail: `client id of ${cidLen} bytes (a DUID has 3 to ${MAX_DUID})` };
   const wanted = via === 'dhcp6' ? MSG.SOLICIT : MSG.REQUEST;
   if (m.type !== wanted) return { kind: 'drop', reason: 'message-type', detail: `type ${m.type} on ${via === 'dhcp6' ? 547 : 4011}` };
   if (via === 'pxe6') {

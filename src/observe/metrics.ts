@@ -10,6 +10,8 @@ export interface Metrics {
   dhcpRequests: Counter<'port' | 'type'>;
   dhcpReplies: Counter<'port' | 'type' | 'firmware'>;
   dhcpDropped: Counter<'port' | 'reason'>;
+  dhcp6Replies: Counter<'port'>;
+  dhcp6Dropped: Counter<'port' | 'reason'>;
   dhcpMalformed: Counter<'reason'>;
   dhcpLatency: Histogram<'port'>;
   tftpTransfers: Counter<'result'>;
@@ -36,6 +38,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     dhcpReplies: new Counter({ name: 'pxepool_dhcp_replies_total', help: 'ProxyDHCP offers and acks sent', labelNames: ['port', 'type', 'firmware'], registers: r }),
     dhcpDropped: new Counter({ name: 'pxepool_dhcp_dropped_total', help: 'DHCP packets not answered, by reason (policy = ignored by policy)', labelNames: ['port', 'reason'], registers: r }),
     dhcpMalformed: new Counter({ name: 'pxepool_dhcp_malformed_total', help: 'malformed DHCP packets, by parse failure', labelNames: ['reason'], registers: r }),
+    dhcp6Replies: new Counter({ name: 'pxepool_dhcp6_replies_total', help: 'ProxyDHCPv6 Advertises (547) and Replies (4011) sent', labelNames: ['port'], registers: r }),
+    dhcp6Dropped: new Counter({ name: 'pxepool_dhcp6_dropped_total', help: 'DHCPv6 messages not answered, by reason (malformed ones by parse failure as malformed:<reason>)', labelNames: ['port', 'reason'], registers: r }),
     dhcpLatency: new Histogram({
       name: 'pxepool_dhcp_decision_seconds', help: 'time from packet received to reply sent or dropped', labelNames: ['port'],
       buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05], registers: r,

@@ -69,4 +69,12 @@ test('ProxyDHCPv6: Advertise without IA_NA to a Solicit, Reply to the 4011 Reque
   const none = await probe(ignored.ns, ignored.iface.name, []);
   assert.equal(none.advertise, undefined, 'the policy ignores this MAC: no Advertise');
   assert.ok(srv.logs.some((l) => l.event === 'ignore' && l.mac === ignoredMac));
+
+  // Every answer and every drop is counted by reason in /metrics, malformed ones by parse failure.
+  const metrics = await runOk('curl', ['-sf', '-g', 'http://[fd77:0:0:2::11]:8080/metrics'], { ns: cli.ns });
+  const count = (re: RegExp): number => Number(re.exec(metrics)?.[1] ?? 0);
+  assert.ok(count(/^pxepool_dhcp6_replies_total\{port="547"\} (\d+)/m) >= 1, metrics.split('\n').filter((l) => l.includes('dhcp6')).join('\n'));
+  assert.ok(count(/^pxepool_dhcp6_replies_total\{port="4011"\} (\d+)/m) >= 1);
+  assert.ok(count(/^pxepool_dhcp6_dropped_total\{port="547",reason="policy"\} (\d+)/m) >= 1, 'the ignored MAC is counted');
+  assert.ok(count(/^pxepool_dhcp6_dropped_total\{port="\d+",reason="malformed:[a-z-]+"\} (\d+)/m) >= 1, 'the garbage is counted as malformed');
 });

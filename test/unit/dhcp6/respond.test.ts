@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { config } from '../policy/helpers.ts';
 import { compilePolicy, decide } from '../../../src/policy/policy.ts';
 import { MSG, OPT, parseDhcp6, type Dhcp6Message } from '../../../src/dhcp6/packet.ts';
-import { bootUrl, duidLl, macFromEui64, PXE_ENTERPRISE, respond6, type Responder6Context } from '../../../src/dhcp6/respond.ts';
+import { bootUrl, duidLl, macFromEui64, PXE_ENTERPRISE, respond6, serviceDuid, type Responder6Context } from '../../../src/dhcp6/respond.ts';
 
 const fixture = (name: string): Dhcp6Message => {
   const r = parseDhcp6(Uint8Array.from(Buffer.from(readFileSync(join(import.meta.dirname, '../../fixtures/firmware6', `${name}.hex`), 'utf8').replace(/\s+/g, ''), 'hex')));
@@ -81,4 +81,27 @@ test('a 4011 Request from an address without a MAC in it: the MAC its DUID came 
   const known = respond6(REQUEST, 'pxe6', 'fd77:0:0:1::100', CTX, d, (x) => (x === duid ? undefined : '52:54:00:66:00:01'));
   assert.equal(known.kind, 'reply', 'the Request fixture carries another DUID than the Solicit: looked up by its own');
   if (known.kind === 'reply') assert.equal(known.facts.mac, '52:54:00:66:00:01');
+});
+
+test('a client id longer than any DUID (or too short to be one) gets no answer: we echo it, and must not amplify', () => {
+  const withCid = (n: number): Dhcp6Message => (SOLICIT.kind === 'client'
+    ? { ...SOLICIT, options: SOLICIT.options.map((o) => (o.code === OPT.CLIENTID ? { code: o.code, data: new Uint8Array(n).fill(1) } : o)) }
+    : SOLICIT);
+  for (const n of [0, 2, 131, 60_000]) {
+    const o = respond6(withCid(n), 'dhcp6', 'fe80::5054:ff:fe65:1%eth0', CTX, d);
+    assert.equal(o.kind === 'drop' && o.reason, 'client-id', `${n} bytes`);
+  }
+  for (const n of [3, 130]) assert.equal(respond6(withCid(n), 'dhcp6', 'fe80::5054:ff:fe65:1%eth0', CTX, d).kind, 'reply', `${n} bytes`);
+});
+
+test('serviceDuid: a DUID-UUID (type 4, version 5, RFC 4122 variant), the same for an address on every peer, different per address', () => {
+  const a = serviceDuid('fd77:0:0:3::21');
+  assert.equal(a.length, 18);
+  assert.deepEqual([...a.subarray(0, 2)], [0, 4]);
+  assert.equal(a[2 + 6]! >> 4, 5);
+  assert.equal(a[2 + 8]! >> 6, 2);
+  assert.deepEqual(serviceDuid('fd77:0:0:3::21'), a);
+  assert.notDeepEqual(serviceDuid('fd77:0:0:3::22'), a);
+  const o = respond6(SOLICIT, 'dhcp6', 'fe80::5054:ff:fe65:1%eth0', { ...CTX, serverAddress: 'fd77:0:0:3::21', serverDuid: a }, d);
+  assert.ok(o.kind === 'reply' && o.url === 'tftp://[fd77:0:0:3::21]/snponly.efi');
 });
