@@ -369,7 +369,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
           const port = via === 'dhcp6' ? 547 : 4011;
           if (o.kind === 'reply') metrics.dhcp6Replies.inc({ port });
           else metrics.dhcp6Dropped.inc({ port, reason: o.kind === 'malformed' ? `malformed:${o.reason}` : o.reason });
-          if (o.kind === 'reply') logger.info({ event: 'answer', port, mac: o.facts.mac, arch: o.facts.arch, firmware: o.facts.firmware, rule: o.decision.rule, profile: o.decision.profile, action: 'boot', file: o.url, to: o.facts.source }, 'answered PXE client (IPv6)');
+          if (o.kind === 'reply') logger.info({ event: 'answer', port, mac: o.facts.mac, arch: o.facts.arch, firmware: o.facts.firmware, rule: o.decision.rule, profile: o.decision.profile, action: 'boot', file: o.url, to: o.facts.source, ...(o.facts.relayed ? { relayed: true } : {}) }, 'answered PXE client (IPv6)');
           else if (o.kind === 'drop' && o.reason === 'pool') logger.debug({ event: 'hold', port, mac: o.facts?.mac, reason: o.detail }, 'held back DHCPv6 answer (pool)');
           else if (o.kind === 'drop' && o.reason === 'policy') logger.info({ event: 'ignore', port, mac: o.facts?.mac, reason: o.detail }, 'ignored PXE client (IPv6)');
           else logger.debug({ event: 'dhcp6-drop', port, reason: o.kind === 'malformed' ? `malformed: ${o.reason}` : o.reason }, 'dropped DHCPv6 message');

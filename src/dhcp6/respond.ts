@@ -9,6 +9,7 @@ import type { ClientFacts } from '../dhcp/facts-types.ts';
 import { firmwareForArch } from '../dhcp/pxe.ts';
 import type { Decision } from '../policy/decision.ts';
 import { MSG, OPT, pxe6Facts, type Dhcp6Message, type Dhcp6Option } from './packet.ts';
+import { formatIpv6 } from '../config/values.ts';
 
 /** IANA enterprise number in PXE vendor class options (Intel), as EDK2 checks it. */
 export const PXE_ENTERPRISE = 343;
@@ -93,7 +94,44 @@ export function bootUrl(bootFile: string, httpClient: boolean, ctx: Responder6Co
 
 const equal = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
+/** RFC 6939 OPTION_CLIENT_LINKLAYER_ADDR: the MAC a relay saw the client's message come from. */
+const OPT_CLIENT_LINKLAYER = 79;
+
+function linkLayerMac(r: Extract<Dhcp6Message, { kind: 'relay' }>): string | undefined {
+  const d = r.options.find((o) => o.code === OPT_CLIENT_LINKLAYER)?.data;
+  if (d === undefined || d.length !== 8 || d[0] !== 0 || d[1] !== 1) return undefined;
+  return [...d.subarray(2)].map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+/**
+ * A Solicit that came through relay agents (Relay-Forward, RFC 8415 §19): decided as the client
+ * message inside, from the client's address as the relay closest to it saw it (its peer-address,
+ * a link-local EUI-64 address, or the MAC in option 79), and answered inside a Relay-Reply for
+ * each relay, each echoing its relay's addresses and Interface-Id, sent back to the relay.
+ */
+function respondRelayed(m: Extract<Dhcp6Message, { kind: 'relay' }>, ctx: Responder6Context, decide: (f: ClientFacts) => Decision, macOfDuid?: (duid: string) => string | undefined): Outcome6 {
+  const chain: Extract<Dhcp6Message, { kind: 'relay' }>[] = [];
+  let cur: Dhcp6Message | undefined = m;
+  while (cur !== undefined && cur.kind === 'relay') {
+    if (cur.type !== MSG.RELAY_FORW) return { kind: 'drop', reason: 'not-client', detail: 'a Relay-Reply is for clients' };
+    chain.push(cur);
+    cur = cur.inner;
+  }
+  if (cur === undefined) return { kind: 'drop', reason: 'not-client', detail: 'Relay-Forward without a client message' };
+  const nearest = chain.at(-1)!;
+  const peer = formatIpv6(nearest.peerAddress);
+  const mac = linkLayerMac(nearest);
+  const out = respond6(cur, 'dhcp6', peer, ctx, decide, (duid) => mac ?? macOfDuid?.(duid));
+  if (out.kind !== 'reply') return out.facts !== undefined ? { ...out, facts: { ...out.facts, relayed: true } } : out;
+  let message: Dhcp6Message = out.message;
+  for (const r of [...chain].reverse()) {
+    message = { kind: 'relay', type: MSG.RELAY_REPL, hopCount: r.hopCount, linkAddress: r.linkAddress, peerAddress: r.peerAddress, options: r.options.filter((o) => o.code === OPT.INTERFACE_ID), inner: message };
+  }
+  return { ...out, message, facts: { ...out.facts, relayed: true } };
+}
+
 export function respond6(m: Dhcp6Message, via: Via6, source: string, ctx: Responder6Context, decide: (f: ClientFacts) => Decision, macOfDuid?: (duid: string) => string | undefined): Outcome6 {
+  if (m.kind === 'relay') return via === 'dhcp6' ? respondRelayed(m, ctx, decide, macOfDuid) : { kind: 'drop', reason: 'not-client', detail: 'relayed on 4011' };
   if (m.kind !== 'client') return { kind: 'drop', reason: 'not-client' };
   // We echo the client id: a longer one than any DUID (RFC 8415 §11.1: 130 octets with its
   // type) would make us send back whatever the sender stuffed into it.

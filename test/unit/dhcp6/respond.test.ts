@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { config } from '../policy/helpers.ts';
 import { compilePolicy, decide } from '../../../src/policy/policy.ts';
-import { MSG, OPT, parseDhcp6, type Dhcp6Message } from '../../../src/dhcp6/packet.ts';
+import { encodeDhcp6, MSG, OPT, parseDhcp6, type Dhcp6Message } from '../../../src/dhcp6/packet.ts';
+import { parseIpv6 } from '../../../src/config/values.ts';
 import { bootUrl, duidLl, macFromEui64, PXE_ENTERPRISE, respond6, serviceDuid, type Responder6Context } from '../../../src/dhcp6/respond.ts';
 
 const fixture = (name: string): Dhcp6Message => {
@@ -104,4 +105,40 @@ test('serviceDuid: a DUID-UUID (type 4, version 5, RFC 4122 variant), the same f
   assert.notDeepEqual(serviceDuid('fd77:0:0:3::22'), a);
   const o = respond6(SOLICIT, 'dhcp6', 'fe80::5054:ff:fe65:1%eth0', { ...CTX, serverAddress: 'fd77:0:0:3::21', serverDuid: a }, d);
   assert.ok(o.kind === 'reply' && o.url === 'tftp://[fd77:0:0:3::21]/snponly.efi');
+});
+
+test('a relayed Solicit (Relay-Forward, twice nested) is answered inside Relay-Replies that echo each relay\'s addresses and Interface-Id', () => {
+  const bytes = (a: string) => parseIpv6(a)!;
+  const near: Dhcp6Message = { kind: 'relay', type: MSG.RELAY_FORW, hopCount: 0, linkAddress: bytes('fd77:0:0:9::1'), peerAddress: bytes('fe80::5054:ff:fe65:1'), options: [{ code: OPT.INTERFACE_ID, data: Uint8Array.from([0x65, 0x74, 0x68, 0x31]) }, { code: 37, data: Uint8Array.from([0, 0, 0, 9]) }], inner: SOLICIT };
+  const far: Dhcp6Message = { kind: 'relay', type: MSG.RELAY_FORW, hopCount: 1, linkAddress: bytes('fd77:0:0:8::1'), peerAddress: bytes('fd77:0:0:9::1'), options: [], inner: near };
+  const o = respond6(far, 'dhcp6', 'fd77:0:0:8::1', CTX, d);
+  assert.equal(o.kind, 'reply');
+  if (o.kind !== 'reply') return;
+  assert.equal(o.facts.mac, '52:54:00:65:00:01', 'the MAC from the peer-address of the relay nearest the client');
+  assert.equal(o.facts.relayed, true);
+  const outer = o.message;
+  assert.ok(outer.kind === 'relay' && outer.type === MSG.RELAY_REPL && outer.hopCount === 1);
+  assert.deepEqual(outer.peerAddress, far.peerAddress);
+  assert.deepEqual(outer.options, []);
+  const inner = outer.inner!;
+  assert.ok(inner.kind === 'relay' && inner.type === MSG.RELAY_REPL);
+  assert.deepEqual(inner.linkAddress, near.linkAddress);
+  assert.deepEqual(inner.peerAddress, near.peerAddress);
+  assert.deepEqual(inner.options.map((x) => x.code), [OPT.INTERFACE_ID], 'the Interface-Id is echoed, nothing else of the relay\'s');
+  const adv = inner.inner!;
+  assert.ok(adv.kind === 'client' && adv.type === MSG.ADVERTISE);
+  assert.equal(o.url, 'tftp://[fd77:0:0:1::11]/snponly.efi');
+  // Encoded and parsed back, the chain is the same.
+  const again = parseDhcp6(encodeDhcp6(o.message));
+  assert.ok(again.ok && again.message.kind === 'relay' && again.message.inner?.kind === 'relay');
+});
+
+test('relayed: the MAC from option 79 when the peer-address carries none; a Relay-Reply, or a relay message on 4011, gets nothing', () => {
+  const bytes = (a: string) => parseIpv6(a)!;
+  const mk = (peer: string, options: { code: number; data: Uint8Array }[] = []): Dhcp6Message => ({ kind: 'relay', type: MSG.RELAY_FORW, hopCount: 0, linkAddress: bytes('fd77:0:0:9::1'), peerAddress: bytes(peer), options, inner: SOLICIT });
+  assert.equal(respond6(mk('fd77:0:0:9::1234'), 'dhcp6', 'fd77:0:0:9::1', CTX, d).kind === 'drop', true, 'no MAC anywhere');
+  const o = respond6(mk('fd77:0:0:9::1234', [{ code: 79, data: Uint8Array.from([0, 1, 0x52, 0x54, 0, 0x65, 0, 2]) }]), 'dhcp6', 'fd77:0:0:9::1', CTX, d);
+  assert.ok(o.kind === 'reply' && o.facts.mac === '52:54:00:65:00:02');
+  assert.equal(respond6({ ...mk('fe80::5054:ff:fe65:1'), type: MSG.RELAY_REPL } as Dhcp6Message, 'dhcp6', 'fd77:0:0:9::1', CTX, d).kind, 'drop');
+  assert.equal(respond6(mk('fe80::5054:ff:fe65:1'), 'pxe6', 'fd77:0:0:9::1', CTX, d).kind, 'drop');
 });
