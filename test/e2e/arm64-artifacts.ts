@@ -6,7 +6,10 @@
 //   initrd.gz   the same busybox /init as x86 (artifacts.ts), with arm64 busybox-static and the
 //               kernel's own virtio modules
 //   grub/       grub-efi-arm64-bin's arm64-efi modules, for grub-mkimage (pxepool media --arch arm64)
-//   grubnetaa64.efi   Debian's signed network GRUB (grub-efi-arm64-signed), for the record
+//   grubnetaa64.efi   Debian's signed network GRUB (grub-efi-arm64-signed)
+//   shimaa64.efi      Debian's shim signed by Microsoft (shim-signed), for Secure Boot
+//   vmlinuz-signed    the signed build of the same kernel (linux-image-<same>-cloud-arm64),
+//                     uncompressed as shipped: shim checks the signature on what GRUB read
 //
 // The packages are of another architecture than the machine's. They are fetched with
 // `apt-get download` against a private apt state of architecture arm64 under
@@ -24,6 +27,8 @@ import { CACHE_ROOT, cpioNewc, INIT_SCRIPT, NET_MODULES, S_IFCHR, S_IFDIR, S_IFL
 export const AAVMF = {
   code: '/usr/share/AAVMF/AAVMF_CODE.fd',
   vars: '/usr/share/AAVMF/AAVMF_VARS.fd',
+  /** Microsoft's keys enrolled, Secure Boot on (the same code flash: ARM has no SMM to ask for) */
+  varsMs: '/usr/share/AAVMF/AAVMF_VARS.ms.fd',
 } as const;
 
 /** The serial console of QEMU's `virt` machine is a PL011. */
@@ -80,6 +85,11 @@ function kernelPackage(): string {
   return n;
 }
 
+/** linux-image-X-cloud-arm64-unsigned → linux-image-X-cloud-arm64 (Debian's signed build of it) */
+function signedOf(pkg: string): string {
+  return pkg.replace(/-unsigned$/, '');
+}
+
 /** The .deb of `pkg` at `version` in DEBS, downloaded if it is not there. */
 function deb(pkg: string, version: string): string {
   mkdirSync(DEBS, { recursive: true });
@@ -108,6 +118,8 @@ export interface Arm64Artifacts {
   /** grub-mkimage's module directory for arm64-efi */
   grubModules: string;
   signedGrub: string;
+  shim: string;
+  signedKernel: string;
   versions: Record<string, string>;
 }
 
@@ -135,27 +147,30 @@ export function ensureArm64Artifacts(): Arm64Artifacts {
   const pkgs: Record<string, string | undefined> = {};
   const resolve = () => {
     pkgs.kernel = kernelPackage();
-    for (const p of ['grub-efi-arm64-bin', 'grub-efi-arm64-signed', 'busybox-static', pkgs.kernel]) pkgs[p] = candidate(p);
+    for (const p of ['grub-efi-arm64-bin', 'grub-efi-arm64-signed', 'shim-signed', 'busybox-static', pkgs.kernel, signedOf(pkgs.kernel)]) pkgs[p] = candidate(p);
   };
   resolve();
   if (Object.values(pkgs).some((v) => v === undefined)) {
     aptUpdate(true);
     resolve();
   }
+  const missing = Object.entries(pkgs).filter(([, v]) => v === undefined).map(([k]) => k);
+  if (missing.length > 0) throw new Error(`apt (arm64, ${APT_DIR}) has no candidate for ${missing.join(', ')}`);
   const kpkg = pkgs.kernel!;
   const versions: Record<string, string> = {
     kernel: `${kpkg}=${pkgs[kpkg]}`,
     'grub-efi-arm64-bin': pkgs['grub-efi-arm64-bin']!,
     'grub-efi-arm64-signed': pkgs['grub-efi-arm64-signed']!,
+    'shim-signed': pkgs['shim-signed']!,
+    signedKernel: `${signedOf(kpkg)}=${pkgs[signedOf(kpkg)]}`,
     'busybox-static': pkgs['busybox-static']!,
     initScript: createHash('sha256').update(INIT_SCRIPT).digest('hex').slice(0, 12),
   };
-  for (const [k, v] of Object.entries(versions)) if (v === undefined) throw new Error(`no arm64 candidate for ${k}`);
   const key = createHash('sha256').update(JSON.stringify(versions)).digest('hex').slice(0, 16);
   const dir = join(CACHE_ROOT, `arm64-${key}`);
   const a: Arm64Artifacts = {
     dir, kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.gz'), grubModules: join(dir, 'grub', 'arm64-efi'),
-    signedGrub: join(dir, 'grubnetaa64.efi'), versions,
+    signedGrub: join(dir, 'grubnetaa64.efi'), shim: join(dir, 'shimaa64.efi'), signedKernel: join(dir, 'vmlinuz-signed'), versions,
   };
   if (!existsSync(join(dir, 'DONE'))) {
     const work = `${dir}.tmp-${process.pid}`;
@@ -200,6 +215,13 @@ export function ensureArm64Artifacts(): Arm64Artifacts {
       const sdeb = deb('grub-efi-arm64-signed', pkgs['grub-efi-arm64-signed']!);
       extract(sdeb, join(work, 'x'), ['./usr/lib/grub/arm64-efi-signed/grubnetaa64.efi.signed']);
       renameSync(join(work, 'x', 'usr', 'lib', 'grub', 'arm64-efi-signed', 'grubnetaa64.efi.signed'), join(work, 'grubnetaa64.efi'));
+
+      const shdeb = deb('shim-signed', pkgs['shim-signed']!);
+      extract(shdeb, join(work, 'x'), ['./usr/lib/shim/shimaa64.efi.signed']);
+      renameSync(join(work, 'x', 'usr', 'lib', 'shim', 'shimaa64.efi.signed'), join(work, 'shimaa64.efi'));
+      const skdeb = deb(signedOf(kpkg), pkgs[signedOf(kpkg)]!);
+      extract(skdeb, join(work, 'x'), [image]);
+      renameSync(join(work, 'x', image), join(work, 'vmlinuz-signed'));
 
       rmSync(join(work, 'x'), { recursive: true, force: true });
       writeFileSync(join(work, 'versions.json'), `${JSON.stringify(versions, null, 2)}\n`);

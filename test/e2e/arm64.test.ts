@@ -12,6 +12,9 @@
 //   (c) That signed GRUB once Kea's ACK names the server (next-server, the one key docs/dhcp-server.md
 //       adds beside ProxyDHCP): pxepool's 4011 answer names grubnetaa64.efi, GRUB asks pxepool for
 //       grub/grub.cfg, gets the handover to this machine's config, and the kernel comes by TFTP.
+//   (d) Secure Boot (AAVMF with Microsoft's keys, AAVMF_VARS.ms.fd), the same DHCP: Debian's signed
+//       shimaa64.efi → signed GRUB → handover → Debian's signed kernel; the initramfs reads
+//       SecureBoot=1. Negative control: the same firmware refuses the unsigned GRUB of (a).
 // The arm64 packages are fetched at run time into the artifacts' cache (arm64-artifacts.ts).
 // One VM at a time.
 // Set PXEPOOL_E2E_OUT=<dir> to keep the pcap and the serial logs.
@@ -45,10 +48,11 @@ const skip = needs(
 const NET = '10.77.92';
 const SERVER = `${NET}.11`;
 const SIGNED_MAC = '52:54:00:92:00:03';
+const SB_MAC = '52:54:00:92:00:04';
 /** AAVMF's own PXE off: HTTP boot is then its first network boot option (as on OVMF). */
 const PXE_OFF = ['-fw_cfg', 'name=opt/org.tianocore/IPv4PXESupport,string=n', '-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=n'];
 
-test('AAVMF (ARM64 UEFI) boots an arm64 kernel through pxepool in proxy mode beside Kea: PXE (arch 11), HTTP boot (arch 19), and Debian\'s signed GRUB once Kea gives next-server', { skip, timeout: 900_000 }, async (t) => {
+test('AAVMF (ARM64 UEFI) boots an arm64 kernel through pxepool in proxy mode beside Kea: PXE (arch 11), HTTP boot (arch 19); Debian\'s signed GRUB once Kea gives next-server, and with Secure Boot enforced', { skip, timeout: 900_000 }, async (t) => {
   const a = ensureArm64Artifacts();
   t.diagnostic(`arm64 packages: ${Object.entries(a.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   const lab = await Lab.create();
@@ -68,6 +72,12 @@ test('AAVMF (ARM64 UEFI) boots an arm64 kernel through pxepool in proxy mode bes
   copyFileSync(a.kernel, join(bootRoot, 'vmlinuz'));
   copyFileSync(a.initrd, join(bootRoot, 'initrd.gz'));
   copyFileSync(a.signedGrub, join(bootRoot, 'grubnetaa64.efi'));
+  // shim starts grubaa64.efi from its own directory: the Secure Boot chain in a directory of its
+  // own, beside the unsigned grubaa64.efi of (a).
+  mkdirSync(join(bootRoot, 'sb'));
+  copyFileSync(a.shim, join(bootRoot, 'sb', 'shimaa64.efi'));
+  copyFileSync(a.signedGrub, join(bootRoot, 'sb', 'grubaa64.efi'));
+  copyFileSync(a.signedKernel, join(bootRoot, 'vmlinuz-signed'));
   const cfg = join(lab.tmpDir, 'pxepool.yaml');
   writeFileSync(cfg, `server: { name: bs1, address: ${SERVER} }
 root: ${bootRoot}
@@ -84,8 +94,15 @@ profiles:
     kernel: vmlinuz
     initrd: initrd.gz
     cmdline: "${ARM64_CMDLINE} pxepool.server=bs1"
+  arm64-sb:                                        # Secure Boot, for (d)
+    efiArm64: sb/shimaa64.efi
+    kernel: vmlinuz-signed
+    initrd: initrd.gz
+    cmdline: "${ARM64_CMDLINE} pxepool.server=bs1"
+    secureBoot: true
 rules:
   - { match: { mac: "${SIGNED_MAC}" }, profile: arm64-signed }
+  - { match: { mac: "${SB_MAC}" }, profile: arm64-sb }
   - { match: { arch: [efi-arm64, efi-arm64-http] }, profile: arm64 }
 default: ignore
 `);
@@ -96,8 +113,8 @@ default: ignore
   const srv = await startServe(['--config', cfg], { ns: bs.ns });
   t.after(() => srv.stop());
 
-  const boot = async (name: string, extraArgs: string[], mac?: string): Promise<QemuClient> => {
-    const vm = startClient(lab, { firmware: 'aavmf', memoryMb: 512, tap: await lab.addTap(), workDir: out, name, extraArgs, ...(mac !== undefined ? { mac } : {}) });
+  const boot = async (name: string, extraArgs: string[], mac?: string, secureBoot = false): Promise<QemuClient> => {
+    const vm = startClient(lab, { firmware: 'aavmf', secureBoot, memoryMb: secureBoot ? 1024 : 512, tap: await lab.addTap(), workDir: out, name, extraArgs, ...(mac !== undefined ? { mac } : {}) });
     try {
       const r = await vm.waitForMarker(300_000);
       t.diagnostic(`${name}: booted in ${r.seconds.toFixed(1)} s (power-on to the kernel's marker): ${r.line}`);
@@ -165,4 +182,24 @@ default: ignore
   assert.ok(answers(signed.mac).some((l) => l.port === 4011 && l.file === 'grubnetaa64.efi'), 'pxepool\'s 4011 answer named the signed GRUB');
   for (const f of ['grubnetaa64.efi', 'grub/grub.cfg', 'vmlinuz', 'initrd.gz']) assert.ok(files.includes(f), `(c) fetched ${f} by TFTP`);
   assert.ok(files.some((f) => f.startsWith(`boot.grub?mac=${signed.mac}&platform=efi&buildarch=arm64&proto=tftp`)), '(c) the handover fetched this machine\'s own config');
+
+  // (d) Secure Boot enforced, Kea still giving next-server.
+  const before = srv.logs.length;
+  const sb = await boot('aavmf-secure-boot', [], SB_MAC, true);
+  const marker = sb.lines.find((l) => l.line.includes('PXEPOOL-BOOTED'))?.line ?? '';
+  assert.match(marker, /secureboot=1\b/, 'the firmware says Secure Boot is on');
+  const sbFiles = srv.logs.slice(before).filter((l) => l.event === 'tftp-transfer' && l.result === 'ok').map((l) => String(l.file).replace(/^\//, ''));
+  t.diagnostic(`(d) TFTP: ${sbFiles.join(', ')}`);
+  for (const f of ['sb/shimaa64.efi', 'sb/grubaa64.efi', 'grub/grub.cfg', 'vmlinuz-signed', 'initrd.gz']) assert.ok(sbFiles.includes(f), `(d) fetched ${f}`);
+  const refused = startClient(lab, { firmware: 'aavmf', secureBoot: true, memoryMb: 1024, tap: await lab.addTap(), workDir: out, name: 'aavmf-secure-boot-unsigned' });
+  try {
+    const r = await refused.waitForSerial(/Access Denied|Security Violation/, 240_000);
+    t.diagnostic(`(d) the unsigned grubaa64.efi of (a): "${r.match[0]}" at ${(r.t / 1000).toFixed(1)} s`);
+    assert.ok(!refused.lines.some((l) => /Welcome to GRUB/.test(l.line)), 'the unsigned GRUB never ran');
+  } catch (e) {
+    console.error(refused.tail(30));
+    throw e;
+  } finally {
+    await refused.stop();
+  }
 });

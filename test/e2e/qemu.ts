@@ -37,7 +37,8 @@ export interface QemuClientOptions {
   bootImage?: { path: string; as: 'cdrom' | 'disk' };
   /**
    * UEFI only: Secure Boot enforced — OVMF's secboot build (SMM, secure flash) with the
-   * Microsoft keys enrolled (OVMF_VARS_4M.ms.fd), as machines ship.
+   * Microsoft keys enrolled (OVMF_VARS_4M.ms.fd), as machines ship; on AAVMF, its
+   * AAVMF_VARS.ms.fd (the same keys).
    */
   secureBoot?: boolean;
   extraArgs?: string[];
@@ -221,7 +222,7 @@ export function startClient(lab: Lab, opts: QemuClientOptions): QemuClient {
   } else if (opts.firmware === 'aavmf') {
     // TCG: a Cortex-A57 (no pointer authentication to emulate); AAVMF's two 64 MiB flashes.
     const vars = join(opts.workDir, `${name}.AAVMF_VARS.fd`);
-    copyFileSync(AAVMF.vars, vars);
+    copyFileSync(opts.secureBoot === true ? AAVMF.varsMs : AAVMF.vars, vars);
     args.push(
       '-machine', 'virt', '-cpu', 'cortex-a57',
       '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${AAVMF.code}`,
