@@ -168,6 +168,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
     deployments?.see(f.mac, {
       ...(f.arch !== undefined ? { arch: f.arch } : {}), firmware: f.firmware,
       ...(f.vendorClass !== undefined ? { vendorClass: f.vendorClass } : {}), ...(f.uuid !== undefined ? { uuid: f.uuid } : {}),
+      ...(f.hostname !== undefined ? { hostname: f.hostname } : {}),
       ...(f.relayed ? { relay: f.giaddr } : {}),
       decision: o.kind === 'reply' ? `boot ${o.decision.profile}` : o.decision?.action === 'boot' ? `held ${o.decision.profile}` : 'ignore',
       reason: o.kind === 'reply' ? o.decision.rule : o.decision?.rule ?? o.reason,
@@ -234,6 +235,9 @@ export async function serve(opts: ServeOptions): Promise<App> {
         ],
         recent: clientEvents.recent(100),
         clients: { macs: clientEvents.macs, events: clientEvents.size },
+        // The dashboard's assignments panel: whether there is a store and what the clients API
+        // asks of it (never the token itself); null without a store.
+        clientsApi: deployments === undefined ? null : { publicRead: config.api?.publicRead === true, writable: apiToken !== undefined, profiles: Object.keys(config.profiles) },
       };
     },
     reload() {

@@ -32,6 +32,8 @@ export interface Seen {
   arch?: number;
   firmware?: string;
   vendorClass?: string;
+  /** option 12, as the client sent it */
+  hostname?: string;
   uuid?: string;
   relay?: string;
   decision?: string;
