@@ -9,7 +9,7 @@ set -euo pipefail
 pkgs=(iproute2 iputils-ping iputils-arping ndisc6 nftables procps psmisc tcpdump tshark curl
       kea-dhcp4-server isc-dhcp-server isc-dhcp-relay dnsmasq-base radvd
       tftp-hpa atftp tftpd-hpa
-      qemu-system-x86 ipxe-qemu ipxe ovmf pxelinux syslinux-common busybox-static cpio xz-utils
+      qemu-system-x86 ipxe-qemu ipxe ovmf pxelinux syslinux-common busybox-static cpio xz-utils systemd-boot-efi binutils
       qemu-system-arm qemu-efi-aarch64  # ARM64 UEFI (AAVMF); its arm64 kernel, busybox and GRUB are fetched by test/e2e/arm64-artifacts.ts
       xorriso mtools isolinux grub-efi-amd64-bin grub-common shim-signed grub-efi-amd64-signed  # pxepool media (docs/media.md)
       chromium  # the dashboard's browser tests, driven by puppeteer-core

@@ -12,7 +12,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
@@ -272,9 +272,40 @@ export function ensureArtifacts(): Artifacts {
   return a;
 }
 
+/** systemd's EFI stub (Debian systemd-boot-efi): a kernel, initrd and command line in one EFI file. */
+export const UKI_STUB = '/usr/lib/systemd/boot/efi/linuxx64.efi.stub';
+
+/**
+ * A unified kernel image: the cached kernel and initrd with `cmdline` in systemd's EFI stub, as
+ * objcopy sections (.cmdline, .linux, .initrd) placed after the stub's own, page-aligned. One
+ * file a firmware can start from an HTTP boot URL, with no loader and no second fetch.
+ */
+export function buildUki(cmdline: string, out: string): void {
+  const a = ensureArtifacts();
+  const head = sh('objdump', ['-h', UKI_STUB]);
+  let end = 0;
+  for (const m of head.matchAll(/^\s*\d+\s+\S+\s+([0-9a-f]+)\s+([0-9a-f]+)\s/gm)) end = Math.max(end, parseInt(m[2]!, 16) + parseInt(m[1]!, 16));
+  const page = (n: number): number => Math.ceil(n / 4096) * 4096;
+  const cmdFile = `${out}.cmdline`;
+  writeFileSync(cmdFile, `${cmdline}\0`);
+  const cmdAt = page(end);
+  const linuxAt = page(cmdAt + cmdline.length + 1);
+  const initrdAt = page(linuxAt + statSync(a.kernel).size);
+  const hex = (n: number): string => `0x${n.toString(16)}`;
+  sh('objcopy', [
+    '--add-section', `.cmdline=${cmdFile}`, '--change-section-vma', `.cmdline=${hex(cmdAt)}`,
+    '--add-section', `.linux=${a.kernel}`, '--change-section-vma', `.linux=${hex(linuxAt)}`,
+    '--add-section', `.initrd=${a.initrd}`, '--change-section-vma', `.initrd=${hex(initrdAt)}`,
+    UKI_STUB, out,
+  ]);
+  rmSync(cmdFile, { force: true });
+}
+
 export interface BootRootOptions {
   /** Name printed in the marker (pxepool.server=NAME). */
   serverName: string;
+  /** also put `linux.efi` there: a unified kernel image with this server's command line (HTTP boot straight to the kernel) */
+  uki?: boolean;
   /** Base URL for the kernel and initrd in boot.ipxe (default: relative to the script's own URI). */
   kernelBase?: string;
   /** Extra kernel arguments. */
@@ -294,6 +325,7 @@ export function makeBootRoot(dir: string, opts: BootRootOptions): string {
     join(dir, 'pxelinux.cfg', 'default'),
     ['DEFAULT linux', 'PROMPT 0', 'TIMEOUT 0', 'LABEL linux', '  KERNEL vmlinuz', '  INITRD initrd.gz', `  APPEND ${args}`, '  IPAPPEND 2', ''].join('\n'),
   );
+  if (opts.uki === true) buildUki(args, join(dir, 'linux.efi'));
   const base = opts.kernelBase === undefined ? '' : `${opts.kernelBase.replace(/\/$/, '')}/`;
   writeFileSync(
     join(dir, 'boot.ipxe'),

@@ -142,3 +142,60 @@ test('pool over IPv6: the owner SIGKILLed during the NBP download over TFTP6 —
   assert.ok(added, `${B} took ${SERVICE6[A]}`);
   assert.ok(resumed && String(resumed.client).startsWith(P6), `${B} went on with the IPv6 NBP transfer`);
 });
+
+// Issue 17 (b): UEFI HTTP boot over IPv6. OVMF's PXE is off and the segment has no DHCPv4
+// server, so HTTP boot over IPv4 finds no address and gives up, and HTTP boot over IPv6 runs:
+// its address from Kea DHCPv6, its URL from pxepool's Advertise (vendor class HTTPClient, no
+// IA_NA), and the URL names a unified kernel image (kernel, initramfs and command line in one
+// EFI file), so the boot is IPv6 from the first packet to the kernel.
+test('OVMF HTTP boot over IPv6 beside Kea DHCPv6: the URL from pxepool\'s Advertise, the kernel image over HTTP over IPv6', { skip: skip || needs(bin('/usr/lib/systemd/boot/efi/linuxx64.efi.stub', 'systemd-boot-efi'), bin('/usr/bin/objcopy', 'binutils')), timeout: 900_000 }, async (t) => {
+  const P6 = 'fd77:0:0:5';
+  const lab = await Lab.create();
+  t.after(() => lab.destroy());
+  const dhcp = await lab.addHost('dhcp', { address: '10.77.70.1/24' });
+  const bs = await lab.addHost('bs', { address: '10.77.70.11/24' });
+  for (const [h, a] of [[dhcp, `${P6}::1/64`], [bs, `${P6}::11/64`]] as const) {
+    await runOk('sysctl', ['-q', '-w', `net.ipv6.conf.${h.iface.name}.disable_ipv6=0`], { ns: h.ns });
+    await runOk('ip', ['-6', 'addr', 'add', a, 'dev', h.iface.name, 'nodad'], { ns: h.ns });
+  }
+  await startRadvd(lab, dhcp, { prefix: `${P6}::/64` });
+  await startKea6(lab, dhcp, `${P6}::/64`, `${P6}::100 - ${P6}::1ff`);
+  const root = makeBootRoot(join(lab.tmpDir, 'root'), { serverName: 'bs', uki: true });
+  const cfg = join(lab.tmpDir, 'pxepool.yaml');
+  writeFileSync(cfg, `server: { name: bs, address6: "${P6}::11" }\nroot: ${root}\nhttp: { port: 8080 }
+profiles:
+  uefi-http: { efiX64Http: "http://\${server}/linux.efi" }
+default: uefi-http
+`);
+  const pcap = join(lab.tmpDir, 'http6.pcap');
+  const cap = await lab.captureSegment('lan', pcap, { filter: 'ip6' });
+  const srv = await startServe(['--config', cfg], { ns: bs.ns });
+  t.after(() => srv.stop());
+  const out = join(lab.tmpDir, 'out');
+  mkdirSync(out, { recursive: true });
+  const vm = startClient(lab, { firmware: 'uefi', tap: await lab.addTap(), workDir: out, name: 'uefi-http6', extraArgs: ['-fw_cfg', 'name=opt/org.tianocore/IPv4PXESupport,string=n', '-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=n'] });
+  try {
+    const r = await vm.waitForMarker(600_000);
+    t.diagnostic(`booted in ${r.seconds.toFixed(1)} s: ${r.line}`);
+    console.log(`# OVMF HTTP boot over IPv6 to the kernel: ${r.seconds.toFixed(1)} s (the IPv4 HTTP boot attempt before it included)`);
+    const lines = vm.lines.map((l) => l.line);
+    const v6At = vm.lines.find((l) => /HTTP Boot over IPv6|HTTPv6/i.test(l.line));
+    t.diagnostic(`serial: ${lines.filter((l) => /HTTP|IPv6|IPv4/i.test(l)).slice(0, 12).join(' | ')}`);
+    assert.ok(v6At !== undefined, 'the firmware started HTTP boot over IPv6');
+    const answer = srv.logs.find((l) => l.event === 'answer' && l.port === 547 && l.mac === vm.mac);
+    assert.ok(answer, 'pxepool answered its Solicit');
+    assert.equal(answer.file, `http://[${P6}::11]:8080/linux.efi`);
+    assert.equal(answer.firmware, 'efi-x64-http');
+    const got = srv.logs.find((l) => l.event === 'http-transfer' && l.file === '/linux.efi' && l.result === 'ok');
+    assert.ok(got && String(got.client).startsWith(P6), `the kernel image went by HTTP over IPv6: ${JSON.stringify(srv.logs.filter((l) => String(l.event).startsWith('http')).slice(-4))}`);
+    assert.equal(r.server, 'bs');
+  } catch (e) {
+    await cap.stop();
+    if (process.env.PXEPOOL_V6_PCAP) (await import('node:fs')).copyFileSync(pcap, process.env.PXEPOOL_V6_PCAP);
+    console.error(vm.tail(40));
+    t.diagnostic(srv.logs.slice(-20).map((l) => JSON.stringify(l)).join('\n'));
+    throw e;
+  } finally {
+    await vm.stop();
+  }
+});
