@@ -124,6 +124,7 @@ export const DASHBOARD_JS = `'use strict';
     if (cls) e.className = cls;
     return e;
   }
+  function text(node, s) { node.textContent = String(s).replace(CONTROL, '?'); }
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
   function size(n) {
     if (n === null || n === undefined) return '?';
@@ -145,7 +146,7 @@ export const DASHBOARD_JS = `'use strict';
 
   function renderPeers() {
     var s = state.status;
-    $('self').textContent = s.name + ' · ' + s.version;
+    text($('self'), s.name + ' · ' + s.version);
     var body = document.querySelector('#peers tbody');
     clear(body);
     var pool = s.pool;
@@ -238,12 +239,12 @@ export const DASHBOARD_JS = `'use strict';
     timelineBusy = true;
     fetch('/api/v1/explain?mac=' + encodeURIComponent(selected), { cache: 'no-store' })
       .then(function (r) { return r.ok ? r.json() : r.text().then(function (t) { throw new Error(t); }); })
-      .then(renderTimeline, function (err) { $('verdict').textContent = String(err.message || err); })
+      .then(renderTimeline, function (err) { text($('verdict'), err.message || err); })
       .finally(function () { timelineBusy = false; });
   }
   function renderTimeline(x) {
-    $('timeline-mac').textContent = x.mac;
-    $('verdict').textContent = 'this peer now: ' + x.verdict + ' — ' + x.reason + (x.rank ? '; owner ' + (x.rank.owner || 'none live') + ', order ' + x.rank.order.join(' > ') : '');
+    text($('timeline-mac'), x.mac);
+    text($('verdict'), 'this peer now: ' + x.verdict + ' — ' + x.reason + (x.rank ? '; owner ' + (x.rank.owner || 'none live') + ', order ' + x.rank.order.join(' > ') : ''));
     var ol = $('timeline');
     clear(ol);
     x.events.forEach(function (e) {
@@ -251,7 +252,7 @@ export const DASHBOARD_JS = `'use strict';
       li.dataset.kind = e.kind;
       ol.append(li);
     });
-    $('boot-end').textContent = x.lastBoot ? 'last boot: ' + x.lastBoot : '';
+    text($('boot-end'), x.lastBoot ? 'last boot: ' + x.lastBoot : '');
   }
 
   // Assignments, from the deployments API (/api/v1/clients). Reading it needs the API token
@@ -266,7 +267,7 @@ export const DASHBOARD_JS = `'use strict';
   var listError = '';
   var listBusy = false;
   var listAgain = false;
-  function say(node, text, bad) { node.textContent = String(text).replace(CONTROL, '?'); node.className = bad ? 'result-bad' : ''; }
+  function say(node, s, bad) { text(node, s); node.className = bad ? 'result-bad' : ''; }
   function ago(ms) {
     if (typeof ms !== 'number') return '';
     var s = Math.max(0, Math.round(((state ? state.at : Date.now()) - ms) / 1000));

@@ -121,6 +121,7 @@ test('the dashboard shows hostile hostnames, vendor classes and file names as te
     decisions: document.querySelector('#decisions')!.textContent,
     timeline: document.querySelector('#timeline')!.textContent,
     verdict: document.querySelector('#verdict')!.textContent,
+    bootEnd: document.querySelector('#boot-end')!.textContent,
     assignments: document.querySelector('#assignments')!.textContent,
     rows: [...document.querySelectorAll('#assignments tbody tr[data-mac]')].map((tr) => (tr as HTMLElement).dataset.mac),
     profiles: [...document.querySelectorAll('#assign-profile option')].map((o) => o.textContent),
@@ -135,7 +136,7 @@ test('the dashboard shows hostile hostnames, vendor classes and file names as te
   assert.deepEqual(dialogs, []);
   assert.ok(seen.decisions!.includes(HOST), 'the hostname is shown, as text');
   assert.ok(seen.decisions!.includes(shown(VENDOR)), 'the vendor class is shown, as text, its escapes neutralised');
-  assert.doesNotMatch(`${seen.decisions}${seen.timeline}`, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+  assert.doesNotMatch(`${seen.decisions}${seen.timeline}${seen.verdict}${seen.bootEnd}`, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
   assert.ok(seen.decisions!.includes(FILE) || seen.timeline!.includes(FILE), 'the file name is shown, as text');
   assert.ok(seen.timeline!.includes(FILE));
   assert.ok(seen.timeline!.includes(shown(MISSING)), 'the refused file too');
