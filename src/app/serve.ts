@@ -10,7 +10,7 @@ import { duidLl } from '../dhcp6/respond.ts';
 import type { Config } from '../config/schema.ts';
 import { loadConfig, formatErrors } from '../config/load.ts';
 import { compilePolicy, decide, withAssignments, type Policy } from '../policy/policy.ts';
-import { startProxyServer, type ProxyServer } from '../proxy/server.ts';
+import { localAddresses, startProxyServer, type ProxyServer } from '../proxy/server.ts';
 import type { Outcome, Via } from '../proxy/responder.ts';
 import { startTftpServer, type TftpServer } from '../tftp/server.ts';
 import { createFileCache } from '../files/cache.ts';
@@ -120,7 +120,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
   const started = Date.now();
   const scriptServers = (mac: string): string[] => {
     const port = config.http.port;
-    return (app.pool?.bootServers(mac) ?? []).map((a) => (port === 80 ? `http://${a}` : `http://${a}:${port}`));
+    return (app.pool?.bootServers(mac) ?? []).map((a) => (a.includes(':') ? `[${a}]` : a)).map((a) => (port === 80 ? `http://${a}` : `http://${a}:${port}`));
   };
   const decideNow = (facts: Parameters<typeof decide>[1]) => decide(policy, facts);
 
@@ -344,7 +344,12 @@ export async function serve(opts: ServeOptions): Promise<App> {
       });
       logger.info({ event: 'listen', service: 'pool', name: app.pool.name, listen: app.pool.listen }, 'pool heartbeats listening');
     }
-    if (config.server.proxyDhcp !== 'off') {
+    // An IPv6-only host (server.address6, no IPv4 address at all) serves ProxyDHCPv6 alone.
+    const v6Only = config.server.address6 !== undefined && config.server.address === undefined && opts.listen === undefined && localAddresses(config.server.interface).length === 0;
+    if (v6Only && config.server.proxyDhcp !== 'off') {
+      logger.warn({ event: 'ipv4-off', interface: config.server.interface ?? null }, 'no IPv4 address on this host: ProxyDHCP over IPv4 is off, ProxyDHCPv6 serves IPv6 clients');
+    }
+    if (config.server.proxyDhcp !== 'off' && !v6Only) {
       const p: Parameters<typeof startProxyServer>[0] = { mode: config.server.proxyDhcp, decide: decideNow, onOutcome, onError: (err) => logger.warn({ err }, 'proxydhcp socket error') };
       if (config.server.interface !== undefined) p.interface = config.server.interface;
       if (config.server.address !== undefined) p.address = config.server.address;

@@ -9,10 +9,21 @@ import { canonicalIpv6 } from '../config/values.ts';
 
 export const DEFAULT_POOL_PORT = 4012;
 
+/** An IPv4 address, or a global/ULA IPv6 one in its one RFC 5952 spelling. */
+const ip46 = (what: string) => z.string().transform((v, ctx) => {
+  const t = v.trim();
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(t) && z.ipv4().safeParse(t).success) return t;
+  const c = canonicalIpv6(t);
+  if (c !== undefined && !/^(fe[89ab]|ff)/.test(c) && c !== '::1') return c;
+  ctx.addIssue({ code: 'custom', message: `${what}: an IPv4 address like 10.0.0.11, or a global or ULA IPv6 address like fd00::11` });
+  return z.NEVER;
+});
+const isV6 = (a: string): boolean => a.includes(':');
+
 export const poolPeerSchema = z.strictObject({
   name: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only'),
-  /** where this peer receives heartbeats */
-  address: z.ipv4(),
+  /** where this peer receives heartbeats (every peer of one family: IPv6 for IPv6-only networks) */
+  address: ip46('the peer\'s own address'),
   port: z.number().int().min(1).max(65535).optional().default(DEFAULT_POOL_PORT),
   /** relative capacity: share of clients owned and room for transfers */
   weight: z.number().positive().max(1000).optional().default(1),
@@ -46,7 +57,7 @@ export const poolSchema = z
     /** file holding the shared secret (surrounding whitespace is ignored) */
     secretFile: z.string().min(1).optional(),
     /** local address for the heartbeat socket; the port is this peer's `port` */
-    bind: z.ipv4().optional().default('0.0.0.0'),
+    bind: z.union([z.literal('::'), ip46('bind')]).optional(),
     heartbeatMs: z.number().int().min(50).max(60_000).optional().default(500),
     /** a peer silent for this many heartbeat intervals is down */
     deadAfter: z.number().int().min(2).max(100).optional().default(3),
@@ -75,12 +86,17 @@ export const poolSchema = z
     if ((p.secret === undefined) === (p.secretFile === undefined)) {
       ctx.addIssue({ code: 'custom', message: 'give exactly one of secret or secretFile', path: ['secret'] });
     }
+    const families = new Set(p.peers.map((peer) => (isV6(peer.address) ? 'IPv6' : 'IPv4')));
+    if (families.size > 1) ctx.addIssue({ code: 'custom', message: 'give every peer an address of one family (all IPv4 or all IPv6): heartbeats go out of one socket', path: ['peers'] });
+    if (p.bind !== undefined && families.size === 1 && isV6(p.bind) !== families.has('IPv6')) {
+      ctx.addIssue({ code: 'custom', message: `bind ${p.bind} is not of the peers' family (${[...families][0]})`, path: ['bind'] });
+    }
     const names = new Set<string>();
     const endpoints = new Set<string>();
     p.peers.forEach((peer, i) => {
       if (names.has(peer.name)) ctx.addIssue({ code: 'custom', message: `peer name "${peer.name}" is listed twice`, path: ['peers', i, 'name'] });
       names.add(peer.name);
-      const ep = `${peer.address}:${peer.port}`;
+      const ep = `${isV6(peer.address) ? `[${peer.address}]` : peer.address}:${peer.port}`;
       if (endpoints.has(ep)) ctx.addIssue({ code: 'custom', message: `two peers share ${ep}`, path: ['peers', i, 'port'] });
       endpoints.add(ep);
     });
@@ -117,7 +133,10 @@ export const poolSchema = z
     if (p.fallbackOffers > 0 && p.fallbackOffers * p.fallbackStaggerMs >= 3_500) {
       ctx.addIssue({ code: 'custom', message: 'fallbackOffers × fallbackStaggerMs must stay under EDK2\'s ~3.8 s offer window', path: ['fallbackStaggerMs'] });
     }
-  });
+  })
+  // Heartbeats listen on every address of the peers' family unless told otherwise.
+  .transform((p) => ({ ...p, bind: p.bind ?? (p.peers.some((peer) => isV6(peer.address)) ? '::' : '0.0.0.0') }));
+
 
 export type PoolConfig = z.output<typeof poolSchema>;
 export type PoolConfigInput = z.input<typeof poolSchema>;

@@ -84,11 +84,12 @@ async function letGo(why: string): Promise<void> {
   const s = state;
   // Addresses first: a survivor that hears the goodbye probes at once and must find them free.
   await Promise.all(s.held.map(ipDel));
-  const sock = dgram.createSocket('udp4');
+  const socks = { udp4: dgram.createSocket('udp4'), udp6: dgram.createSocket('udp6') };
   await Promise.all(s.goodbyes.map((g) => new Promise<void>((resolve) => {
-    sock.send(Buffer.from(g.hex, 'hex'), g.port, g.host, () => resolve());
+    socks[g.host.includes(':') ? 'udp6' : 'udp4'].send(Buffer.from(g.hex, 'hex'), g.port, g.host, () => resolve());
   })));
-  sock.close();
+  socks.udp4.close();
+  socks.udp6.close();
   process.stderr.write(`pxepool keeper: ${why}: released ${s.held.map((a) => a.address).join(', ') || 'nothing'}, told ${s.goodbyes.length} peer(s)\n`);
 }
 

@@ -275,7 +275,7 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
   refreshSelf();
 
   // --- socket
-  const sock = dgram.createSocket({ type: 'udp4', reuseAddr: false });
+  const sock = dgram.createSocket({ type: cfg.bind.includes(':') ? 'udp6' : 'udp4', reuseAddr: false });
   try {
     await bindSocket(sock, { address: cfg.bind, port: me.port, exclusive: true });
   } catch (err) {
@@ -608,8 +608,10 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
       }
       const chosen = place(placementOrder(order, cfg.name, membership.live()), peers);
       if (chosen === undefined) return undefined;
-      if (chosen === cfg.name) return me.serviceAddress !== undefined ? bootAddressOf(me) : undefined;
-      return bootAddressOf(byName.get(chosen)!);
+      const at = chosen === cfg.name ? (me.serviceAddress !== undefined ? bootAddressOf(me) : undefined) : bootAddressOf(byName.get(chosen)!);
+      // An IPv4 offer can only name an IPv4 next-server: a peer known by an IPv6 address alone
+      // (no bootAddress) is served by us.
+      return at !== undefined && at.includes(':') ? undefined : at;
     },
 
     serverId(bound) {

@@ -78,3 +78,14 @@ test('serviceAddress6: canonical spelling, every peer or none, each its own, no 
   assert.match(msgs({ ...sa6('fd77::21', 'fd77::22'), heartbeatMs: 1000 })[0]!, /leaseMs must be at least 4 heartbeats/);
   assert.notDeepEqual(poolConfigHash(ok), poolConfigHash(poolSchema.parse(sa6('fd77::21', 'fd77::23'))), 'in the config hash');
 });
+
+test('peers known by IPv6 addresses (IPv6-only networks): one family for all, bind defaults to ::, an IPv4 bind refused', () => {
+  const msgs = (input: unknown) => { const r = poolSchema.safeParse(input); return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`); };
+  const six = poolSchema.parse({ ...base, peers: [{ name: 'pxe-a', address: 'FD79::11' }, { name: 'pxe-b', address: 'fd79:0::12' }] });
+  assert.deepEqual(six.peers.map((p) => p.address), ['fd79::11', 'fd79::12'], 'one spelling');
+  assert.equal(six.bind, '::');
+  assert.equal(poolSchema.parse(base).bind, '0.0.0.0', 'IPv4 peers: as before');
+  assert.deepEqual(msgs({ ...base, peers: [{ name: 'pxe-a', address: 'fd79::11' }, { name: 'pxe-b', address: '10.0.0.2' }] }), ['peers: give every peer an address of one family (all IPv4 or all IPv6): heartbeats go out of one socket']);
+  assert.deepEqual(msgs({ ...base, bind: '10.0.0.1', peers: [{ name: 'pxe-a', address: 'fd79::11' }, { name: 'pxe-b', address: 'fd79::12' }] }), ['bind: bind 10.0.0.1 is not of the peers\' family (IPv6)']);
+  assert.match(msgs({ ...base, peers: [{ name: 'pxe-a', address: 'fe80::1' }, { name: 'pxe-b', address: 'fd79::12' }] })[0]!, /global or ULA IPv6 address/);
+});
