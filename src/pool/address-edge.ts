@@ -137,8 +137,8 @@ export const systemCommands: AddressCommands = {
   },
   async del(dev, a) {
     const r = await run('ip', ['addr', 'del', `${a.address}/${a.prefixlen}`, 'dev', dev]);
-    // Gone already (the lease ran out) is what we wanted.
-    if (r.code !== 0 && !/Cannot assign requested address/.test(r.stderr)) throw new AddressEdgeError(`ip addr del ${a.address} dev ${dev}: ${r.stderr.trim()}`);
+    // Gone already (the lease ran out) is what we wanted; iproute2 says so in one of two ways.
+    if (r.code !== 0 && !/Cannot assign requested address|Address not found/.test(r.stderr)) throw new AddressEdgeError(`ip addr del ${a.address} dev ${dev}: ${r.stderr.trim()}`);
   },
   async probe(dev, address) {
     return isV6(address) ? ndProbe(dev, address) : arpProbe(dev, address);
