@@ -6,6 +6,7 @@ import { VERSION } from '../version.ts';
 import { EMBEDDED_DEFAULT, formatErrors, loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { compilePolicy, describePolicy, explainDecision } from '../policy/policy.ts';
+import { bootChain } from '../policy/chain.ts';
 import { discover, encode, type ClientKind } from '../dhcp/pxe-client.ts';
 import { respondToPacket, STANDARD_PORTS } from '../proxy/responder.ts';
 import { decide } from '../policy/policy.ts';
@@ -178,6 +179,8 @@ program
     if (!parsed.ok) throw new Error(parsed.reason);
     const ex = explainDecision(policy, clientFacts(parsed.packet));
     process.stdout.write(ex.text + '\n');
+    const chain = bootChain(ex.decision, ex.decision.action === 'boot' ? policy.profiles[ex.decision.profile] : undefined);
+    if (chain.length > 0) process.stdout.write(`\nthen:\n${chain.map((l) => `  ${l}`).join('\n')}\n`);
     const o2 = respondToPacket(parsed.packet, { address: '0.0.0.0', port: 68 }, 'dhcp', { serverId: o.serverId, mode: 'proxy', ports: STANDARD_PORTS, httpPort: config.http.port }, (f) => decide(policy, f));
     if (o2.kind === 'reply') {
       const r = o2.reply;

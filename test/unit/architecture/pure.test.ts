@@ -12,7 +12,7 @@ const SRC = new URL('../../../src/', import.meta.url).pathname;
 
 export const PURE: readonly string[] = [
   'dhcp/facts-types.ts', 'dhcp/facts.ts', 'dhcp/options.ts', 'dhcp/packet.ts', 'dhcp/pxe-client.ts', 'dhcp/pxe.ts',
-  'policy/decision.ts', 'policy/expand.ts', 'policy/mactable.ts', 'policy/policy.ts',
+  'policy/chain.ts', 'policy/decision.ts', 'policy/expand.ts', 'policy/mactable.ts', 'policy/policy.ts',
   'proxy/responder.ts',
   'tftp/admission.ts', 'tftp/options.ts', 'tftp/packet.ts', 'tftp/resolve-cache.ts', 'tftp/source.ts', 'tftp/transfer.ts',
   'pool/announce.ts', 'pool/config.ts', 'pool/describe.ts', 'pool/gate.ts', 'pool/health.ts', 'pool/heartbeat.ts', 'pool/membership.ts',
