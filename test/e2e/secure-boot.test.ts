@@ -18,7 +18,7 @@ import { startKea, startRadvd } from '../lib/services.ts';
 import { MAIN, startServe } from '../lib/serve-proc.ts';
 import { makeBootRoot, signedKernel } from './artifacts.ts';
 import { startClient, type QemuClient } from './qemu.ts';
-import { A, B, killPeer, logTail, outDir, startPeers } from './pool-peers.ts';
+import { A, B, killPeer, logTail, macOwnedBy, outDir, startPeers } from './pool-peers.ts';
 import { bin, E2E, needs } from '../lib/require.ts';
 import { MEDIA_INPUTS, SECURE_BOOT_INPUTS } from '../../src/media/build.ts';
 
@@ -177,4 +177,56 @@ default: sb
   await phase('(e) mode 1', 'sb-pxe-mode1', keys, cfgOff);
   const proxied = await phase('(e) ProxyDHCP + next-server', 'sb-pxe-proxy', { 'next-server': SERVER }, config('proxy'));
   assert.ok(proxied.logs.some((l) => l.event === 'answer' && l.port === 4011), 'in the second phase pxepool\'s ProxyDHCP named shim (4011)');
+});
+
+// (d) over PXE: Secure Boot through a pool whose peers hold service addresses, the client's owner
+// SIGKILLed before the client starts. Kea's one key, next-server, names the owner's service
+// address; the survivor has taken it over, so the signed GRUB, which reads its server only from
+// that ACK, reaches the survivor for grub/grub.cfg, the machine's own config and the kernel.
+test('Secure Boot by PXE through the pool, the owner dead before the client starts: Kea\'s next-server names its service address, the survivor serves the whole signed chain', { skip, timeout: 600_000 }, async (t) => {
+  const lab = await Lab.create();
+  t.after(() => lab.destroy());
+  const out = outDir(lab, 'secure-boot-pool-dead');
+  const NET6 = '10.77.65';
+  const SERVICE = { [A]: `${NET6}.21`, [B]: `${NET6}.22` } as const;
+  const dhcp = await lab.addHost('dhcp', { address: `${NET6}.1/24` });
+  await startRadvd(lab, dhcp);
+  const peers = await startPeers(lab, 'lan', { [A]: `${NET6}.11`, [B]: `${NET6}.12` }, 24, undefined, {
+    service: SERVICE,
+    profiles: 'profiles:\n  sb: { efiX64: shimx64.efi, kernel: vmlinuz-signed, initrd: initrd.gz, cmdline: "console=ttyS0 quiet panic=-1 pxepool.server=pool", secureBoot: true }\ndefault: sb\n',
+  });
+  t.after(async () => { await Promise.all(Object.values(peers).map((p) => p.srv.stop())); });
+  const [pa, pb] = [peers[A]!, peers[B]!];
+  // Identical trees on both peers, as a pool must serve: Debian's signed binaries, byte for byte.
+  for (const n of [A, B]) {
+    const root = join(lab.tmpDir, `root-${n}`);
+    copyFileSync(SECURE_BOOT_INPUTS.shim.path, join(root, 'shimx64.efi'));
+    copyFileSync('/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed', join(root, 'grubx64.efi'));
+    copyFileSync(signedKernel(), join(root, 'vmlinuz-signed'));
+  }
+  await Promise.all(([A, B] as const).map((n) => peers[n]!.srv.waitForLog((l) => l.event === 'pool-address-added' && l.address === SERVICE[n], 15_000)));
+  const kea = await startKea(lab, dhcp, { subnet: `${NET6}.0/24`, rangeStart: `${NET6}.100`, rangeEnd: `${NET6}.199`, router: `${NET6}.1` }, { extra: { 'next-server': SERVICE[A] } });
+  t.after(() => kea.stop());
+  const mac = macOwnedBy('52:54:00:65:5d', A);
+  const downMs = await killPeer(pa, pb);
+  await pb.srv.waitForLog((l) => l.event === 'pool-address-added' && l.address === SERVICE[A], 15_000);
+  t.diagnostic(`${A} SIGKILLed; ${B} saw it down after ${downMs} ms and holds ${SERVICE[A]}`);
+  const vm = startClient(lab, { firmware: 'uefi', secureBoot: true, memoryMb: 512, tap: await lab.addTap(), workDir: out, name: 'sb-pool-dead', mac });
+  try {
+    const r = await vm.waitForMarker(300_000);
+    t.diagnostic(`booted in ${r.seconds.toFixed(1)} s: ${markerLine(vm)}`);
+    console.log(`# Secure Boot by PXE, the owner dead: ${r.seconds.toFixed(1)} s to the marker`);
+    assert.match(markerLine(vm), /secureboot=1\b/);
+    const files = pb.srv.logs.filter((l) => l.event === 'tftp-transfer' && l.result === 'ok').map((l) => String(l.file).replace(/^\//, ''));
+    t.diagnostic(`${B} TFTP: ${files.join(', ')}`);
+    for (const f of ['shimx64.efi', 'grubx64.efi', 'grub/grub.cfg', 'vmlinuz-signed']) assert.ok(files.includes(f), `the survivor served ${f}`);
+    assert.ok(files.some((x) => x.startsWith(`boot.grub?mac=${mac}`)), 'and this machine\'s own config');
+    assert.ok(pb.srv.logs.some((l) => l.event === 'answer' && l.mac === mac), 'the survivor\'s ProxyDHCP answered the owner\'s client');
+  } catch (e) {
+    console.error(vm.tail(40));
+    t.diagnostic(logTail(pb.srv, 40));
+    throw e;
+  } finally {
+    await vm.stop();
+  }
 });
