@@ -110,10 +110,13 @@ export function grubScriptFor(policy: Policy, q: URLSearchParams, ownBase: strin
  * only when the site DHCP server's ACK names it (next-server: mode 1, or next-server added
  * beside ProxyDHCP; docs/firmware.md), and then hands over to this machine's own config.
  */
-export function grubHandover(): string {
+export function grubHandover(proto: 'tftp' | 'http' = 'tftp'): string {
+  // By TFTP GRUB's (tftp) device is the server it came from; by HTTP (UEFI HTTP boot, GRUB 2.12)
+  // the device it was loaded from, $root, names that server and its port.
+  const device = proto === 'tftp' ? '(tftp)' : '($root)';
   return [
     '# pxepool: this machine\'s own config, decided by the pool\'s policy',
-    'source "(tftp)/boot.grub?mac=$net_default_mac&platform=efi&buildarch=$grub_cpu&proto=tftp"',
+    `source "${device}/boot.grub?mac=$net_default_mac&platform=efi&buildarch=$grub_cpu&proto=${proto}"`,
     "echo 'pxepool: no config for this machine (is $net_default_server a pxepool peer?)'",
     'sleep 5',
     'exit',

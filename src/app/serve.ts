@@ -14,7 +14,7 @@ import { localAddresses, startProxyServer, type ProxyServer } from '../proxy/ser
 import type { Outcome, Via } from '../proxy/responder.ts';
 import { startTftpServer, type TftpServer } from '../tftp/server.ts';
 import { createFileCache } from '../files/cache.ts';
-import { createFileHandler } from '../http/files.ts';
+import { createFileHandler, type FileHandler } from '../http/files.ts';
 import { startHttpServer, type HttpServer } from '../http/server.ts';
 import { createMetrics, type Metrics } from '../observe/metrics.ts';
 import { createLogger, type Logger } from '../observe/log.ts';
@@ -205,6 +205,18 @@ export async function serve(opts: ServeOptions): Promise<App> {
   const serveOn = async (a: string): Promise<void> => {
     await (isIPv6(a) ? app.proxy6 : app.proxy)?.addAddress(a);
     await tftpFor(a)?.addAddress(a);
+  };
+  // GRUB loaded by UEFI HTTP boot (Debian 13's signed GRUB 2.12 behind shim) asks /grub/grub.cfg
+  // over HTTP, as by TFTP: without a grub.cfg of the tree's own it gets the handover to its own config.
+  const withGrubHandover = (files: FileHandler): FileHandler => async (req, res) => {
+    const path = (req.url ?? '').split('?')[0]!;
+    if ((req.method === 'GET' || req.method === 'HEAD') && /^\/+grub\/grub\.cfg$/.test(path) && !existsSync(join(config.root, 'grub', 'grub.cfg'))) {
+      const body = grubHandover('http');
+      res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return true;
+    }
+    return files(req, res);
   };
   const app: App = {
     config, metrics, logger, clientEvents, ...(deployments !== undefined ? { deployments } : {}),
@@ -440,7 +452,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
         },
         // A GRUB config names the server it came from when the pool lists no others.
         grubScript: (q, remote, local) => grubScriptFor(policy, q, `http://${local.includes(':') ? `[${local}]` : local}:${config.http.port}`, { servers: scriptServers, remote, seen: (mac) => recentClients.get(mac, performance.now()) }),
-        files: createFileHandler({ root: config.root, mounts, cache }),
+        files: withGrubHandover(createFileHandler({ root: config.root, mounts, cache })),
         onError: (err) => logger.warn({ err }, 'http error'),
         onRefused: (reason) => metrics.httpRefused.inc({ reason }),
         onResponse: (r) => {

@@ -134,3 +134,19 @@ test('SIGHUP with a broken config keeps the old policy; a good one takes effect'
   await srv.waitForLog((l) => l.event === 'reload' && l.ok === true);
   assert.ok(await relayDiscover(unknown, 0x6002), 'new default answers the formerly unknown client');
 });
+
+test('HTTP /grub/grub.cfg: a tree without one gets the handover to this machine\'s own config (GRUB loaded by UEFI HTTP boot); a tree with one gets its file', async () => {
+  const res = await fetch(`http://127.0.0.1:${P.http}//grub/grub.cfg`);
+  assert.equal(res.status, 200);
+  const text = await res.text();
+  assert.match(text, /^source "\(\$root\)\/boot\.grub\?mac=\$net_default_mac&platform=efi&buildarch=\$grub_cpu&proto=http"$/m);
+  assert.equal((await fetch(`http://127.0.0.1:${P.http}/grub/grub.cfg`, { method: 'HEAD' })).headers.get('content-length'), String(Buffer.byteLength(text)));
+  const { mkdirSync, rmSync } = await import('node:fs');
+  mkdirSync(join(dir, 'grub'), { recursive: true });
+  writeFileSync(join(dir, 'grub', 'grub.cfg'), 'set timeout=1\n');
+  try {
+    assert.equal(await (await fetch(`http://127.0.0.1:${P.http}/grub/grub.cfg`)).text(), 'set timeout=1\n', 'the tree\'s own wins');
+  } finally {
+    rmSync(join(dir, 'grub'), { recursive: true, force: true });
+  }
+});

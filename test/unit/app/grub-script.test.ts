@@ -83,3 +83,9 @@ test('grub/grub.cfg hands a PXE-loaded signed GRUB over to its own config, by TF
   assert.match(s, /^source "\(tftp\)\/boot\.grub\?mac=\$net_default_mac&platform=efi&buildarch=\$grub_cpu&proto=tftp"$/m);
   assert.match(s, /^exit$/m);
 });
+
+test('over HTTP (UEFI HTTP boot, GRUB 2.12) the handover sources from the device GRUB was loaded from, $root, and asks for HTTP', () => {
+  const s = grubHandover('http');
+  assert.match(s, /^source "\(\$root\)\/boot\.grub\?mac=\$net_default_mac&platform=efi&buildarch=\$grub_cpu&proto=http"$/m);
+  assert.doesNotMatch(s, /\(tftp\)/);
+});

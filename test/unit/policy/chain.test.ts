@@ -15,7 +15,7 @@ test('nbpKind knows the usual loaders by name, and says other for the rest', () 
 });
 
 test('shim: then GRUB from the same directory, grub.cfg handed over, the kernel, and the proxy-mode note', () => {
-  const c = bootChain(boot('efi/shimx64.efi'), { kernel: 'vmlinuz', initrd: 'initrd.gz', cmdline: 'quiet', secureBoot: true });
+  const c = bootChain(boot('efi/shimx64.efi'), { kernel: 'vmlinuz', initrd: ['initrd.gz'], cmdline: 'quiet', secureBoot: true });
   assert.equal(c[0], '1. firmware fetches efi/shimx64.efi by TFTP');
   assert.match(c[1]!, /loads efi\/grubx64\.efi from the same server and directory/);
   assert.match(c[2]!, /grub\/grub\.cfg; pxepool answers it \(unless the tree has its own\) with a handover to this machine's \/boot\.grub/);
