@@ -17,6 +17,7 @@ import { Lab } from '../lib/netns.ts';
 import { startKea, startRadvd } from '../lib/services.ts';
 import { MAIN, startServe } from '../lib/serve-proc.ts';
 import { makeBootRoot, signedKernel } from './artifacts.ts';
+import { debian13SecureBoot } from './debian13-artifacts.ts';
 import { startClient, type QemuClient } from './qemu.ts';
 import { A, B, killPeer, logTail, macOwnedBy, outDir, startPeers } from './pool-peers.ts';
 import { bin, E2E, needs } from '../lib/require.ts';
@@ -229,4 +230,61 @@ test('Secure Boot by PXE through the pool, the owner dead before the client star
   } finally {
     await vm.stop();
   }
+});
+
+// Debian 13's signed chain (shim 16 + GRUB 2.12, fetched by test/e2e/debian13-artifacts.ts) in
+// PURE proxy mode: Kea gives addresses and nothing else. GRUB 2.12 reads the firmware's cached
+// proxy offer, which 2.06 does not, so it finds the pool by itself. Two peers, no service
+// addresses: (a) by PXE from the client's owner; (c) by UEFI HTTP boot (PXE knobs off), shim →
+// GRUB → config → kernel all over HTTP; (d) by PXE again with the owner SIGKILLed before the
+// client starts: the survivor's offer is the one GRUB reads.
+test('Secure Boot in pure proxy mode with Debian 13\'s signed shim and GRUB 2.12: by PXE, by UEFI HTTP boot, and by PXE with the owner dead', { skip, timeout: 900_000 }, async (t) => {
+  const sb13 = debian13SecureBoot();
+  t.diagnostic(`Debian 13: shim-signed ${sb13.versions['shim-signed']}, grub-efi-amd64-signed ${sb13.versions['grub-efi-amd64-signed']}`);
+  const lab = await Lab.create();
+  t.after(() => lab.destroy());
+  const out = outDir(lab, 'secure-boot-debian13');
+  const N = '10.77.67';
+  const dhcp = await lab.addHost('dhcp', { address: `${N}.1/24` });
+  await startRadvd(lab, dhcp);
+  const kea = await startKea(lab, dhcp, { subnet: `${N}.0/24`, rangeStart: `${N}.100`, rangeEnd: `${N}.199`, router: `${N}.1` });
+  t.after(() => kea.stop());
+  const peers = await startPeers(lab, 'lan', { [A]: `${N}.11`, [B]: `${N}.12` }, 24, undefined, {
+    profiles: 'profiles:\n  sb: { efiX64: shimx64.efi, efiX64Http: "http://${server}/shimx64.efi", kernel: vmlinuz-signed, initrd: initrd.gz, cmdline: "console=ttyS0 quiet panic=-1 pxepool.server=pool", secureBoot: true }\ndefault: sb\n',
+  });
+  t.after(async () => { await Promise.all(Object.values(peers).map((p) => p.srv.stop())); });
+  const [pa, pb] = [peers[A]!, peers[B]!];
+  for (const n of [A, B]) {
+    const root = join(lab.tmpDir, `root-${n}`);
+    copyFileSync(sb13.shim, join(root, 'shimx64.efi'));
+    copyFileSync(sb13.grubnet, join(root, 'grubx64.efi'));
+    copyFileSync(signedKernel(), join(root, 'vmlinuz-signed'));
+  }
+  const NO_PXE = ['-fw_cfg', 'name=opt/org.tianocore/IPv4PXESupport,string=n', '-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=n'];
+  const boot = async (label: string, name: string, mac: string, server: typeof pa, proto: 'tftp' | 'http', extraArgs: string[] = []) => {
+    const before = server.srv.logs.length;
+    const vm = startClient(lab, { firmware: 'uefi', secureBoot: true, memoryMb: 512, tap: await lab.addTap(), workDir: out, name, mac, extraArgs });
+    try {
+      const r = await vm.waitForMarker(300_000);
+      t.diagnostic(`${label}: ${r.seconds.toFixed(1)} s: ${markerLine(vm)}`);
+      console.log(`# Secure Boot, Debian 13 chain, ${label}: ${r.seconds.toFixed(1)} s to the marker`);
+      assert.match(markerLine(vm), /secureboot=1\b/, `${label}: the firmware enforced Secure Boot`);
+      const event = proto === 'tftp' ? 'tftp-transfer' : 'http-transfer';
+      const files = server.srv.logs.slice(before).filter((l) => l.event === event && (l.result === 'ok') && (l.status === undefined || l.status === 200)).map((l) => String(l.file).replace(/^\/+/, ''));
+      t.diagnostic(`${label}: ${server.name} ${proto}: ${[...new Set(files)].join(', ')}`);
+      for (const f of ['shimx64.efi', 'grubx64.efi', 'grub/grub.cfg', 'vmlinuz-signed', 'initrd.gz']) assert.ok(files.includes(f), `${label}: ${server.name} served ${f} by ${proto}`);
+      assert.ok(files.some((x) => x.startsWith('boot.grub')), `${label}: and this machine's own config`);
+    } catch (e) {
+      console.error(vm.tail(40));
+      t.diagnostic(logTail(server.srv, 40));
+      throw e;
+    } finally {
+      await vm.stop();
+    }
+  };
+  await boot('(a) PXE, pure proxy', 'sb13-pxe', macOwnedBy('52:54:00:67:a0', A), pa, 'tftp');
+  await boot('(c) UEFI HTTP boot', 'sb13-http', macOwnedBy('52:54:00:67:c0', A), pa, 'http', NO_PXE);
+  const downMs = await killPeer(pa, pb);
+  t.diagnostic(`${A} SIGKILLed; ${B} saw it down after ${downMs} ms`);
+  await boot('(d) PXE, pure proxy, the owner dead', 'sb13-dead', macOwnedBy('52:54:00:67:d0', A), pb, 'tftp');
 });
