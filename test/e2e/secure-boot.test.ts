@@ -6,8 +6,11 @@
 //       snponly.efi a pool peer offers by PXE, and the media's unsigned GRUB (made without
 //       --secure-boot).
 //   (c) (a) again with the first listed peer SIGKILLed.
-// Why media and not PXE: docs/firmware.md, "Secure Boot in proxy mode" — Debian 12's signed
-// GRUB reads its server only from the site DHCP server's ACK, and finds none beside ProxyDHCP.
+// Why media and not PXE for Debian 12's chain: docs/firmware.md, "Secure Boot in proxy mode" —
+// its signed GRUB 2.06 reads its server only from the site DHCP server's ACK, and finds none
+// beside ProxyDHCP. Further down: PXE with Kea's next-server (mode 1, and proxy + one key), the
+// same through a pool with the owner dead, and Debian 13's signed chain (GRUB 2.12 reads the
+// proxy offer) in pure proxy mode by PXE, by UEFI HTTP boot, and with the owner dead.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
