@@ -93,6 +93,9 @@ export function profileMounts(config: Config): Record<string, string> {
   return out;
 }
 
+const PORT_67 = { port: '67' };
+const PORT_4011 = { port: '4011' };
+
 export async function serve(opts: ServeOptions): Promise<App> {
   let config = opts.config;
   const logger = opts.logger ?? createLogger(config.log.level, 'pxepool', config.log.format);
@@ -129,13 +132,14 @@ export async function serve(opts: ServeOptions): Promise<App> {
     // A PXE client's DHCP facts (whoever in the pool answered it): /boot.ipxe decides its script
     // with them. Its own latest request wins, so a forged one lasts only until the client boots.
     if (o.facts !== undefined && (o.facts.pxeClient || o.facts.httpClient)) recentClients.remember(o.facts, performance.now());
-    metrics.dhcpLatency.observe({ port }, seconds);
+    metrics.dhcpLatency.observe(via === 'dhcp' ? PORT_67 : PORT_4011, seconds);
     try {
       noteOutcome(o, via);
     } catch { /* the operator's view must not break answering */ }
     if (o.kind === 'reply') {
-      metrics.dhcpRequests.inc({ port, type: String(o.facts.messageType) });
-      metrics.dhcpReplies.inc({ port, type: o.type, firmware: o.facts.firmware });
+      const f = o.facts;
+      metrics.dhcpRequestsTally.inc(`${port}|${f.messageType}`, () => ({ port, type: String(f.messageType) }));
+      metrics.dhcpRepliesTally.inc(`${port}|${o.type}|${f.firmware}`, () => ({ port, type: o.type, firmware: f.firmware }));
       logger.info({ event: 'answer', port: Number(port), mac: o.facts.mac, xid: o.facts.xid, arch: o.facts.arch, firmware: o.facts.firmware, ipxe: o.facts.isIpxe, rule: o.decision.rule, profile: o.decision.profile, action: 'boot', file: o.reply.file || o.decision.bootFile, nextServer: o.reply.siaddr, to: `${o.to.address}:${o.to.port}` }, 'answered PXE client');
       return;
     }
@@ -160,10 +164,14 @@ export async function serve(opts: ServeOptions): Promise<App> {
     // An iPXE ROM or pxelinux never asks 4011: the REQUEST it broadcasts to the site DHCP server
     // names the address its TFTP reads will come from.
     if (f.requestedAddress !== undefined) clientEvents.learnAddress(f.requestedAddress, f.mac);
-    const common = {
-      at: Date.now(), mac: f.mac, port: via === 'dhcp' ? 67 : 4011, xid: f.xid, firmware: f.firmware,
-      ...(f.hostname !== undefined ? { hostname: f.hostname } : {}),
-      ...(f.vendorClass !== undefined ? { vendorClass: f.vendorClass } : {}),
+    const at = Date.now();
+    // One object per event, built in place: this runs for every answered packet.
+    const event = (kind: ClientEvent['kind']): ClientEvent => {
+      const e = { at, mac: f.mac, port: via === 'dhcp' ? 67 : 4011, xid: f.xid, firmware: f.firmware } as ClientEvent;
+      if (f.hostname !== undefined) e.hostname = f.hostname;
+      if (f.vendorClass !== undefined) e.vendorClass = f.vendorClass;
+      e.kind = kind; // the keys in the order the API has always shown them
+      return e;
     };
     deployments?.see(f.mac, {
       ...(f.arch !== undefined ? { arch: f.arch } : {}), firmware: f.firmware,
@@ -173,18 +181,30 @@ export async function serve(opts: ServeOptions): Promise<App> {
       decision: o.kind === 'reply' ? `boot ${o.decision.profile}` : o.decision?.action === 'boot' ? `held ${o.decision.profile}` : 'ignore',
       reason: o.kind === 'reply' ? o.decision.rule : o.decision?.rule ?? o.reason,
       peer: app.pool?.name ?? config.server.name ?? hostname(),
-    }, common.at);
+    }, at);
     if (o.kind === 'reply') {
       const gate = via === 'dhcp' && f.messageType === MessageType.Discover ? app.pool?.explain(f, o.decision, via) : undefined;
-      clientEvents.record({ ...common, kind: via === 'dhcp' ? 'offer' : 'ack', rule: o.decision.rule, profile: o.decision.profile, file: o.reply.file || o.decision.bootFile, ...(gate !== undefined ? { reason: gate.reason } : {}) });
+      const e = event(via === 'dhcp' ? 'offer' : 'ack');
+      e.rule = o.decision.rule;
+      e.profile = o.decision.profile;
+      e.file = o.reply.file || o.decision.bootFile;
+      if (gate !== undefined) e.reason = gate.reason;
+      clientEvents.record(e);
       return;
     }
     if (o.reason !== 'policy') return;
     if (o.decision?.action === 'boot') {
       const owner = app.pool?.rank(f.mac, o.decision.pin).owner;
-      clientEvents.record({ ...common, kind: 'held', rule: o.decision.rule, profile: o.decision.profile, reason: `backup: ${owner ?? 'another peer'} owns this client` });
+      const e = event('held');
+      e.rule = o.decision.rule;
+      e.profile = o.decision.profile;
+      e.reason = `backup: ${owner ?? 'another peer'} owns this client`;
+      clientEvents.record(e);
     } else {
-      clientEvents.record({ ...common, kind: 'ignore', reason: o.detail, ...(o.decision !== undefined ? { rule: o.decision.rule } : {}) });
+      const e = event('ignore');
+      e.reason = o.detail;
+      if (o.decision !== undefined) e.rule = o.decision.rule;
+      clientEvents.record(e);
     }
   };
   const noteFetch = (protocol: 'tftp' | 'http', client: string, file: string, bytes: number, durationMs: number, result: string): void => {

@@ -278,6 +278,26 @@ function writeText(out: Uint8Array, offset: number, size: number, s: string, fie
  * Options longer than 255 bytes are split into consecutive instances (RFC 3396). Options are
  * never moved into sname/file; an option 52 in the list only makes those fields empty.
  */
+// Encoded packets are views into a shared, zero-filled slab: a fresh off-heap ArrayBuffer per
+// packet costs about 1 µs, a view of a slab a few dozen nanoseconds. Views never overlap and a
+// slab is never reused (a new one is taken when it is full), so a packet stays valid as long as
+// it is held; holding one keeps its slab (16 KiB) alive, as Node's Buffer pool does.
+const SLAB_SIZE = 16 * 1024;
+let slab = new ArrayBuffer(SLAB_SIZE);
+let slabUsed = 0;
+
+/** `n` zero bytes of their own (from the slab when they fit). */
+function zeroed(n: number): Uint8Array {
+  if (n > SLAB_SIZE / 4) return new Uint8Array(n);
+  if (slabUsed + n > SLAB_SIZE) {
+    slab = new ArrayBuffer(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  const out = new Uint8Array(slab, slabUsed, n);
+  slabUsed += (n + 7) & ~7;
+  return out;
+}
+
 export function serializeDhcp(p: DhcpPacket, opts: SerializeOptions = {}): Uint8Array {
   const minSize = opts.minSize ?? BOOTP_MIN_SIZE;
   let overload = 0;
@@ -290,8 +310,8 @@ export function serializeDhcp(p: DhcpPacket, opts: SerializeOptions = {}): Uint8
     size += n === 0 ? 2 : n + 2 * Math.ceil(n / 255);
     if (o.code === CODE_OVERLOAD && n === 1) overload = o.data[0]!;
   }
-  const out = new Uint8Array(Math.max(size, minSize));
-  const dv = new DataView(out.buffer);
+  const out = zeroed(Math.max(size, minSize));
+  const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
   out[0] = p.op;
   out[1] = p.htype;
   out[2] = p.hlen;

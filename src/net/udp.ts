@@ -5,7 +5,20 @@
 // back to an unbound wildcard socket.
 
 import dgram from 'node:dgram';
+import dns from 'node:dns';
+import { isIP } from 'node:net';
 import { loadNative } from '../native/helper.ts';
+
+/**
+ * dgram's `lookup` for sockets that only ever send to IP literals: the default dns.lookup answers
+ * a literal on the next tick, so every datagram would wait for a nextTick (and leave after
+ * whatever else the handler does) instead of going out when send() is called.
+ */
+export const literalLookup = ((address: string, opts: dns.LookupOneOptions, cb: (err: NodeJS.ErrnoException | null, a: string, f: number) => void) => {
+  const family = isIP(address);
+  if (family !== 0) cb(null, address, family);
+  else dns.lookup(address, opts, cb); // a name (not sent to here, but not refused either)
+}) as unknown as NonNullable<dgram.SocketOptions['lookup']>;
 
 /** bind, resolved once listening, rejected with the socket's first error */
 export function bindSocket(sock: dgram.Socket, opts: dgram.BindOptions): Promise<void> {
@@ -27,7 +40,7 @@ export async function bindOnDevice(device: string, address: string, port: number
   const n = loadNative();
   if (n === null) return undefined;
   const fd = n.openUdpOnDevice(device, address, port, rcvbuf);
-  const s = dgram.createSocket({ type: 'udp4' });
+  const s = dgram.createSocket({ type: 'udp4', lookup: literalLookup });
   await bindSocket(s, { fd });
   s.setBroadcast(true);
   return s;

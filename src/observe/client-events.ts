@@ -76,6 +76,7 @@ export class ClientEventLog {
     this.maxString = Math.max(8, o.maxString ?? 128);
   }
 
+  /** Keeps `e` (or a clipped copy of it): pass a fresh object, not one changed later. */
   record(e: ClientEvent): void {
     const ev = this.#clip(e);
     const mac = ev.mac;
@@ -143,7 +144,9 @@ export class ClientEventLog {
     return s;
   }
 
+  /** `e` itself when nothing needs clipping (callers hand over a fresh object), else a clipped copy */
   #clip(e: ClientEvent): ClientEvent {
+    if (e.mac.length <= MAX_MAC && !/[A-Z]/.test(e.mac) && !this.#tooLong(e)) return e;
     const out: ClientEvent = { ...e };
     const rec = out as unknown as Record<string, unknown>;
     for (const k of STRING_KEYS) {
@@ -152,6 +155,15 @@ export class ClientEventLog {
     }
     out.mac = e.mac.toLowerCase().slice(0, MAX_MAC);
     return out;
+  }
+
+  #tooLong(e: ClientEvent): boolean {
+    const rec = e as unknown as Record<string, unknown>;
+    for (const k of STRING_KEYS) {
+      const v = rec[k];
+      if (typeof v === 'string' && v.length > this.maxString) return true;
+    }
+    return false;
   }
 }
 

@@ -1,7 +1,40 @@
 // Prometheus metrics for one pxepool process. One registry per server instance so tests can
 // run several servers in one process without clashing.
 
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client';
+
+/**
+ * Increments of a labelled counter kept as plain numbers per label combination and handed to
+ * the counter when it is read (a scrape, or get()): prom-client hashes and checks the labels on
+ * every inc(), which the DHCP path would pay for every packet. `key` names the combination
+ * (e.g. the label values joined); `labels` makes its labels the first time it is seen.
+ */
+export class CounterTally<L extends string> {
+  readonly #pending = new Map<string, { labels: LabelValues<L>; n: number }>();
+  #target: Counter<L> | undefined;
+
+  /** the counter the counts go to (set once the counter exists: its collect() calls flush) */
+  into(counter: Counter<L>): void {
+    this.#target = counter;
+  }
+
+  inc(key: string, labels: () => LabelValues<L>): void {
+    const e = this.#pending.get(key);
+    if (e !== undefined) e.n++;
+    else this.#pending.set(key, { labels: labels(), n: 1 });
+  }
+
+  /** hand the counts over (to `into`'s counter, or to `to`) and start again from zero */
+  flush(to: ((labels: LabelValues<L>, n: number) => void) | undefined = this.#target ? (l, n) => this.#target!.inc(l, n) : undefined): void {
+    if (to === undefined) return;
+    for (const e of this.#pending.values()) {
+      if (e.n === 0) continue;
+      const n = e.n;
+      e.n = 0;
+      to(e.labels, n);
+    }
+  }
+}
 
 export interface Metrics {
   registry: Registry;
@@ -9,6 +42,9 @@ export interface Metrics {
   sources: { tftpActive: () => number; dashboardStreams: () => number; clientMacs: () => number };
   dhcpRequests: Counter<'port' | 'type'>;
   dhcpReplies: Counter<'port' | 'type' | 'firmware'>;
+  /** the hot path's increments of dhcpRequests and dhcpReplies (folded in at every read) */
+  dhcpRequestsTally: CounterTally<'port' | 'type'>;
+  dhcpRepliesTally: CounterTally<'port' | 'type' | 'firmware'>;
   dhcpDropped: Counter<'port' | 'reason'>;
   dhcp6Replies: Counter<'port'>;
   dhcp6Dropped: Counter<'port' | 'reason'>;
@@ -31,11 +67,19 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'pxepool_' });
   const r = [registry];
   const sources = { tftpActive: () => 0, dashboardStreams: () => 0, clientMacs: () => 0 };
+  const dhcpRequestsTally = new CounterTally<'port' | 'type'>();
+  const dhcpRepliesTally = new CounterTally<'port' | 'type' | 'firmware'>();
+  const dhcpRequests = new Counter({ name: 'pxepool_dhcp_requests_total', help: 'DHCP packets received', labelNames: ['port', 'type'], registers: r, collect() { dhcpRequestsTally.flush(); } });
+  const dhcpReplies = new Counter({ name: 'pxepool_dhcp_replies_total', help: 'ProxyDHCP offers and acks sent', labelNames: ['port', 'type', 'firmware'], registers: r, collect() { dhcpRepliesTally.flush(); } });
+  dhcpRequestsTally.into(dhcpRequests);
+  dhcpRepliesTally.into(dhcpReplies);
   return {
     registry,
     sources,
-    dhcpRequests: new Counter({ name: 'pxepool_dhcp_requests_total', help: 'DHCP packets received', labelNames: ['port', 'type'], registers: r }),
-    dhcpReplies: new Counter({ name: 'pxepool_dhcp_replies_total', help: 'ProxyDHCP offers and acks sent', labelNames: ['port', 'type', 'firmware'], registers: r }),
+    dhcpRequests,
+    dhcpReplies,
+    dhcpRequestsTally,
+    dhcpRepliesTally,
     dhcpDropped: new Counter({ name: 'pxepool_dhcp_dropped_total', help: 'DHCP packets not answered, by reason (policy = ignored by policy)', labelNames: ['port', 'reason'], registers: r }),
     dhcpMalformed: new Counter({ name: 'pxepool_dhcp_malformed_total', help: 'malformed DHCP packets, by parse failure', labelNames: ['reason'], registers: r }),
     dhcp6Replies: new Counter({ name: 'pxepool_dhcp6_replies_total', help: 'ProxyDHCPv6 Advertises (547) and Replies (4011) sent', labelNames: ['port'], registers: r }),

@@ -4,7 +4,7 @@
 import dgram from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { bindHint, bindOnDevice, bindSocket } from '../net/udp.ts';
+import { bindHint, bindOnDevice, bindSocket, literalLookup } from '../net/udp.ts';
 import { type Decide, type Outcome, respond, type ResponderContext, type Via } from './responder.ts';
 
 export interface ProxyServerOptions {
@@ -74,7 +74,9 @@ export function localAddresses(iface?: string): string[] {
 const RECV_BUFFER = 4 * 1024 * 1024;
 
 async function bindUdp(address: string, port: number, broadcast: boolean): Promise<dgram.Socket> {
-  const s = dgram.createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: RECV_BUFFER });
+  // Replies go to IP literals: with literalLookup send() writes the datagram at once, before the
+  // outcome's hooks (log line, metrics, the operator's events) run.
+  const s = dgram.createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: RECV_BUFFER, lookup: literalLookup });
   try {
     await bindSocket(s, { address, port, exclusive: false });
   } catch (err) {
