@@ -5,22 +5,25 @@ import { decodeString, findSubOption, Opt } from './options.ts';
 import { BROADCAST_FLAG, macOf, type DhcpPacket } from './packet.ts';
 import { firmwareForArch, PxeSub } from './pxe.ts';
 
-const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
-function hex(d: Uint8Array, order: readonly number[]): string {
-  const parts: string[] = [];
-  for (const i of order) parts.push(HEX[d[i]!]!);
-  return parts.join('');
-}
-
 const WIRE = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
 // SMBIOS stores time_low, time_mid and time_hi little-endian; tools such as dmidecode print
 // them swapped relative to the raw bytes.
 const SWAPPED = [4, 3, 2, 1, 6, 5, 8, 7, 9, 10, 11, 12, 13, 14, 15, 16];
 
+const HEX_CODE = Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
+/** scratch for formatUuid: 32 hex digits and 4 dashes */
+const UUID_CODES = new Array<number>(36).fill(0);
+
+/** 8-4-4-4-12 hex, built as one flat string (this runs twice for every packet with option 97) */
 function formatUuid(d: Uint8Array, order: readonly number[]): string {
-  const h = hex(d, order);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  let j = 0;
+  for (let k = 0; k < 16; k++) {
+    if (k === 4 || k === 6 || k === 8 || k === 10) UUID_CODES[j++] = 0x2d;
+    const b = d[order[k]!]!;
+    UUID_CODES[j++] = HEX_CODE[b >> 4]!;
+    UUID_CODES[j++] = HEX_CODE[b & 15]!;
+  }
+  return String.fromCharCode.apply(null, UUID_CODES);
 }
 
 /**

@@ -91,10 +91,21 @@ function batchedStdout(): LineBatcher {
   return stdoutBatcher;
 }
 
+let lastMs = -1;
+let lastTime = '';
+/** pino's isoTime, made once per millisecond: a storm logs many lines within one */
+export function isoTimeCached(now = Date.now()): string {
+  if (now !== lastMs) {
+    lastMs = now;
+    lastTime = `,"time":"${new Date(now).toISOString()}"`;
+  }
+  return lastTime;
+}
+
 /** `auto`: readable lines when stdout is a terminal, JSON otherwise. */
 export function createLogger(level: string, name = 'pxepool', format: LogFormat = 'auto'): Logger {
   const text = format === 'text' || (format === 'auto' && process.stdout.isTTY === true);
-  const options = { name, level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime };
+  const options = { name, level, base: { pid: process.pid }, timestamp: () => isoTimeCached() };
   // JSON lines leave in batches, one write per turn of the event loop (LineBatcher).
   if (!text) return pino(options, batchedStdout());
   return pino(options, { write: (s: string) => { process.stdout.write(humanLine(s.trimEnd())); } });

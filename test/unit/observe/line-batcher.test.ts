@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { LineBatcher } from '../../../src/observe/log.ts';
+import { isoTimeCached, LineBatcher } from '../../../src/observe/log.ts';
 
 function manual() {
   const chunks: string[] = [];
@@ -62,4 +62,13 @@ test('pino through a LineBatcher writes the same JSON lines it writes directly',
   const first = JSON.parse(chunks.join('').split('\n')[0]!) as Record<string, unknown>;
   assert.equal(first.event, 'answer');
   assert.equal(first.mac, '52:54:00:00:00:01');
+});
+
+test('isoTimeCached gives what pino.stdTimeFunctions.isoTime gives, for the same millisecond', () => {
+  const t = Date.UTC(2026, 11, 3, 17, 25, 53, 123);
+  assert.equal(isoTimeCached(t), ',"time":"2026-12-03T17:25:53.123Z"');
+  assert.equal(isoTimeCached(t), ',"time":"2026-12-03T17:25:53.123Z"');
+  assert.equal(isoTimeCached(t + 1), ',"time":"2026-12-03T17:25:53.124Z"');
+  assert.match(pino.stdTimeFunctions.isoTime(), /^,"time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"$/);
+  assert.match(isoTimeCached(), /^,"time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"$/);
 });
