@@ -116,12 +116,13 @@ test('pool over IPv6: the owner SIGKILLed during the NBP download over TFTP6 —
   assert.ok(pa.srv.logs.some((l) => l.event === 'answer' && l.mac === base && String(l.file).includes(`[${SERVICE6[A]}]`)), 'its boot file URL names the owner\'s IPv6 service address');
 
   // The NBP download takes a tenth of a second here: slow the owner's sending side so the kill
-  // lands inside it every time (the survivor is not slowed).
-  await runOk('tc', ['qdisc', 'add', 'dev', pa.host.iface.name, 'root', 'tbf', 'rate', '2mbit', 'burst', '16kb', 'latency', '400ms'], { ns: pa.host.ns });
-  const victim = macOwnedBy('52:54:00:69:1b', A);
-  const before = pa.srv.logs.length;
+  // lands inside it every time (the survivor is not slowed) — from its 4011 Reply on, so that the
+  // DHCPv6 exchange itself runs at full speed.
   let killedAt = 0;
-  const killInNbp = async (): Promise<void> => {
+  const killInNbp = (mac: string) => async (): Promise<void> => {
+    const before = pa.srv.logs.length;
+    await pa.srv.waitForLog((l) => l.event === 'answer' && l.port === 4011 && l.mac === mac, 240_000);
+    await runOk('tc', ['qdisc', 'replace', 'dev', pa.host.iface.name, 'root', 'tbf', 'rate', '2mbit', 'burst', '16kb', 'latency', '400ms'], { ns: pa.host.ns });
     // EDK2 asks twice: a size probe it aborts after the OACK, then the download.
     const starts = () => pa.srv.logs.filter((l, i) => i >= before && l.msg === 'tftp transfer start' && l.file === 'snponly.efi').length;
     await pa.srv.waitForLog(() => starts() >= 2, 240_000);
@@ -129,7 +130,24 @@ test('pool over IPv6: the owner SIGKILLed during the NBP download over TFTP6 —
     pa.srv.proc.kill('SIGKILL');
     killedAt = Date.now();
   };
-  const r1 = await boot('pxe6-victim', victim, killInNbp);
+  const pcap = join(lab.tmpDir, 'victim6.pcap');
+  const cap = await lab.captureSegment('lan', pcap, { filter: 'ip6' });
+  let victim = macOwnedBy('52:54:00:69:1b', A);
+  let r1;
+  try {
+    r1 = await boot('pxe6-victim', victim, killInNbp(victim));
+  } catch (e) {
+    // Once in a loaded CI run EDK2 gave up its 4011 exchange with the live owner (PXE-E16) before
+    // anything was killed: the moment under test never came. Say so loudly and boot once more;
+    // a failure after the kill, or a second one, fails the test.
+    if (killedAt !== 0) throw e;
+    await cap.stop();
+    if (process.env.PXEPOOL_V6_PCAP) (await import('node:fs')).copyFileSync(pcap, process.env.PXEPOOL_V6_PCAP);
+    console.log(`# RETRIED: the first victim boot failed before the owner was killed (${(e as Error).message.split('\n')[0]}); capture ${pcap}`);
+    victim = macOwnedBy('52:54:00:69:1c', A);
+    r1 = await boot('pxe6-victim-2', victim, killInNbp(victim));
+  }
+  await cap.stop();
   const extra = r1.seconds - r0.seconds;
   const at = (l: Record<string, unknown> | undefined) => (l === undefined ? '–' : `+${((Date.parse(String(l.time)) - killedAt) / 1000).toFixed(2)} s`);
   const added = pb.srv.logs.find((l) => l.event === 'pool-address-added' && l.address === SERVICE6[A]);
