@@ -22,7 +22,7 @@ import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { CACHE_ROOT, cpioNewc, INIT_SCRIPT, NET_MODULES, S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG, type CpioEntry } from './artifacts.ts';
+import { buildCached, CACHE_ROOT, cpioNewc, INIT_SCRIPT, NET_MODULES, S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG, type CpioEntry } from './artifacts.ts';
 
 export const AAVMF = {
   code: '/usr/share/AAVMF/AAVMF_CODE.fd',
@@ -172,67 +172,56 @@ export function ensureArm64Artifacts(): Arm64Artifacts {
     dir, kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.gz'), grubModules: join(dir, 'grub', 'arm64-efi'),
     signedGrub: join(dir, 'grubnetaa64.efi'), shim: join(dir, 'shimaa64.efi'), signedKernel: join(dir, 'vmlinuz-signed'), versions,
   };
-  if (!existsSync(join(dir, 'DONE'))) {
-    const work = `${dir}.tmp-${process.pid}`;
-    rmSync(work, { recursive: true, force: true });
+  buildCached(dir, versions, (work) => {
     mkdirSync(join(work, 'x'), { recursive: true });
-    try {
-      const kdeb = deb(kpkg, pkgs[kpkg]!);
-      const wanted = members(kdeb).filter((p) => NET_MODULES.some((m) => p.endsWith(`/${m}.ko`)) || /^\.\/boot\/vmlinuz-/.test(p));
-      extract(kdeb, join(work, 'x'), wanted);
-      const image = wanted.find((p) => /^\.\/boot\/vmlinuz-/.test(p));
-      if (image === undefined) throw new Error(`no vmlinuz in ${kdeb}`);
-      // Debian's arm64 vmlinuz is the uncompressed Image (27 MB); GRUB's linux command opens it
-      // through the gzio filter, so a gzipped copy boots the same.
-      writeFileSync(join(work, 'vmlinuz'), gzipSync(readFileSync(join(work, 'x', image)), { level: 6 }));
+    const kdeb = deb(kpkg, pkgs[kpkg]!);
+    const wanted = members(kdeb).filter((p) => NET_MODULES.some((m) => p.endsWith(`/${m}.ko`)) || /^\.\/boot\/vmlinuz-/.test(p));
+    extract(kdeb, join(work, 'x'), wanted);
+    const image = wanted.find((p) => /^\.\/boot\/vmlinuz-/.test(p));
+    if (image === undefined) throw new Error(`no vmlinuz in ${kdeb}`);
+    // Debian's arm64 vmlinuz is the uncompressed Image (27 MB); GRUB's linux command opens it
+    // through the gzio filter, so a gzipped copy boots the same.
+    writeFileSync(join(work, 'vmlinuz'), gzipSync(readFileSync(join(work, 'x', image)), { level: 6 }));
 
-      const bdeb = deb('busybox-static', pkgs['busybox-static']!);
-      extract(bdeb, join(work, 'x'), ['./bin/busybox']);
-      const entries: CpioEntry[] = [
-        { name: 'bin', mode: S_IFDIR | 0o755 },
-        { name: 'dev', mode: S_IFDIR | 0o755 },
-        { name: 'dev/console', mode: S_IFCHR | 0o600, rdevMajor: 5, rdevMinor: 1 },
-        { name: 'dev/null', mode: S_IFCHR | 0o666, rdevMajor: 1, rdevMinor: 3 },
-        { name: 'proc', mode: S_IFDIR | 0o755 },
-        { name: 'sys', mode: S_IFDIR | 0o755 },
-        { name: 'lib', mode: S_IFDIR | 0o755 },
-        { name: 'lib/modules', mode: S_IFDIR | 0o755 },
-        { name: 'bin/busybox', mode: S_IFREG | 0o755, data: readFileSync(join(work, 'x', 'bin', 'busybox')) },
-        { name: 'bin/sh', mode: S_IFLNK | 0o777, data: Buffer.from('busybox') },
-        { name: 'init', mode: S_IFREG | 0o755, data: Buffer.from(INIT_SCRIPT) },
-      ];
-      for (const p of wanted) {
-        const m = NET_MODULES.find((n) => p.endsWith(`/${n}.ko`));
-        if (m !== undefined) entries.push({ name: `lib/modules/${m}.ko`, mode: S_IFREG | 0o644, data: readFileSync(join(work, 'x', p)) });
-      }
-      writeFileSync(join(work, 'initrd.gz'), gzipSync(cpioNewc(entries), { level: 9 }));
-
-      const gdeb = deb('grub-efi-arm64-bin', pkgs['grub-efi-arm64-bin']!);
-      extract(gdeb, join(work, 'x'), ['./usr/lib/grub/arm64-efi']);
-      mkdirSync(join(work, 'grub'), { recursive: true });
-      cpSync(join(work, 'x', 'usr', 'lib', 'grub', 'arm64-efi'), join(work, 'grub', 'arm64-efi'), { recursive: true });
-
-      const sdeb = deb('grub-efi-arm64-signed', pkgs['grub-efi-arm64-signed']!);
-      extract(sdeb, join(work, 'x'), ['./usr/lib/grub/arm64-efi-signed/grubnetaa64.efi.signed']);
-      renameSync(join(work, 'x', 'usr', 'lib', 'grub', 'arm64-efi-signed', 'grubnetaa64.efi.signed'), join(work, 'grubnetaa64.efi'));
-
-      const shdeb = deb('shim-signed', pkgs['shim-signed']!);
-      extract(shdeb, join(work, 'x'), ['./usr/lib/shim/shimaa64.efi.signed']);
-      renameSync(join(work, 'x', 'usr', 'lib', 'shim', 'shimaa64.efi.signed'), join(work, 'shimaa64.efi'));
-      const skdeb = deb(signedOf(kpkg), pkgs[signedOf(kpkg)]!);
-      extract(skdeb, join(work, 'x'), [image]);
-      renameSync(join(work, 'x', image), join(work, 'vmlinuz-signed'));
-
-      rmSync(join(work, 'x'), { recursive: true, force: true });
-      writeFileSync(join(work, 'versions.json'), `${JSON.stringify(versions, null, 2)}\n`);
-      writeFileSync(join(work, 'DONE'), '');
-      rmSync(dir, { recursive: true, force: true });
-      renameSync(work, dir);
-    } catch (e) {
-      rmSync(work, { recursive: true, force: true });
-      throw e;
+    const bdeb = deb('busybox-static', pkgs['busybox-static']!);
+    extract(bdeb, join(work, 'x'), ['./bin/busybox']);
+    const entries: CpioEntry[] = [
+      { name: 'bin', mode: S_IFDIR | 0o755 },
+      { name: 'dev', mode: S_IFDIR | 0o755 },
+      { name: 'dev/console', mode: S_IFCHR | 0o600, rdevMajor: 5, rdevMinor: 1 },
+      { name: 'dev/null', mode: S_IFCHR | 0o666, rdevMajor: 1, rdevMinor: 3 },
+      { name: 'proc', mode: S_IFDIR | 0o755 },
+      { name: 'sys', mode: S_IFDIR | 0o755 },
+      { name: 'lib', mode: S_IFDIR | 0o755 },
+      { name: 'lib/modules', mode: S_IFDIR | 0o755 },
+      { name: 'bin/busybox', mode: S_IFREG | 0o755, data: readFileSync(join(work, 'x', 'bin', 'busybox')) },
+      { name: 'bin/sh', mode: S_IFLNK | 0o777, data: Buffer.from('busybox') },
+      { name: 'init', mode: S_IFREG | 0o755, data: Buffer.from(INIT_SCRIPT) },
+    ];
+    for (const p of wanted) {
+      const m = NET_MODULES.find((n) => p.endsWith(`/${n}.ko`));
+      if (m !== undefined) entries.push({ name: `lib/modules/${m}.ko`, mode: S_IFREG | 0o644, data: readFileSync(join(work, 'x', p)) });
     }
-  }
+    writeFileSync(join(work, 'initrd.gz'), gzipSync(cpioNewc(entries), { level: 9 }));
+
+    const gdeb = deb('grub-efi-arm64-bin', pkgs['grub-efi-arm64-bin']!);
+    extract(gdeb, join(work, 'x'), ['./usr/lib/grub/arm64-efi']);
+    mkdirSync(join(work, 'grub'), { recursive: true });
+    cpSync(join(work, 'x', 'usr', 'lib', 'grub', 'arm64-efi'), join(work, 'grub', 'arm64-efi'), { recursive: true });
+
+    const sdeb = deb('grub-efi-arm64-signed', pkgs['grub-efi-arm64-signed']!);
+    extract(sdeb, join(work, 'x'), ['./usr/lib/grub/arm64-efi-signed/grubnetaa64.efi.signed']);
+    renameSync(join(work, 'x', 'usr', 'lib', 'grub', 'arm64-efi-signed', 'grubnetaa64.efi.signed'), join(work, 'grubnetaa64.efi'));
+
+    const shdeb = deb('shim-signed', pkgs['shim-signed']!);
+    extract(shdeb, join(work, 'x'), ['./usr/lib/shim/shimaa64.efi.signed']);
+    renameSync(join(work, 'x', 'usr', 'lib', 'shim', 'shimaa64.efi.signed'), join(work, 'shimaa64.efi'));
+    const skdeb = deb(signedOf(kpkg), pkgs[signedOf(kpkg)]!);
+    extract(skdeb, join(work, 'x'), [image]);
+    renameSync(join(work, 'x', image), join(work, 'vmlinuz-signed'));
+
+    rmSync(join(work, 'x'), { recursive: true, force: true });
+  });
   memo = a;
   return a;
 }

@@ -223,6 +223,28 @@ export function signedKernel(): string {
   return out;
 }
 
+/**
+ * A cache directory built once: `build` fills a scratch directory beside `dir`, which then
+ * takes its place with versions.json and a DONE marker; a half-built one never counts, and a
+ * failed build leaves nothing behind.
+ */
+export function buildCached(dir: string, versions: Record<string, string>, build: (work: string) => void): void {
+  if (existsSync(join(dir, 'DONE'))) return;
+  const work = `${dir}.tmp-${process.pid}`;
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  try {
+    build(work);
+    writeFileSync(join(work, 'versions.json'), `${JSON.stringify(versions, null, 2)}\n`);
+    writeFileSync(join(work, 'DONE'), '');
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(work, dir);
+  } catch (e) {
+    rmSync(work, { recursive: true, force: true });
+    throw e;
+  }
+}
+
 let memo: Artifacts | undefined;
 
 /** Build (or reuse) the cached boot artifacts. Synchronous; the first build takes a few seconds. */
@@ -248,26 +270,14 @@ export function ensureArtifacts(): Artifacts {
     snponly: join(dir, 'snponly.efi'),
     versions,
   };
-  if (!existsSync(join(dir, 'DONE'))) {
-    const work = `${dir}.tmp-${process.pid}`;
-    rmSync(work, { recursive: true, force: true });
-    mkdirSync(work, { recursive: true });
-    try {
-      writeFileSync(join(work, 'initrd.gz'), buildInitrd(deb, work));
-      copyFileSync(FIRMWARE_FILES.pxelinux, join(work, 'pxelinux.0'));
-      copyFileSync(FIRMWARE_FILES.ldlinux, join(work, 'ldlinux.c32'));
-      copyFileSync(FIRMWARE_FILES.snponly, join(work, 'snponly.efi'));
-      rmSync(join(work, 'x'), { recursive: true, force: true });
-      rmSync(join(work, 'k.tar'), { force: true });
-      writeFileSync(join(work, 'versions.json'), `${JSON.stringify(versions, null, 2)}\n`);
-      writeFileSync(join(work, 'DONE'), '');
-      rmSync(dir, { recursive: true, force: true });
-      renameSync(work, dir);
-    } catch (e) {
-      rmSync(work, { recursive: true, force: true });
-      throw e;
-    }
-  }
+  buildCached(dir, versions, (work) => {
+    writeFileSync(join(work, 'initrd.gz'), buildInitrd(deb, work));
+    copyFileSync(FIRMWARE_FILES.pxelinux, join(work, 'pxelinux.0'));
+    copyFileSync(FIRMWARE_FILES.ldlinux, join(work, 'ldlinux.c32'));
+    copyFileSync(FIRMWARE_FILES.snponly, join(work, 'snponly.efi'));
+    rmSync(join(work, 'x'), { recursive: true, force: true });
+    rmSync(join(work, 'k.tar'), { force: true });
+  });
   memo = a;
   return a;
 }

@@ -8,9 +8,9 @@
 // cache keyed by their versions.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CACHE_ROOT } from './artifacts.ts';
+import { buildCached, CACHE_ROOT } from './artifacts.ts';
 
 const APT_DIR = join(CACHE_ROOT, 'debian13-apt');
 
@@ -66,26 +66,15 @@ export function debian13SecureBoot(): Debian13SecureBoot {
   }
   const dir = join(CACHE_ROOT, `debian13-sb-${versions['shim-signed']}-${versions['grub-efi-amd64-signed']}`.replace(/[^A-Za-z0-9.+~_-]/g, '_'));
   const out: Debian13SecureBoot = { shim: join(dir, 'shimx64.efi'), grubnet: join(dir, 'grubnetx64.efi'), versions };
-  if (!existsSync(join(dir, 'DONE'))) {
-    const work = `${dir}.tmp-${process.pid}`;
-    rmSync(work, { recursive: true, force: true });
+  buildCached(dir, versions, (work) => {
     mkdirSync(join(work, 'x'), { recursive: true });
-    try {
-      for (const [pkg, v] of Object.entries(versions)) sh('apt-get', [...aptOpts(), '-qq', 'download', `${pkg}=${v}`], { cwd: work, timeoutMs: 600_000 });
-      for (const d of readdirSync(work).filter((f) => f.endsWith('.deb'))) sh('dpkg-deb', ['-x', join(work, d), join(work, 'x')]);
-      copyFileSync(join(work, 'x/usr/lib/shim/shimx64.efi.signed'), join(work, 'shimx64.efi'));
-      copyFileSync(join(work, 'x/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed'), join(work, 'grubnetx64.efi'));
-      rmSync(join(work, 'x'), { recursive: true, force: true });
-      for (const d of readdirSync(work).filter((f) => f.endsWith('.deb'))) rmSync(join(work, d));
-      writeFileSync(join(work, 'versions.json'), `${JSON.stringify(versions, null, 2)}\n`);
-      writeFileSync(join(work, 'DONE'), '');
-      rmSync(dir, { recursive: true, force: true });
-      renameSync(work, dir);
-    } catch (e) {
-      rmSync(work, { recursive: true, force: true });
-      throw e;
-    }
-  }
+    for (const [pkg, v] of Object.entries(versions)) sh('apt-get', [...aptOpts(), '-qq', 'download', `${pkg}=${v}`], { cwd: work, timeoutMs: 600_000 });
+    for (const d of readdirSync(work).filter((f) => f.endsWith('.deb'))) sh('dpkg-deb', ['-x', join(work, d), join(work, 'x')]);
+    copyFileSync(join(work, 'x/usr/lib/shim/shimx64.efi.signed'), join(work, 'shimx64.efi'));
+    copyFileSync(join(work, 'x/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed'), join(work, 'grubnetx64.efi'));
+    rmSync(join(work, 'x'), { recursive: true, force: true });
+    for (const d of readdirSync(work).filter((f) => f.endsWith('.deb'))) rmSync(join(work, d));
+  });
   memo = out;
   return out;
 }

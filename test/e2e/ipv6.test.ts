@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { Lab, runOk } from '../lib/netns.ts';
+import { addAddress6, Lab, runOk } from '../lib/netns.ts';
 import { startKea, startKea6, startRadvd } from '../lib/services.ts';
 import { startServe } from '../lib/serve-proc.ts';
 import { makeBootRoot } from './artifacts.ts';
@@ -26,10 +26,8 @@ test('OVMF PXE over IPv6 beside Kea DHCPv6: the address from Kea, snponly.efi fr
   t.after(() => lab.destroy());
   const dhcp = await lab.addHost('dhcp', { address: '10.77.68.1/24' });
   const bs = await lab.addHost('bs', { address: '10.77.68.11/24' });
-  for (const [h, a] of [[dhcp, `${V6}::1/64`], [bs, `${V6}::11/64`]] as const) {
-    await runOk('sysctl', ['-q', '-w', `net.ipv6.conf.${h.iface.name}.disable_ipv6=0`], { ns: h.ns });
-    await runOk('ip', ['-6', 'addr', 'add', a, 'dev', h.iface.name, 'nodad'], { ns: h.ns });
-  }
+  await addAddress6(dhcp, `${V6}::1/64`);
+  await addAddress6(bs, `${V6}::11/64`);
   await startRadvd(lab, dhcp, { prefix: `${V6}::/64` });
   await startKea6(lab, dhcp, `${V6}::/64`, `${V6}::100 - ${V6}::1ff`);
   await startKea(lab, dhcp, { subnet: '10.77.68.0/24', rangeStart: '10.77.68.100', rangeEnd: '10.77.68.199', router: '10.77.68.1' });
@@ -78,8 +76,7 @@ test('pool over IPv6: the owner SIGKILLed during the NBP download over TFTP6 —
   const lab = await Lab.create();
   t.after(() => lab.destroy());
   const dhcp = await lab.addHost('dhcp', { address: '10.77.69.1/24' });
-  await runOk('sysctl', ['-q', '-w', `net.ipv6.conf.${dhcp.iface.name}.disable_ipv6=0`], { ns: dhcp.ns });
-  await runOk('ip', ['-6', 'addr', 'add', `${P6}::1/64`, 'dev', dhcp.iface.name, 'nodad'], { ns: dhcp.ns });
+  await addAddress6(dhcp, `${P6}::1/64`);
   await startRadvd(lab, dhcp, { prefix: `${P6}::/64` });
   await startKea6(lab, dhcp, `${P6}::/64`, `${P6}::100 - ${P6}::1ff`);
   await startKea(lab, dhcp, { subnet: '10.77.69.0/24', rangeStart: '10.77.69.100', rangeEnd: '10.77.69.199', router: '10.77.69.1' });
@@ -172,10 +169,8 @@ test('OVMF HTTP boot over IPv6 beside Kea DHCPv6: the URL from pxepool\'s Advert
   t.after(() => lab.destroy());
   const dhcp = await lab.addHost('dhcp', { address: '10.77.70.1/24' });
   const bs = await lab.addHost('bs', { address: '10.77.70.11/24' });
-  for (const [h, a] of [[dhcp, `${P6}::1/64`], [bs, `${P6}::11/64`]] as const) {
-    await runOk('sysctl', ['-q', '-w', `net.ipv6.conf.${h.iface.name}.disable_ipv6=0`], { ns: h.ns });
-    await runOk('ip', ['-6', 'addr', 'add', a, 'dev', h.iface.name, 'nodad'], { ns: h.ns });
-  }
+  await addAddress6(dhcp, `${P6}::1/64`);
+  await addAddress6(bs, `${P6}::11/64`);
   await startRadvd(lab, dhcp, { prefix: `${P6}::/64` });
   await startKea6(lab, dhcp, `${P6}::/64`, `${P6}::100 - ${P6}::1ff`);
   const root = makeBootRoot(join(lab.tmpDir, 'root'), { serverName: 'bs', uki: true });

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Lab, type Host, runOk } from '../lib/netns.ts';
+import { addAddress6, type Lab, type Host } from '../lib/netns.ts';
 import { startServe, type ServeProc } from '../lib/serve-proc.ts';
 import { makeBootRoot } from './artifacts.ts';
 import type { DhcpRecord } from './lab-pcap.ts';
@@ -102,10 +102,7 @@ ${o.poolExtra ?? ''}
   for (const name of [A, B] as const) {
     const address = addrs[name];
     const host = await lab.addHost(name, { segment, address: `${address}/${prefixLen}`, ...(gateway !== undefined ? { gateway } : {}) });
-    if (o.address6 !== undefined) {
-      await runOk('sysctl', ['-q', '-w', `net.ipv6.conf.${host.iface.name}.disable_ipv6=0`], { ns: host.ns });
-      await runOk('ip', ['-6', 'addr', 'add', `${o.address6[name]}/64`, 'dev', host.iface.name, 'nodad'], { ns: host.ns });
-    }
+    if (o.address6 !== undefined) await addAddress6(host, `${o.address6[name]}/64`);
     const root = makeBootRoot(join(lab.tmpDir, `root-${name}`), { serverName: name });
     const cfg = join(lab.tmpDir, `${name}.yaml`);
     writeFileSync(cfg, `server: { name: ${name}${o.proxyDhcp !== undefined ? `, proxyDhcp: ${o.proxyDhcp}` : ''}${o.address6 !== undefined ? `, address6: "${o.address6[name]}"` : ''} }\nroot: ${root}\nhttp: { port: 8080 }\n${o.configExtra ?? ''}\n${o.profiles ?? PROFILES}${poolSection(name, address)}`);

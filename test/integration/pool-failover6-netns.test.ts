@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Lab, type Host, run, runOk } from '../lib/netns.ts';
+import { addAddress6, Lab, type Host, run, runOk } from '../lib/netns.ts';
 import { startServe, type ServeProc } from '../lib/serve-proc.ts';
 
 const SECRET = 'failover6-netns-shared-secret-0123';
@@ -116,10 +116,8 @@ before(async () => {
   lab = await Lab.create();
   for (const p of PEERS) hosts.set(p.name, await lab.addHost(p.name, { address: `${p.address}/16` }));
   client = await lab.addHost('client', { address: '10.79.1.50/16' });
-  for (const [h, a] of [...PEERS.map((p) => [hosts.get(p.name)!, p.address6] as const), [client, `${V6}::50`] as const]) {
-    await runOk('sysctl', ['-q', '-w', `net.ipv6.conf.${h.iface.name}.disable_ipv6=0`], { ns: h.ns });
-    await runOk('ip', ['-6', 'addr', 'add', `${a}/64`, 'dev', h.iface.name, 'nodad'], { ns: h.ns });
-  }
+  for (const p of PEERS) await addAddress6(hosts.get(p.name)!, `${p.address6}/64`);
+  await addAddress6(client, `${V6}::50/64`);
   for (const p of PEERS) {
     mkdirSync(rootOf(p.name));
     writeFileSync(join(rootOf(p.name), 'snponly.efi'), FILE);

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Lab, type Host, runOk } from '../lib/netns.ts';
+import { addAddress6, Lab, type Host, runOk } from '../lib/netns.ts';
 import { startServe, type ServeProc } from '../lib/serve-proc.ts';
 import { bin, needs, root } from '../lib/require.ts';
 import { rankPeers } from '../../src/pool/ranking.ts';
@@ -26,11 +26,6 @@ const serves = new Map<string, ServeProc>();
 let client: Host;
 const NBP = Buffer.alloc(8192, 7);
 
-async function v6(h: Host, cidr: string): Promise<void> {
-  await runOk('sysctl', ['-q', '-w', `net.ipv6.conf.${h.iface.name}.disable_ipv6=0`], { ns: h.ns });
-  await runOk('ip', ['-6', 'addr', 'add', cidr, 'dev', h.iface.name, 'nodad'], { ns: h.ns });
-}
-
 async function start(name: string): Promise<ServeProc> {
   const me = PEERS.find((p) => p.name === name)!;
   const dir = join(lab.tmpDir, `root-${name}`);
@@ -49,12 +44,12 @@ before(async () => {
   lab = await Lab.create();
   for (const p of PEERS) {
     const h = await lab.addHost(p.name);
-    await v6(h, `${p.address}/64`);
+    await addAddress6(h, `${p.address}/64`);
     hosts.set(p.name, h);
   }
   // The probe's Solicit comes from this MAC's EUI-64 link-local address.
   client = await lab.addHost('client', { mac: '52:54:00:79:00:01' });
-  await v6(client, `${P6}::50/64`);
+  await addAddress6(client, `${P6}::50/64`);
 });
 
 after(async () => {

@@ -7,30 +7,25 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Lab, runOk } from '../lib/netns.ts';
+import { addAddress6, Lab, runOk } from '../lib/netns.ts';
 import { startServe } from '../lib/serve-proc.ts';
 import { bin, needs, root } from '../lib/require.ts';
 
 const skip = needs(root(), bin('/usr/sbin/dhcrelay', 'isc-dhcp-relay'));
 const PROBE = join(import.meta.dirname, '../lib/dhcp6-probe.ts');
 
-async function v6(ns: string, ifname: string, cidr: string): Promise<void> {
-  await runOk('sysctl', ['-q', '-w', `net.ipv6.conf.${ifname}.disable_ipv6=0`], { ns });
-  await runOk('ip', ['-6', 'addr', 'add', cidr, 'dev', ifname, 'nodad'], { ns });
-}
-
 test('dhcrelay -6 between the client and pxepool: the Relay-Forward is answered with a Relay-Reply the relay delivers, and the 4011 Request is routed straight to pxepool', { skip, timeout: 120_000 }, async (t) => {
   const lab = await Lab.create({ segments: ['clients', 'servers'] });
   t.after(() => lab.destroy());
   const router = await lab.addRouter('router', [{ segment: 'clients', address: '10.77.9.1/24' }, { segment: 'servers', address: '10.77.8.1/24' }]);
-  await v6(router.ns, 'eth0', 'fd77:0:0:9::1/64');
-  await v6(router.ns, 'eth1', 'fd77:0:0:8::1/64');
+  await addAddress6(router, 'fd77:0:0:9::1/64', 'eth0');
+  await addAddress6(router, 'fd77:0:0:8::1/64', 'eth1');
   await runOk('sysctl', ['-q', '-w', 'net.ipv6.conf.all.forwarding=1'], { ns: router.ns });
   const bs = await lab.addHost('bs', { segment: 'servers', address: '10.77.8.11/24' });
-  await v6(bs.ns, bs.iface.name, 'fd77:0:0:8::11/64');
+  await addAddress6(bs, 'fd77:0:0:8::11/64');
   await runOk('ip', ['-6', 'route', 'add', 'fd77:0:0:9::/64', 'via', 'fd77:0:0:8::1'], { ns: bs.ns });
   const cli = await lab.addHost('cli', { segment: 'clients', mac: '52:54:00:65:00:09' });
-  await v6(cli.ns, cli.iface.name, 'fd77:0:0:9::50/64');
+  await addAddress6(cli, 'fd77:0:0:9::50/64');
   await runOk('ip', ['-6', 'route', 'add', 'fd77:0:0:8::/64', 'via', 'fd77:0:0:9::1'], { ns: cli.ns });
 
   const dir = join(lab.tmpDir, 'root');

@@ -268,6 +268,15 @@ export interface Host {
   readonly iface: Iface;
 }
 
+/**
+ * IPv6 on one of a host's interfaces (namespaces start with it off): on, and `cidr` added
+ * without DAD, so it is usable at once. `ifname` defaults to the host's first interface.
+ */
+export async function addAddress6(host: Host, cidr: string, ifname = host.iface.name): Promise<void> {
+  await runOk('sysctl', ['-q', '-w', `net.ipv6.conf.${ifname}.disable_ipv6=0`], { ns: host.ns });
+  await runOk('ip', ['-6', 'addr', 'add', cidr, 'dev', ifname, 'nodad'], { ns: host.ns });
+}
+
 export interface HostOptions {
   /** Segment to join (default "lan"). */
   segment?: string;
