@@ -582,9 +582,10 @@ export async function startPool(opts: StartPoolOptions): Promise<Pool> {
     },
 
     gate6(facts, decision, solicit) {
-      // EDK2 takes the Advertises of its first retransmission interval and no later one, so a
-      // backup's delayed Advertise is no ordered fallback as a delayed DHCPv4 offer is: over
-      // IPv6 a backup answers only on evidence (the owner is down, or the client asks again).
+      // A DHCPv6 client selects among the Advertises of its first retransmission interval
+      // (RFC 8415 §18.2.1; read, not yet observed on EDK2), so a backup's delayed Advertise is no
+      // ordered fallback as a delayed DHCPv4 offer is: over IPv6 a backup answers only on
+      // evidence (the owner is down, or the client asks again).
       const { v } = verdictFor(facts, decision, solicit, true, 'other');
       const delay = counted(v, facts.mac, facts.xid);
       if (delay !== null && v.reason !== 'direct') recent.add(cfg.name, clock.mono());
