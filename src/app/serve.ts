@@ -228,9 +228,10 @@ export async function serve(opts: ServeOptions): Promise<App> {
   };
   // GRUB loaded by UEFI HTTP boot (Debian 13's signed GRUB 2.12 behind shim) asks /grub/grub.cfg
   // over HTTP, as by TFTP: without a grub.cfg of the tree's own it gets the handover to its own config.
+  const treeHasGrubCfg = (): boolean => existsSync(join(config.root, 'grub', 'grub.cfg'));
   const withGrubHandover = (files: FileHandler): FileHandler => async (req, res) => {
     const path = (req.url ?? '').split('?')[0]!;
-    if ((req.method === 'GET' || req.method === 'HEAD') && /^\/+grub\/grub\.cfg$/.test(path) && !existsSync(join(config.root, 'grub', 'grub.cfg'))) {
+    if ((req.method === 'GET' || req.method === 'HEAD') && /^\/+grub\/grub\.cfg$/.test(path) && !treeHasGrubCfg()) {
       const body = grubHandover('http');
       res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
       res.end(req.method === 'HEAD' ? undefined : body);
@@ -430,7 +431,7 @@ export async function serve(opts: ServeOptions): Promise<App> {
         onRequest: (outcome) => metrics.tftpRequests.inc({ outcome }),
         // GRUB configs for Debian's signed GRUB (Secure Boot media), which fetches only by TFTP.
         generated: (name, client, local) => {
-          if (/^\/?grub\/grub\.cfg$/.test(name)) return existsSync(join(config.root, 'grub', 'grub.cfg')) ? undefined : Buffer.from(grubHandover());
+          if (/^\/?grub\/grub\.cfg$/.test(name)) return treeHasGrubCfg() ? undefined : Buffer.from(grubHandover());
           const m = /^\/?boot\.grub\?(.*)$/.exec(name);
           if (m === null) return undefined;
           const own = config.server.address ?? (local !== '' && local !== '0.0.0.0' ? local : undefined);

@@ -28,7 +28,7 @@ export interface Responder6Context {
 }
 
 export type Outcome6 =
-  | { kind: 'reply'; message: Dhcp6Message; facts: ClientFacts; decision: Extract<Decision, { action: 'boot' }>; url: string }
+  | { kind: 'reply'; message: Dhcp6Message; facts: ClientFacts; decision: Extract<Decision, { action: 'boot' }>; url: string; /** the client's DUID (hex), if it sent one */ duid?: string }
   | { kind: 'drop'; reason: 'not-client' | 'not-pxe' | 'message-type' | 'not-for-us' | 'no-mac' | 'policy' | 'no-url' | 'pool' | 'client-id'; detail?: string; facts?: ClientFacts };
 
 /** The MAC inside an EUI-64 interface id (fe80::5254:00ff:fe66:0001 → 52:54:00:66:00:01). */
@@ -157,7 +157,10 @@ export function respond6(m: Dhcp6Message, via: Via6, source: string, ctx: Respon
     { code: OPT.BOOTFILE_URL, data: new TextEncoder().encode(url) },
     { code: OPT.VENDOR_CLASS, data: vendorClass(facts.httpClient ? 'HTTPClient' : 'PXEClient') },
   ];
-  return { kind: 'reply', message: { kind: 'client', type: via === 'dhcp6' ? MSG.ADVERTISE : MSG.REPLY, xid: m.xid, options }, facts, decision, url };
+  return {
+    kind: 'reply', message: { kind: 'client', type: via === 'dhcp6' ? MSG.ADVERTISE : MSG.REPLY, xid: m.xid, options }, facts, decision, url,
+    ...(cid !== undefined ? { duid: Buffer.from(cid.data).toString('hex') } : {}),
+  };
 }
 
 /**

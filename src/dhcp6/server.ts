@@ -7,7 +7,7 @@ import { networkInterfaces } from 'node:os';
 import { bindSocket } from '../net/udp.ts';
 import type { Decision } from '../policy/decision.ts';
 import type { ClientFacts } from '../dhcp/facts-types.ts';
-import { encodeDhcp6, parseDhcp6, pxe6Facts } from './packet.ts';
+import { encodeDhcp6, parseDhcp6 } from './packet.ts';
 import { respond6, serviceDuid, type Outcome6, type Responder6Context, type Via6 } from './respond.ts';
 
 export const ALL_DHCP_SERVERS = 'ff02::1:2';
@@ -95,7 +95,7 @@ export async function startProxy6(o: Proxy6Options): Promise<Proxy6Server> {
     let out: Outcome6 = respond6(r.message, via, rinfo.address, ctx, decide, (duid) => macs.get(duid));
     // Remembered also when a backup holds back: should it take the owner's service address
     // over, the client's next 4011 Request comes from an address that carries no MAC.
-    const duid = via === 'dhcp6' && out.kind === 'reply' ? pxe6Facts(r.message)?.duid : undefined;
+    const duid = via === 'dhcp6' && out.kind === 'reply' ? out.duid : undefined;
     if (duid !== undefined && out.kind === 'reply') {
       macs.delete(duid);
       macs.set(duid, out.facts.mac);

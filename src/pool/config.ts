@@ -100,30 +100,26 @@ export const poolSchema = z
       if (endpoints.has(ep)) ctx.addIssue({ code: 'custom', message: `two peers share ${ep}`, path: ['peers', i, 'port'] });
       endpoints.add(ep);
     });
-    const withService = p.peers.filter((peer) => peer.serviceAddress !== undefined).length;
-    const services = new Map<string, number>();
-    p.peers.forEach((peer, i) => {
-      if (peer.serviceAddress === undefined) {
-        if (withService > 0) ctx.addIssue({ code: 'custom', message: `give every peer a serviceAddress, or none (${withService} of ${p.peers.length} have one)`, path: ['peers', i] });
-        return;
-      }
-      const clash = services.get(peer.serviceAddress);
-      if (clash !== undefined) ctx.addIssue({ code: 'custom', message: `serviceAddress ${peer.serviceAddress} is also peer ${clash}'s: each peer needs its own`, path: ['peers', i, 'serviceAddress'] });
-      services.set(peer.serviceAddress, i);
-      const own = p.peers.findIndex((q) => q.address === peer.serviceAddress || q.bootAddress === peer.serviceAddress);
-      if (own >= 0) ctx.addIssue({ code: 'custom', message: `serviceAddress ${peer.serviceAddress} is a peer's own address; pick an unused address on the clients' segment`, path: ['peers', i, 'serviceAddress'] });
+    // serviceAddress and serviceAddress6 follow the same rules: every peer or none, each its own.
+    const counts = (['serviceAddress', 'serviceAddress6'] as const).map((field) => {
+      const withField = p.peers.filter((peer) => peer[field] !== undefined).length;
+      const seen = new Map<string, number>();
+      p.peers.forEach((peer, i) => {
+        const a = peer[field];
+        if (a === undefined) {
+          if (withField > 0) ctx.addIssue({ code: 'custom', message: `give every peer a ${field}, or none (${withField} of ${p.peers.length} have one)`, path: ['peers', i] });
+          return;
+        }
+        const clash = seen.get(a);
+        if (clash !== undefined) ctx.addIssue({ code: 'custom', message: `${field} ${a} is also peer ${clash}'s: each peer needs its own`, path: ['peers', i, field] });
+        seen.set(a, i);
+        if (field === 'serviceAddress' && p.peers.some((q) => q.address === a || q.bootAddress === a)) {
+          ctx.addIssue({ code: 'custom', message: `serviceAddress ${a} is a peer's own address; pick an unused address on the clients' segment`, path: ['peers', i, field] });
+        }
+      });
+      return withField;
     });
-    const withService6 = p.peers.filter((peer) => peer.serviceAddress6 !== undefined).length;
-    const services6 = new Map<string, number>();
-    p.peers.forEach((peer, i) => {
-      if (peer.serviceAddress6 === undefined) {
-        if (withService6 > 0) ctx.addIssue({ code: 'custom', message: `give every peer a serviceAddress6, or none (${withService6} of ${p.peers.length} have one)`, path: ['peers', i] });
-        return;
-      }
-      const clash = services6.get(peer.serviceAddress6);
-      if (clash !== undefined) ctx.addIssue({ code: 'custom', message: `serviceAddress6 ${peer.serviceAddress6} is also peer ${clash}'s: each peer needs its own`, path: ['peers', i, 'serviceAddress6'] });
-      services6.set(peer.serviceAddress6, i);
-    });
+    const [withService, withService6] = counts as [number, number];
     if ((withService > 0 || withService6 > 0) && !p.peers.some((peer) => peer.name === p.name)) {
       ctx.addIssue({ code: 'custom', message: `with service addresses, this peer ("${p.name}") must be listed in peers with its own serviceAddress`, path: ['name'] });
     }
