@@ -203,12 +203,13 @@ default: uefi-http
     assert.ok(got && String(got.client).startsWith(P6), `the kernel image went by HTTP over IPv6: ${JSON.stringify(srv.logs.filter((l) => String(l.event).startsWith('http')).slice(-4))}`);
     assert.equal(r.server, 'bs');
   } catch (e) {
-    await cap.stop();
-    if (process.env.PXEPOOL_V6_PCAP) (await import('node:fs')).copyFileSync(pcap, process.env.PXEPOOL_V6_PCAP);
     console.error(vm.tail(40));
     t.diagnostic(srv.logs.slice(-20).map((l) => JSON.stringify(l)).join('\n'));
     throw e;
   } finally {
     await vm.stop();
+    // The capture docs/firmware.md quotes: kept on request, pass or fail.
+    await cap.stop();
+    if (process.env.PXEPOOL_V6_PCAP) (await import('node:fs')).copyFileSync(pcap, process.env.PXEPOOL_V6_PCAP);
   }
 });

@@ -264,6 +264,9 @@ test('Secure Boot in pure proxy mode with Debian 13\'s signed shim and GRUB 2.12
     copyFileSync(signedKernel(), join(root, 'vmlinuz-signed'));
   }
   const NO_PXE = ['-fw_cfg', 'name=opt/org.tianocore/IPv4PXESupport,string=n', '-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=n'];
+  // The capture docs/firmware.md quotes (PXEPOOL_SB_PCAP=file keeps it).
+  const pcap = join(out, 'debian13.pcap');
+  const cap = await lab.captureSegment('lan', pcap, { filter: 'not ip6' });
   const boot = async (label: string, name: string, mac: string, server: typeof pa, proto: 'tftp' | 'http', extraArgs: string[] = []) => {
     const before = server.srv.logs.length;
     const vm = startClient(lab, { firmware: 'uefi', secureBoot: true, memoryMb: 512, tap: await lab.addTap(), workDir: out, name, mac, extraArgs });
@@ -285,9 +288,14 @@ test('Secure Boot in pure proxy mode with Debian 13\'s signed shim and GRUB 2.12
       await vm.stop();
     }
   };
-  await boot('(a) PXE, pure proxy', 'sb13-pxe', macOwnedBy('52:54:00:67:a0', A), pa, 'tftp');
-  await boot('(c) UEFI HTTP boot', 'sb13-http', macOwnedBy('52:54:00:67:c0', A), pa, 'http', NO_PXE);
-  const downMs = await killPeer(pa, pb);
-  t.diagnostic(`${A} SIGKILLed; ${B} saw it down after ${downMs} ms`);
-  await boot('(d) PXE, pure proxy, the owner dead', 'sb13-dead', macOwnedBy('52:54:00:67:d0', A), pb, 'tftp');
+  try {
+    await boot('(a) PXE, pure proxy', 'sb13-pxe', macOwnedBy('52:54:00:67:a0', A), pa, 'tftp');
+    await boot('(c) UEFI HTTP boot', 'sb13-http', macOwnedBy('52:54:00:67:c0', A), pa, 'http', NO_PXE);
+    const downMs = await killPeer(pa, pb);
+    t.diagnostic(`${A} SIGKILLed; ${B} saw it down after ${downMs} ms`);
+    await boot('(d) PXE, pure proxy, the owner dead', 'sb13-dead', macOwnedBy('52:54:00:67:d0', A), pb, 'tftp');
+  } finally {
+    await cap.stop();
+    if (process.env.PXEPOOL_SB_PCAP) copyFileSync(pcap, process.env.PXEPOOL_SB_PCAP);
+  }
 });
